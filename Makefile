@@ -1,0 +1,84 @@
+# idictfs - GNU make.  `make`, `make check`, `make demo`, `make check-sanitize`.
+# Quiet unless V=1.  SANITIZE=address,undefined builds into build/sanitize.
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+PREFIX ?= /usr/local
+
+ifeq ($(SANITIZE),)
+BUILD ?= build
+else
+BUILD ?= build/sanitize
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+PKG_CONFIG ?= pkg-config
+LIB_PKGS := fuse3 glib-2.0
+LIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
+LIB_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS)) -lpthread
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+WARNINGS := -std=c17 -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wold-style-definition -Wwrite-strings -Wformat=2 -Wundef \
+	-Wvla -Wimplicit-fallthrough
+DEFINES := -D_GNU_SOURCE -DFUSE_USE_VERSION=312 \
+	-DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 -DGLIB_VERSION_MAX_ALLOWED=GLIB_VERSION_2_74
+PROJECT_CFLAGS := $(WARNINGS) $(DEFINES) -Iinclude -fPIC -MMD -MP $(SAN_FLAGS)
+
+LIB_SRCS := src/names.c src/format.c src/store.c src/update_log.c src/ctl.c src/fs.c \
+	src/updates.c src/server.c
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+SONAME := libidict.so.0
+TESTS := test_names test_format test_store test_update_log test_mount
+TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: all check check-sanitize demo clean
+all: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(TEST_BINS)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PROJECT_CFLAGS) -DIDICT_COMPILATION -fvisibility=hidden $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libidict.a: $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/libidict.so: $(LIB_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $^ $(LIB_LIBS)
+
+$(BUILD)/idict-demo: contrib/idict-demo.c $(BUILD)/libidict.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(PROJECT_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libidict.a \
+		$(LIB_LIBS) -lm
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libidict.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(PROJECT_CFLAGS) -Isrc $(LIB_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libidict.a $(LIB_LIBS) $(CHECK_LIBS) -lm
+
+check: all
+	$(Q)BUILD=$(BUILD) tests/run-tests.sh $(TESTS)
+
+check-sanitize:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined check
+
+demo: $(BUILD)/idict-demo
+	$(BUILD)/idict-demo mnt
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d)

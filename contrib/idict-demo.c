@@ -1,0 +1,204 @@
+/* idict-demo - a small real computation served through idictfs.
+ *
+ * Solves the 1-D heat equation u_t = u_xx on [0, 1] with u = 0 at both ends,
+ * by explicit finite differences, relaxing an initial profile towards zero.
+ * Each step publishes step, time, residual (largest change in u), the field
+ * u and a message; params/alpha (the step's diffusion number dt/dx^2) may be
+ * changed by clients within (0, 0.5], where the scheme is stable.
+ *
+ * The loop is the mmf.async.server pattern in C: check terminated, wait
+ * while paused, update under the lock, notify; final update at the end, then
+ * wait-then-close so clients can read the last values.
+ */
+#include <idict.h>
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+typedef struct {
+	gint64 last_print_us;
+	gint64 steps;
+} Progress;
+
+static gboolean check_alpha(IDict *dict, const char *key, GVariant *value, gpointer user_data,
+			    GError **error)
+{
+	(void)dict, (void)key, (void)user_data;
+	double alpha = g_variant_get_double(value);
+	if (!(alpha > 0 && alpha <= 0.5)) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_INVALID_VALUE,
+			    "alpha must lie in (0, 0.5] for the scheme to be stable");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* A callback: prints a progress line at most once a second, and at the end. */
+static void print_progress(IDict *dict, gboolean final, gpointer user_data)
+{
+	Progress *progress = user_data;
+	gint64 now = g_get_monotonic_time();
+	if (!final && now - progress->last_print_us < G_USEC_PER_SEC)
+		return;
+	progress->last_print_us = now;
+	gint64 step = 0;
+	double residual = 0;
+	idict_get_int(dict, "step", &step, NULL);
+	idict_get_double(dict, "residual", &residual, NULL);
+	printf("idict-demo: step %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " residual %.3g%s%s\n",
+	       step, progress->steps, residual, idict_paused(dict) ? " (paused)" : "",
+	       final ? " (final)" : "");
+	fflush(stdout);
+}
+
+/* Signals: the first SIGINT/SIGTERM asks the loop to stop cleanly (final
+ * update, wait-then-close, unmount); a second one ends the process at once. */
+static gpointer signal_thread(gpointer data)
+{
+	IDict *dict = data;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	for (int count = 0;; count++) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (count > 0) {
+			fprintf(stderr, "idict-demo: second signal, exiting now\n");
+			_exit(128 + sig);
+		}
+		fprintf(stderr, "idict-demo: terminating (signal again to exit at once)\n");
+		idict_terminate(dict);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	gint points = 64, delay_ms = 100;
+	gint64 steps = 100000;
+	double linger = 10, tolerance = 1e-9;
+	GOptionEntry entries[] = {
+		{ "points", 'n', 0, G_OPTION_ARG_INT, &points, "Grid points (default 64)", "N" },
+		{ "steps", 's', 0, G_OPTION_ARG_INT64, &steps, "Most steps (default 100000)", "N" },
+		{ "delay", 'd', 0, G_OPTION_ARG_INT, &delay_ms, "Pause after each step (default 100)",
+		  "MS" },
+		{ "tolerance", 't', 0, G_OPTION_ARG_DOUBLE, &tolerance,
+		  "Stop when the residual falls below (default 1e-9)", "X" },
+		{ "linger", 'l', 0, G_OPTION_ARG_DOUBLE, &linger,
+		  "After the end, keep serving while clients have files open, at most S seconds "
+		  "(default 10)", "S" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	g_autoptr(GOptionContext) context = g_option_context_new("MOUNTPOINT");
+	g_option_context_set_summary(context,
+		"Relaxes a 1-D heat equation and serves its state as files under MOUNTPOINT.");
+	g_option_context_add_main_entries(context, entries, NULL);
+	g_autoptr(GError) error = NULL;
+	if (!g_option_context_parse(context, &argc, &argv, &error) || argc != 2 || points < 3 ||
+	    steps < 0 || delay_ms < 0) {
+		fprintf(stderr, "idict-demo: %s\n%s", error ? error->message : "bad arguments",
+			g_option_context_get_help(context, TRUE, NULL));
+		return 2;
+	}
+	const char *mountpoint = argv[1];
+
+	/* Block the signals in every thread; one thread takes them with sigwait(). */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	g_autoptr(IDict) dict = idict_new();
+	gsize n = (gsize)points;
+	g_autofree double *u = g_new(double, n);
+	g_autofree double *next = g_new(double, n);
+	double dx = 1.0 / (double)(n - 1);
+	for (gsize i = 0; i < n; i++) {
+		double x = (double)i * dx;
+		u[i] = sin(G_PI * x) + 0.5 * sin(5 * G_PI * x);
+	}
+	u[0] = u[n - 1] = 0;
+
+	idict_set_int(dict, "step", 0, NULL);
+	idict_set_double(dict, "time", 0, NULL);
+	idict_set_double(dict, "residual", INFINITY, NULL);
+	idict_set_array(dict, "u", u, n, NULL);
+	idict_set_double(dict, "params/alpha", 0.25, NULL);
+	idict_set_writable(dict, "params/alpha", TRUE, NULL);
+	idict_set_check(dict, "params/alpha", check_alpha, NULL, NULL, NULL);
+	idict_set_string(dict, "message", "starting", NULL);
+
+	IDictServer *server = idict_serve(dict, mountpoint, NULL, &error);
+	if (server == NULL) {
+		fprintf(stderr, "idict-demo: %s\n", error->message);
+		return 1;
+	}
+	g_thread_unref(g_thread_new("signals", signal_thread, dict));
+	const char *mnt = idict_server_mountpoint(server);
+	printf("idict-demo: serving at %s (Ctrl-C to stop). Try, in another shell:\n"
+	       "  cat %s/residual %s/step        # current values\n"
+	       "  cat %s/ctl/status              # state, sequence, times\n"
+	       "  echo 0.4 > %s/params/alpha     # change a parameter (0 < alpha <= 0.5)\n"
+	       "  echo 1 > %s/ctl/pause; echo 0 > %s/ctl/pause\n"
+	       "  while read -r seq kind keys; do echo \"$seq $kind\"; done < %s/updates\n"
+	       "  echo 1 > %s/ctl/terminate      # stop cleanly\n",
+	       mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt);
+	fflush(stdout);
+
+	Progress progress = { .steps = steps };
+	idict_add_callback(dict, print_progress, &progress, NULL);
+
+	double t = 0, residual = INFINITY;
+	gint64 step = 0;
+	const char *why = "reached --steps";
+	while (step < steps) {
+		idict_wait(dict, -1);
+		if (idict_terminated(dict)) {
+			why = "terminated";
+			break;
+		}
+		double alpha = 0.25;
+		idict_get_double(dict, "params/alpha", &alpha, NULL);
+		residual = 0;
+		next[0] = next[n - 1] = 0;
+		for (gsize i = 1; i + 1 < n; i++) {
+			next[i] = u[i] + alpha * (u[i - 1] - 2 * u[i] + u[i + 1]);
+			residual = fmax(residual, fabs(next[i] - u[i]));
+		}
+		double *swap = u;
+		u = next;
+		next = swap;
+		step++;
+		t += alpha * dx * dx;
+
+		idict_lock(dict);
+		idict_set_int(dict, "step", step, NULL);
+		idict_set_double(dict, "time", t, NULL);
+		idict_set_double(dict, "residual", residual, NULL);
+		idict_set_array(dict, "u", u, n, NULL);
+		idict_set_string(dict, "message", "running", NULL);
+		idict_unlock(dict);
+		idict_notify_update(dict, FALSE);
+
+		if (residual < tolerance) {
+			why = "converged";
+			break;
+		}
+		if (delay_ms > 0)
+			g_usleep((gulong)delay_ms * 1000);
+	}
+	idict_set_string(dict, "message", why, NULL);
+	idict_notify_update(dict, TRUE);
+	printf("idict-demo: %s after %" G_GINT64_FORMAT " steps; serving up to %g s more\n", why,
+	       step, linger);
+	fflush(stdout);
+	idict_server_wait_then_close(server, linger);
+	printf("idict-demo: unmounted %s\n", mountpoint);
+	return 0;
+}

@@ -1,0 +1,230 @@
+/* idict.h - an interactive dictionary of a running computation, served as a
+ * FUSE filesystem.
+ *
+ * The computation keeps its intermediate results in an IDict.  Its loop checks
+ * idict_terminated(), calls idict_wait() (which blocks while a client has
+ * paused it), changes entries (several at once under idict_lock()) and calls
+ * idict_notify_update() after each step, with final = TRUE at the end.
+ * idict_serve() shows the dictionary as a directory: one file per key, a ctl/
+ * directory to pause and stop the loop, and an `updates` stream.  See
+ * idictfs(7) / README.md for the files.
+ *
+ * Every function is thread-safe and may be called from any thread.  The
+ * library installs no signal handlers and prints nothing: messages go through
+ * g_log() with the log domain "idict".
+ */
+#ifndef IDICT_H
+#define IDICT_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#if defined(IDICT_COMPILATION)
+#define IDICT_API __attribute__((visibility("default")))
+#else
+#define IDICT_API
+#endif
+
+typedef struct _IDict IDict;
+typedef struct _IDictServer IDictServer;
+
+/** Longest key, in bytes, including the `/` between components. */
+#define IDICT_KEY_MAX 255
+/** Largest text accepted by one write to a key file, in bytes. */
+#define IDICT_WRITE_MAX (128 * 1024 - 1)
+
+#define IDICT_ERROR (idict_error_quark())
+IDICT_API GQuark idict_error_quark(void);
+
+typedef enum {
+	IDICT_ERROR_BAD_NAME,      /* key name breaks the rules of idict_check_key_name() */
+	IDICT_ERROR_NAME_CONFLICT, /* "a" and "a/b" cannot both be keys */
+	IDICT_ERROR_NOT_FOUND,     /* no such key */
+	IDICT_ERROR_WRONG_TYPE,    /* the key holds a value of another type */
+	IDICT_ERROR_INVALID_VALUE, /* text that does not parse, or a value a check refused */
+	IDICT_ERROR_MOUNT,         /* the filesystem could not be mounted */
+} IDictError;
+
+/* ---- Lifecycle ---------------------------------------------------------- */
+
+/** Returns: (transfer full): a new, empty, running dictionary; idict_free() it. */
+IDICT_API IDict *idict_new(void);
+
+/**
+ * idict_free:
+ * Frees the dictionary.  NULL-safe.  Any server must have been closed first
+ * (idict_server_wait_then_close()).
+ */
+IDICT_API void idict_free(IDict *self);
+
+/* ---- Key names ---------------------------------------------------------- */
+
+/**
+ * idict_check_key_name:
+ * A key is one or more components separated by single `/`; components show as
+ * directories.  Each component is non-empty, not `.` or `..`, and has no
+ * whitespace, control characters or invalid UTF-8; the whole key is at most
+ * IDICT_KEY_MAX bytes; `ctl` and `updates` are reserved as first components.
+ * Returns: %TRUE if @key is a valid name, else %FALSE with IDICT_ERROR_BAD_NAME.
+ */
+IDICT_API gboolean idict_check_key_name(const char *key, GError **error);
+
+/* ---- Values -------------------------------------------------------------
+ * Setters copy their argument, mark the key changed (it is listed in the next
+ * update) and set its modification time.  They create the key if needed, and
+ * may replace a value of another type.  They fail only for a bad name or a
+ * name conflict.  A new key is read-only for clients.  Setters do not wake
+ * readers of `updates`: call idict_notify_update() for that.
+ */
+IDICT_API gboolean idict_set_double(IDict *self, const char *key, double value, GError **error);
+IDICT_API gboolean idict_set_int(IDict *self, const char *key, gint64 value, GError **error);
+IDICT_API gboolean idict_set_bool(IDict *self, const char *key, gboolean value, GError **error);
+/** @value must be valid UTF-8 (else IDICT_ERROR_INVALID_VALUE). */
+IDICT_API gboolean idict_set_string(IDict *self, const char *key, const char *value, GError **error);
+/** Stores @n doubles from @values (NULL allowed when @n is 0). */
+IDICT_API gboolean idict_set_array(IDict *self, const char *key, const double *values, gsize n,
+				   GError **error);
+/** Stores a @rows x @cols matrix given row by row (C order) in @values. */
+IDICT_API gboolean idict_set_matrix(IDict *self, const char *key, const double *values, gsize rows,
+				    gsize cols, GError **error);
+/**
+ * idict_set_value:
+ * Stores any GVariant (sunk if floating; a reference is kept).  Types with a
+ * special text form: "d", "x", "b", "s", "ad" and "aad" (a matrix).
+ */
+IDICT_API gboolean idict_set_value(IDict *self, const char *key, GVariant *value, GError **error);
+
+/* Getters fail with IDICT_ERROR_NOT_FOUND or IDICT_ERROR_WRONG_TYPE. */
+IDICT_API gboolean idict_get_double(IDict *self, const char *key, double *out, GError **error);
+IDICT_API gboolean idict_get_int(IDict *self, const char *key, gint64 *out, GError **error);
+IDICT_API gboolean idict_get_bool(IDict *self, const char *key, gboolean *out, GError **error);
+/** Returns: (transfer full) (nullable): a copy of the string; g_free() it. */
+IDICT_API char *idict_dup_string(IDict *self, const char *key, GError **error);
+/** Returns: (transfer full) (nullable): a copy of the @n_out doubles; g_free() it.
+ *  An empty array gives a non-NULL pointer and @n_out 0. */
+IDICT_API double *idict_dup_array(IDict *self, const char *key, gsize *n_out, GError **error);
+/** Returns: (transfer full) (nullable): the matrix in C order; g_free() it. */
+IDICT_API double *idict_dup_matrix(IDict *self, const char *key, gsize *rows_out, gsize *cols_out,
+				   GError **error);
+/** Returns: (transfer full) (nullable): the value, or NULL if @key is absent;
+ *  g_variant_unref() it.  GVariants are immutable: this is a reference, not a copy. */
+IDICT_API GVariant *idict_get_value(IDict *self, const char *key);
+
+IDICT_API gboolean idict_contains(IDict *self, const char *key);
+/** Removes @key.  Returns: %TRUE if it was there.  The removal counts as a change. */
+IDICT_API gboolean idict_remove(IDict *self, const char *key);
+/** Returns: (transfer full): the keys in strcmp() order, NULL-terminated;
+ *  g_strfreev() it. */
+IDICT_API char **idict_keys(IDict *self);
+IDICT_API guint idict_size(IDict *self);
+
+/**
+ * idict_lock / idict_unlock:
+ * Holds the dictionary's lock so that several changes are seen together:
+ * no client reads a value between them.  The lock is recursive, and the
+ * setters and getters may be called while it is held.  Hold it briefly:
+ * clients reading keys wait for it.  Do not call idict_notify_update() or
+ * idict_wait() while holding it.
+ */
+IDICT_API void idict_lock(IDict *self);
+IDICT_API void idict_unlock(IDict *self);
+
+/* ---- Writable keys ------------------------------------------------------ */
+
+/**
+ * IDictCheckFunc:
+ * Decides whether a client may store @value (already parsed to the key's
+ * type) under @key.  Called from a filesystem thread, without the
+ * dictionary's lock held.  Returns: %TRUE to accept; %FALSE (optionally
+ * setting @error) to refuse: the client's write fails with EINVAL.
+ */
+typedef gboolean (*IDictCheckFunc)(IDict *dict, const char *key, GVariant *value,
+				   gpointer user_data, GError **error);
+
+/** Lets clients write @key (which must exist), or makes it read-only again. */
+IDICT_API gboolean idict_set_writable(IDict *self, const char *key, gboolean writable, GError **error);
+/**
+ * idict_set_check:
+ * Attaches @check (replacing any earlier one, whose @destroy is called) to
+ * @key, which must exist.  @check may be NULL to remove it.
+ */
+IDICT_API gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc check,
+				   gpointer user_data, GDestroyNotify destroy, GError **error);
+
+/* ---- Control ------------------------------------------------------------ */
+
+/** Asks the loop to stop: idict_terminated() becomes %TRUE and idict_wait() returns. */
+IDICT_API void idict_terminate(IDict *self);
+IDICT_API gboolean idict_terminated(IDict *self);
+IDICT_API void idict_pause(IDict *self);
+IDICT_API void idict_resume(IDict *self);
+IDICT_API gboolean idict_paused(IDict *self);
+/**
+ * idict_wait:
+ * Blocks while the dictionary is paused, without busy waiting, for at most
+ * @timeout seconds (negative: no limit).  Returns at once when terminated.
+ * Returns: %TRUE if the loop may go on (not paused, or terminated), %FALSE
+ * if the timeout passed while still paused.
+ */
+IDICT_API gboolean idict_wait(IDict *self, double timeout);
+
+/* ---- Updates ------------------------------------------------------------ */
+
+/**
+ * idict_notify_update:
+ * Publishes an update: bumps the sequence number, records the keys changed
+ * since the previous update, wakes every reader of `updates`, then runs the
+ * callbacks in this thread.  After a @final update, readers of `updates` get
+ * end-of-file and ctl/status says `finished`.  Cheap: proportional to the
+ * number of changed keys, never waits for clients.
+ */
+IDICT_API void idict_notify_update(IDict *self, gboolean final);
+/** Returns: the sequence number of the last update (0 before the first). */
+IDICT_API guint64 idict_sequence(IDict *self);
+
+typedef void (*IDictUpdateFunc)(IDict *dict, gboolean final, gpointer user_data);
+/**
+ * idict_add_callback:
+ * Calls @func after each update, from the thread that called
+ * idict_notify_update(), without the dictionary's lock held.
+ * Returns: an id (> 0) for idict_remove_callback().
+ */
+IDICT_API guint idict_add_callback(IDict *self, IDictUpdateFunc func, gpointer user_data,
+				   GDestroyNotify destroy);
+/** Returns: %TRUE if @id was registered.  Safe from within a callback. */
+IDICT_API gboolean idict_remove_callback(IDict *self, guint id);
+
+/* ---- The server --------------------------------------------------------- */
+
+/**
+ * idict_serve:
+ * Mounts @self at @mountpoint and serves it from threads of its own.
+ * Creates @mountpoint if missing, and clears a stale mount left there by a
+ * crashed run ("Transport endpoint is not connected").
+ * @options: (nullable): comma-separated FUSE mount options, for example
+ *   "allow_other,default_permissions"; NULL for none.
+ * Returns: (transfer full) (nullable): the server, to be ended with
+ *   idict_server_wait_then_close(); NULL with IDICT_ERROR_MOUNT on failure.
+ */
+IDICT_API IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *options,
+				   GError **error);
+
+/**
+ * idict_server_wait_then_close:
+ * Keeps serving until no client has a file of the mount open, or @timeout
+ * seconds (negative: no limit) have passed; then answers every blocked read,
+ * unmounts, joins the threads and frees @server.  Call it after the final
+ * update, so that readers of `updates` see end-of-file and close.  Returns at
+ * once if the filesystem was unmounted from outside.  NULL-safe.
+ */
+IDICT_API void idict_server_wait_then_close(IDictServer *server, double timeout);
+
+/** Returns: (transfer none): the mount point, owned by @server. */
+IDICT_API const char *idict_server_mountpoint(IDictServer *server);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(IDict, idict_free)
+
+G_END_DECLS
+
+#endif /* IDICT_H */

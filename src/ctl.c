@@ -1,0 +1,120 @@
+/* ctl.c - the control files in ctl/, dispatched from one table.
+ *
+ * Each file renders its text from the dictionary's state and, if writable,
+ * takes a short command.  A write that is not one of the commands fails with
+ * EINVAL and changes nothing.
+ */
+#include "idict-private.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static GBytes *text_bytes(const char *text)
+{
+	return g_bytes_new(text, strlen(text));
+}
+
+/* Returns: 1 or 0 for the text "1" or "0" (surrounding whitespace allowed),
+ * -1 for anything else. */
+static int parse_flag(const char *text, gsize len)
+{
+	if (memchr(text, '\0', len) != NULL || len > 16)
+		return -1;
+	char buf[17];
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	g_strstrip(buf);
+	if (strcmp(buf, "1") == 0)
+		return 1;
+	if (strcmp(buf, "0") == 0)
+		return 0;
+	return -1;
+}
+
+static GBytes *render_pause(IDict *dict)
+{
+	return text_bytes(idict_paused(dict) ? "1\n" : "0\n");
+}
+
+static int write_pause(IDict *dict, const char *text, gsize len)
+{
+	switch (parse_flag(text, len)) {
+	case 1:
+		idict_pause(dict);
+		return 0;
+	case 0:
+		idict_resume(dict);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static GBytes *render_terminate(IDict *dict)
+{
+	return text_bytes(idict_terminated(dict) ? "1\n" : "0\n");
+}
+
+static int write_terminate(IDict *dict, const char *text, gsize len)
+{
+	if (parse_flag(text, len) != 1)
+		return -EINVAL;
+	idict_terminate(dict);
+	return 0;
+}
+
+static void append_time(GString *out, const char *name, gint64 usec)
+{
+	g_string_append_printf(out, "%s ", name);
+	if (usec == 0) {
+		g_string_append(out, "-\n");
+		return;
+	}
+	g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc(usec / G_USEC_PER_SEC);
+	g_autoptr(GDateTime) exact = g_date_time_add(time, usec % G_USEC_PER_SEC);
+	g_autofree char *text = g_date_time_format(exact, "%Y-%m-%dT%H:%M:%S.%fZ");
+	g_string_append_printf(out, "%s\n", text);
+}
+
+static GBytes *render_status(IDict *dict)
+{
+	IDictStatus status;
+	idict__store_status(dict, &status);
+	GString *out = g_string_sized_new(160);
+	g_string_append_printf(out, "state %s\n", status.state);
+	g_string_append_printf(out, "sequence %" G_GUINT64_FORMAT "\n", status.sequence);
+	g_string_append_printf(out, "keys %u\n", status.n_keys);
+	append_time(out, "started", status.started_us);
+	append_time(out, "last_update", status.last_update_us);
+	g_string_append_printf(out, "pid %ld\n", (long)getpid());
+	return g_string_free_to_bytes(out);
+}
+
+static const IDictCtlFile ctl_files[] = {
+	{ IDICT__INO_PAUSE, "pause", 0644, render_pause, write_pause },
+	{ IDICT__INO_STATUS, "status", 0444, render_status, NULL },
+	{ IDICT__INO_TERMINATE, "terminate", 0644, render_terminate, write_terminate },
+};
+
+const IDictCtlFile *idict__ctl_files(guint *n_out)
+{
+	*n_out = G_N_ELEMENTS(ctl_files);
+	return ctl_files;
+}
+
+const IDictCtlFile *idict__ctl_by_ino(guint64 ino)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(ctl_files); i++)
+		if (ctl_files[i].ino == ino)
+			return &ctl_files[i];
+	return NULL;
+}
+
+const IDictCtlFile *idict__ctl_by_name(const char *name)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(ctl_files); i++)
+		if (strcmp(ctl_files[i].name, name) == 0)
+			return &ctl_files[i];
+	return NULL;
+}

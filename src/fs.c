@@ -1,0 +1,555 @@
+/* fs.c - the FUSE low-level operations: the dictionary as a directory.
+ *
+ * Inode numbers: 1 is the root, 2..6 the filesystem's own files (ctl/,
+ * ctl/pause, ctl/terminate, ctl/status, updates), keys and their directories
+ * get numbers from 16 up that are never reused while the process runs.
+ *
+ * Freshness: every file is opened with direct I/O and every attribute and
+ * entry is given with a timeout of 0, so the kernel keeps no page cache and
+ * no stale size: a `cat` after a change shows the new value.  Each open of a
+ * key renders its text once (a GBytes snapshot) and serves every read from
+ * it, so a file opened once is one consistent value however many reads it
+ * takes.  Writes are validated in write(), never later.
+ */
+#include "idict-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+typedef enum {
+	OPEN_TEXT,   /* a key or control file: snapshot for reads, writes parsed */
+	OPEN_STREAM, /* updates */
+	OPEN_DIR,
+} OpenKind;
+
+typedef struct {
+	OpenKind kind;
+	guint64 ino;
+	GBytes *text;       /* OPEN_TEXT opened for reading */
+	GPtrArray *entries; /* OPEN_DIR: IDictDirEntry*, including . and .. */
+	IDictStream *stream;
+} OpenFile;
+
+static IDictServer *server_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static IDict *dict_of(fuse_req_t req)
+{
+	return idict__server_dict(server_of(req));
+}
+
+static OpenFile *open_file_of(const struct fuse_file_info *fi)
+{
+	return (OpenFile *)(uintptr_t)fi->fh;
+}
+
+static void open_file_free(OpenFile *file)
+{
+	g_clear_pointer(&file->stream, idict__stream_release);
+	g_clear_pointer(&file->text, g_bytes_unref);
+	g_clear_pointer(&file->entries, g_ptr_array_unref);
+	g_free(file);
+}
+
+void idict__fs_free_open_file(gpointer file)
+{
+	open_file_free(file);
+}
+
+/* Hands @file to the kernel as fi->fh and to the server's list of open files. */
+static void open_file_register(fuse_req_t req, struct fuse_file_info *fi, OpenFile *file)
+{
+	fi->fh = (uintptr_t)file;
+	idict__server_file_opened(server_of(req), file);
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		/* The opener was interrupted meanwhile; no release will come. */
+		idict__server_file_closed(server_of(req), file);
+		open_file_free(file);
+	}
+}
+
+/* ---- attributes ---- */
+
+static void fill_stat(struct stat *st, guint64 ino, mode_t mode, guint64 size, gint64 mtime_us,
+		      guint nlink)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	st->st_mode = mode;
+	st->st_nlink = nlink;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = (off_t)size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	st->st_mtim.tv_sec = mtime_us / G_USEC_PER_SEC;
+	st->st_mtim.tv_nsec = (mtime_us % G_USEC_PER_SEC) * 1000;
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+}
+
+/* Fills @st for @ino.  For a key, also returns its text if @text_out is
+ * given.  Returns: 0 or -errno. */
+static int stat_ino(IDict *dict, guint64 ino, struct stat *st, GBytes **text_out)
+{
+	if (text_out)
+		*text_out = NULL;
+	IDictStatus status;
+	if (ino == IDICT__INO_CTL) {
+		idict__store_status(dict, &status);
+		fill_stat(st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
+		return 0;
+	}
+	if (ino == IDICT__INO_UPDATES) {
+		idict__store_status(dict, &status);
+		fill_stat(st, ino, S_IFREG | 0444, 0,
+			  status.last_update_us ? status.last_update_us : status.started_us, 1);
+		return 0;
+	}
+	const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
+	if (ctl) {
+		GBytes *text = ctl->render(dict);
+		fill_stat(st, ino, S_IFREG | ctl->mode, g_bytes_get_size(text), g_get_real_time(), 1);
+		if (text_out)
+			*text_out = text;
+		else
+			g_bytes_unref(text);
+		return 0;
+	}
+	IDictNodeInfo info;
+	int err = idict__store_stat(dict, ino, &info, text_out);
+	if (err)
+		return err;
+	if (info.is_dir)
+		fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us, info.nlink);
+	else
+		fill_stat(st, ino, S_IFREG | (info.writable ? 0644 : 0444), info.size,
+			  info.mtime_us, 1);
+	return 0;
+}
+
+static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *ino_out)
+{
+	IDictNodeInfo info;
+	if (strcmp(name, ".") == 0) {
+		*ino_out = parent;
+		return 0;
+	}
+	if (strcmp(name, "..") == 0) {
+		if (parent == IDICT__INO_CTL || parent == IDICT__INO_ROOT) {
+			*ino_out = IDICT__INO_ROOT;
+			return 0;
+		}
+		int err = idict__store_parent(dict, parent, &info);
+		*ino_out = info.ino;
+		return err;
+	}
+	if (parent == IDICT__INO_CTL) {
+		const IDictCtlFile *ctl = idict__ctl_by_name(name);
+		if (ctl == NULL)
+			return -ENOENT;
+		*ino_out = ctl->ino;
+		return 0;
+	}
+	if (parent == IDICT__INO_ROOT && strcmp(name, "ctl") == 0) {
+		*ino_out = IDICT__INO_CTL;
+		return 0;
+	}
+	if (parent == IDICT__INO_ROOT && strcmp(name, "updates") == 0) {
+		*ino_out = IDICT__INO_UPDATES;
+		return 0;
+	}
+	if (parent < IDICT__INO_FIRST_KEY && parent != IDICT__INO_ROOT)
+		return -ENOTDIR;
+	int err = idict__store_lookup(dict, parent, name, &info);
+	*ino_out = info.ino;
+	return err;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	IDict *dict = dict_of(req);
+	struct fuse_entry_param entry;
+	memset(&entry, 0, sizeof entry);
+	guint64 ino = 0;
+	int err = lookup_ino(dict, parent, name, &ino);
+	if (err == 0)
+		err = stat_ino(dict, ino, &entry.attr, NULL);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	entry.ino = ino;
+	entry.generation = 1;
+	entry.attr_timeout = 0.0;
+	entry.entry_timeout = 0.0;
+	fuse_reply_entry(req, &entry);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct stat st;
+	int err = stat_ino(dict_of(req), ino, &st, NULL);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, 0.0);
+}
+
+static gboolean is_writable(IDict *dict, guint64 ino)
+{
+	const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
+	if (ctl)
+		return ctl->write != NULL;
+	if (ino < IDICT__INO_FIRST_KEY)
+		return FALSE;
+	IDictNodeInfo info;
+	return idict__store_stat(dict, ino, &info, NULL) == 0 && !info.is_dir && info.writable;
+}
+
+/* Truncation to size 0 is accepted on writable files and does nothing: the
+ * shell's `>` truncates before it writes.  Other changes are refused. */
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	IDict *dict = dict_of(req);
+	struct stat st;
+	int err = stat_ino(dict, ino, &st, NULL);
+	if (err == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+				   FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+				   FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+		err = -EPERM;
+	if (err == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
+		if (S_ISDIR(st.st_mode))
+			err = -EISDIR;
+		else if (!is_writable(dict, ino))
+			err = -EACCES;
+		else if (attr->st_size != 0)
+			err = -EINVAL;
+	}
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, 0.0);
+}
+
+/* ---- files ---- */
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	IDict *dict = dict_of(req);
+	int accmode = fi->flags & O_ACCMODE;
+	gboolean wants_write = accmode != O_RDONLY;
+
+	if (ino == IDICT__INO_UPDATES) {
+		if (wants_write) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		OpenFile *file = g_new0(OpenFile, 1);
+		file->kind = OPEN_STREAM;
+		file->ino = ino;
+		file->stream = idict__stream_open(server_of(req), fi->flags);
+		/* Seekable on purpose: head(1) and bash's read builtin read a
+		 * block, then seek back to just after the line they used. */
+		fi->direct_io = 1;
+		open_file_register(req, fi, file);
+		return;
+	}
+
+	struct stat st;
+	GBytes *text = NULL;
+	int err = stat_ino(dict, ino, &st, accmode == O_WRONLY ? NULL : &text);
+	if (err == 0 && S_ISDIR(st.st_mode))
+		err = -EISDIR;
+	if (err == 0 && wants_write && !is_writable(dict, ino))
+		err = -EACCES;
+	if (err) {
+		if (text)
+			g_bytes_unref(text);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	OpenFile *file = g_new0(OpenFile, 1);
+	file->kind = OPEN_TEXT;
+	file->ino = ino;
+	file->text = text;
+	fi->direct_io = 1;
+	open_file_register(req, fi, file);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)ino;
+	OpenFile *file = open_file_of(fi);
+	if (file->kind == OPEN_STREAM) {
+		idict__stream_read(file->stream, req, size, off, fi->flags);
+		return;
+	}
+	if (file->text == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	gsize len = 0;
+	const char *data = g_bytes_get_data(file->text, &len);
+	if (off < 0 || (guint64)off >= len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	gsize n = MIN(size, len - (gsize)off);
+	fuse_reply_buf(req, data + off, n);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)fi;
+	IDict *dict = dict_of(req);
+	int err;
+	if (size > IDICT_WRITE_MAX)
+		err = -EFBIG;
+	else if (off != 0)
+		err = -EINVAL; /* the whole value in one write at offset 0, as sysfs */
+	else if (idict__ctl_by_ino(ino)) {
+		const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
+		err = ctl->write ? ctl->write(dict, buf, size) : -EACCES;
+	} else if (ino < IDICT__INO_FIRST_KEY)
+		err = -EACCES;
+	else
+		err = idict__store_client_write(dict, ino, buf, size);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	OpenFile *file = open_file_of(fi);
+	idict__server_file_closed(server_of(req), file);
+	open_file_free(file);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	(void)ino;
+	OpenFile *file = open_file_of(fi);
+	if (file->kind == OPEN_STREAM) {
+		idict__stream_poll(file->stream, req, ph);
+		return;
+	}
+	/* Key and control files never block. */
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM);
+}
+
+/* ---- directories ---- */
+
+static IDictDirEntry *dir_entry_new(const char *name, guint64 ino, gboolean is_dir)
+{
+	IDictDirEntry *entry = g_new(IDictDirEntry, 1);
+	entry->name = g_strdup(name);
+	entry->ino = ino;
+	entry->is_dir = is_dir;
+	return entry;
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	IDict *dict = dict_of(req);
+	GPtrArray *entries;
+	int err = 0;
+	if (ino == IDICT__INO_CTL) {
+		guint n = 0;
+		const IDictCtlFile *files = idict__ctl_files(&n);
+		entries = g_ptr_array_new_with_free_func((GDestroyNotify)idict__dir_entry_free);
+		g_ptr_array_add(entries, dir_entry_new(".", IDICT__INO_CTL, TRUE));
+		g_ptr_array_add(entries, dir_entry_new("..", IDICT__INO_ROOT, TRUE));
+		for (guint i = 0; i < n; i++)
+			g_ptr_array_add(entries, dir_entry_new(files[i].name, files[i].ino, FALSE));
+	} else if (ino < IDICT__INO_FIRST_KEY && ino != IDICT__INO_ROOT) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	} else {
+		entries = idict__store_list_dir(dict, ino, &err);
+		if (entries == NULL) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+		IDictNodeInfo parent;
+		guint64 parent_ino = ino;
+		if (ino != IDICT__INO_ROOT && idict__store_parent(dict, ino, &parent) == 0)
+			parent_ino = parent.ino;
+		g_ptr_array_insert(entries, 0, dir_entry_new(".", ino, TRUE));
+		g_ptr_array_insert(entries, 1, dir_entry_new("..", parent_ino, TRUE));
+		if (ino == IDICT__INO_ROOT) {
+			g_ptr_array_insert(entries, 2, dir_entry_new("ctl", IDICT__INO_CTL, TRUE));
+			g_ptr_array_insert(entries, 3,
+					   dir_entry_new("updates", IDICT__INO_UPDATES, FALSE));
+		}
+	}
+	OpenFile *file = g_new0(OpenFile, 1);
+	file->kind = OPEN_DIR;
+	file->ino = ino;
+	file->entries = entries;
+	open_file_register(req, fi, file);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	OpenFile *file = open_file_of(fi);
+	g_autofree char *buf = g_malloc(size);
+	size_t used = 0;
+	for (guint i = (guint)MAX(off, 0); i < file->entries->len; i++) {
+		const IDictDirEntry *entry = file->entries->pdata[i];
+		struct stat st = {
+			.st_ino = entry->ino,
+			.st_mode = entry->is_dir ? S_IFDIR : S_IFREG,
+		};
+		size_t need = fuse_add_direntry(req, buf + used, size - used, entry->name, &st,
+						(off_t)i + 1);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	OpenFile *file = open_file_of(fi);
+	idict__server_file_closed(server_of(req), file);
+	open_file_free(file);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- the rest ---- */
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct statvfs st;
+	memset(&st, 0, sizeof st);
+	st.f_bsize = 4096;
+	st.f_frsize = 4096;
+	st.f_files = idict_size(dict_of(req)) + IDICT__INO_FIRST_KEY;
+	st.f_namemax = IDICT_KEY_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+/* Clients cannot create, rename or remove anything: the computation owns
+ * the names. */
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)parent, (void)name, (void)mode;
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent, (void)name;
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link, (void)parent, (void)name;
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino, (void)newparent, (void)newname;
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	(void)parent, (void)name, (void)mode, (void)fi;
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	(void)ino, (void)name, (void)value, (void)size, (void)flags;
+	fuse_reply_err(req, ENOTSUP);
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* O_TRUNC arrives with open() instead of a separate setattr. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Let the kernel send reads of a file in parallel. */
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+				  FUSE_CAP_SPLICE_MOVE);
+	/* One write request carries up to 1 MiB; a write(2) of at most
+	 * IDICT_WRITE_MAX bytes then always arrives whole, whatever the
+	 * alignment of the caller's buffer. */
+	conn->max_write = 1024 * 1024;
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.release = fs_release,
+	.poll = fs_poll,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+	.statfs = fs_statfs,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_unlink,
+	.symlink = fs_symlink,
+	.rename = fs_rename,
+	.link = fs_link,
+	.create = fs_create,
+	.setxattr = fs_setxattr,
+};
+
+const struct fuse_lowlevel_ops *idict__fs_ops(void)
+{
+	return &fs_ops;
+}

@@ -1,0 +1,174 @@
+/* idict-private.h - what the modules of libidict share.  Not installed.
+ *
+ * Layout: names.c (key rules), format.c (value <-> text), store.c (the
+ * locked table, control state, callbacks), update_log.c (the ring of update
+ * lines), ctl.c (control files), fs.c (FUSE operations), updates.c (the
+ * `updates` stream file), server.c (mount, threads, shutdown).
+ *
+ * Lock order, outermost first: store lock -> update log lock;
+ * server streams lock -> update log lock.  Nothing that talks to the kernel
+ * (fuse_reply_*, fuse_lowlevel_notify_*) runs under the store lock.
+ */
+#ifndef IDICT_PRIVATE_H
+#define IDICT_PRIVATE_H
+
+#include "idict.h"
+
+#include <fuse_lowlevel.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "idict"
+
+/* Fixed inode numbers of the filesystem's own files; keys start above. */
+enum {
+	IDICT__INO_ROOT = 1,
+	IDICT__INO_CTL = 2,
+	IDICT__INO_PAUSE = 3,
+	IDICT__INO_TERMINATE = 4,
+	IDICT__INO_STATUS = 5,
+	IDICT__INO_UPDATES = 6,
+	IDICT__INO_FIRST_KEY = 16,
+};
+
+/* ---- names.c ---- */
+/* TRUE if @name is reserved as the first component of a key. */
+gboolean idict__names_reserved(const char *name, gsize len);
+
+/* ---- format.c ----
+ * Text forms of values.  Locale-independent.  */
+#define IDICT__DOUBLE_BUF 32
+/* Writes the shortest text that reads back as @value into @buf (NUL-terminated).
+ * Returns: its length. */
+gsize idict__format_double(char buf[IDICT__DOUBLE_BUF], double value);
+/* Returns: (transfer full): the text of @value, newline-terminated. */
+GBytes *idict__format_render(GVariant *value);
+/* Parses @len bytes of @text (not NUL-terminated, may contain NULs, which
+ * are refused) as a value of @type.
+ * Returns: (transfer full) (nullable): a non-floating value, or NULL with
+ * IDICT_ERROR_INVALID_VALUE. */
+GVariant *idict__format_parse(const GVariantType *type, const char *text, gsize len,
+			      GError **error);
+
+/* ---- store.c ---- */
+typedef struct {
+	guint64 ino;
+	gboolean is_dir;
+	gboolean writable;
+	guint64 size;     /* rendered length; 0 for directories */
+	gint64 mtime_us;  /* g_get_real_time() of the last change */
+	guint nlink;
+} IDictNodeInfo;
+
+typedef struct {
+	char *name;
+	guint64 ino;
+	gboolean is_dir;
+} IDictDirEntry;
+
+typedef struct {
+	const char *state; /* static string */
+	guint64 sequence;
+	guint n_keys;
+	gint64 started_us;
+	gint64 last_update_us; /* 0 if none yet */
+} IDictStatus;
+
+/* Looks up @name in directory @parent.  Returns: 0 or -ENOENT / -ENOTDIR. */
+int idict__store_lookup(IDict *self, guint64 parent, const char *name, IDictNodeInfo *info);
+/* The parent directory of @ino.  Returns: 0 or -ENOENT. */
+int idict__store_parent(IDict *self, guint64 ino, IDictNodeInfo *info);
+/* Fills @info; for a key also returns its text in @text_out (transfer full,
+ * may be NULL if not wanted), consistent with info->size.
+ * Returns: 0 or -ENOENT. */
+int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
+/* Returns: (transfer full): the entries of directory @ino, sorted by name,
+ * or NULL with *err set to -ENOENT / -ENOTDIR. */
+GPtrArray *idict__store_list_dir(IDict *self, guint64 ino, int *err);
+void idict__dir_entry_free(IDictDirEntry *entry);
+/* Applies a client's write of @len bytes to key @ino.
+ * Returns: 0, or -ENOENT, -EISDIR, -EACCES, -EINVAL. */
+int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len);
+void idict__store_status(IDict *self, IDictStatus *status);
+
+typedef struct _IDictUpdateLog IDictUpdateLog;
+/* Returns: (transfer none): the dictionary's update log. */
+IDictUpdateLog *idict__store_update_log(IDict *self);
+/* Called after each update, without the store lock, from the notifying
+ * thread.  Used by the server to wake its dispatcher.  Must be quick. */
+typedef void (*IDictUpdateHook)(gpointer data);
+void idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data);
+
+/* ---- update_log.c ----
+ * The last updates as text lines "SEQ KIND KEY...\n", bounded in count and
+ * bytes.  Has its own lock.  */
+IDictUpdateLog *idict__update_log_new(guint max_lines, gsize max_bytes);
+void idict__update_log_free(IDictUpdateLog *log);
+/* Appends update @seq (which must be the previous one + 1). */
+void idict__update_log_append(IDictUpdateLog *log, guint64 seq, gboolean final,
+			      const char *const *keys, guint n_keys);
+/* Where a new reader starts: the last sequence number, or the one before
+ * the final update so that late readers still see `final`. */
+guint64 idict__update_log_start_cursor(IDictUpdateLog *log);
+/* Appends to @out the lines after *@cursor (a `missed` line first if some
+ * fell out of the log) and advances *@cursor.
+ * Returns: TRUE if something was appended.  *@eof is set when the reader has
+ * seen the final update. */
+gboolean idict__update_log_read(IDictUpdateLog *log, guint64 *cursor, GByteArray *out,
+				gboolean *eof);
+/* TRUE if idict__update_log_read() would append something or report eof. */
+gboolean idict__update_log_ready(IDictUpdateLog *log, guint64 cursor);
+guint64 idict__update_log_last(IDictUpdateLog *log);
+
+/* ---- ctl.c ---- */
+typedef struct {
+	guint64 ino;
+	const char *name;
+	guint mode;
+	/* Returns: (transfer full): the file's text. */
+	GBytes *(*render)(IDict *dict);
+	/* Applies a write.  Returns: 0 or -EINVAL.  NULL for read-only files. */
+	int (*write)(IDict *dict, const char *text, gsize len);
+} IDictCtlFile;
+
+const IDictCtlFile *idict__ctl_by_ino(guint64 ino);
+const IDictCtlFile *idict__ctl_by_name(const char *name);
+const IDictCtlFile *idict__ctl_files(guint *n_out);
+
+/* ---- fs.c ---- */
+const struct fuse_lowlevel_ops *idict__fs_ops(void);
+/* Frees a file handle of a file still open when the server closes. */
+void idict__fs_free_open_file(gpointer file);
+
+/* ---- updates.c and server.c ---- */
+typedef struct _IDictStream IDictStream;
+
+/* Opens a reader of `updates`.  Returns: (transfer full). */
+IDictStream *idict__stream_open(IDictServer *server, int flags);
+/* Answers or parks read request @req. */
+void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t off, int flags);
+void idict__stream_poll(IDictStream *stream, fuse_req_t req, struct fuse_pollhandle *ph);
+void idict__stream_release(IDictStream *stream);
+/* Answers every parked read that can be answered, and pending polls.
+ * With @closing, answers all parked reads with end-of-file. */
+void idict__streams_dispatch(IDictServer *server, gboolean closing);
+
+typedef struct {
+	GMutex lock;        /* protects list and everything in each stream */
+	GList *list;        /* IDictStream*, open readers */
+} IDictStreams;
+
+IDict *idict__server_dict(IDictServer *server);
+IDictStreams *idict__server_streams(IDictServer *server);
+/* Tracks open files, so that wait-then-close knows when clients are gone,
+ * and frees with idict__fs_free_open_file() those still open when the
+ * server closes. */
+void idict__server_file_opened(IDictServer *server, gpointer file);
+/* Forgets @file; the caller frees it. */
+void idict__server_file_closed(IDictServer *server, gpointer file);
+
+G_END_DECLS
+
+#endif /* IDICT_PRIVATE_H */

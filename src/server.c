@@ -1,0 +1,361 @@
+/* server.c - mounting, the threads that serve the filesystem, and shutdown.
+ *
+ * Instead of fuse_session_loop_mt(), a fixed pool of workers polls the
+ * /dev/fuse descriptor (non-blocking) together with an eventfd, so that
+ * shutdown can always stop them and join them, even when a client holds a
+ * file open or is stopped with SIGSTOP.  No request handler ever blocks
+ * (reads of `updates` are parked), so a small pool is enough.
+ *
+ * A dispatcher thread answers parked reads after each update, so that
+ * idict_notify_update() itself only sets a flag and signals a condition.
+ * All threads run with every signal blocked: signals stay the application's
+ * business.
+ */
+#include "idict-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define N_WORKERS 4
+
+struct _IDictServer {
+	IDict *dict;
+	char *mountpoint;
+	struct fuse_session *session;
+	int fuse_fd;
+	int wake_fd; /* eventfd: readable when the workers must stop */
+	GThread *workers[N_WORKERS];
+	GThread *dispatcher;
+	IDictStreams streams;
+
+	/* Protects the fields below. */
+	GMutex lock;
+	GCond cond;
+	GHashTable *open_files;    /* set of file handles (fi->fh) */
+	gboolean loop_ended;       /* a worker saw the connection end */
+	gboolean dispatch_pending; /* an update came since the last dispatch */
+	gboolean stopping;
+};
+
+IDict *idict__server_dict(IDictServer *server)
+{
+	return server->dict;
+}
+
+IDictStreams *idict__server_streams(IDictServer *server)
+{
+	return &server->streams;
+}
+
+void idict__server_file_opened(IDictServer *server, gpointer file)
+{
+	g_mutex_lock(&server->lock);
+	g_hash_table_add(server->open_files, file);
+	g_mutex_unlock(&server->lock);
+}
+
+void idict__server_file_closed(IDictServer *server, gpointer file)
+{
+	g_mutex_lock(&server->lock);
+	g_hash_table_remove(server->open_files, file);
+	g_cond_broadcast(&server->cond);
+	g_mutex_unlock(&server->lock);
+}
+
+const char *idict_server_mountpoint(IDictServer *server)
+{
+	g_return_val_if_fail(server != NULL, NULL);
+	return server->mountpoint;
+}
+
+/* ---- libfuse's messages go to g_log ---- */
+
+static GMutex fuse_message_lock;
+static char *fuse_last_message; /* protected by fuse_message_lock */
+
+static void log_fuse_message(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	g_autofree char *message = g_strdup_vprintf(fmt, ap);
+	g_strchomp(message);
+	if (level <= FUSE_LOG_ERR) {
+		g_mutex_lock(&fuse_message_lock);
+		g_free(fuse_last_message);
+		fuse_last_message = g_strdup(message);
+		g_mutex_unlock(&fuse_message_lock);
+	}
+	g_log(G_LOG_DOMAIN, level <= FUSE_LOG_ERR ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG,
+	      "libfuse: %s", message);
+}
+
+static char *take_fuse_message(void)
+{
+	g_mutex_lock(&fuse_message_lock);
+	char *message = g_steal_pointer(&fuse_last_message);
+	g_mutex_unlock(&fuse_message_lock);
+	return message ? message : g_strdup("no reason given");
+}
+
+/* ---- threads ---- */
+
+static void on_update(gpointer data)
+{
+	IDictServer *server = data;
+	g_mutex_lock(&server->lock);
+	server->dispatch_pending = TRUE;
+	g_cond_broadcast(&server->cond);
+	g_mutex_unlock(&server->lock);
+}
+
+static gpointer dispatcher_main(gpointer data)
+{
+	IDictServer *server = data;
+	for (;;) {
+		g_mutex_lock(&server->lock);
+		while (!server->dispatch_pending && !server->stopping)
+			g_cond_wait(&server->cond, &server->lock);
+		gboolean stop = server->stopping;
+		server->dispatch_pending = FALSE;
+		g_mutex_unlock(&server->lock);
+		if (stop)
+			break;
+		idict__streams_dispatch(server, FALSE);
+	}
+	return NULL;
+}
+
+static gpointer worker_main(gpointer data)
+{
+	IDictServer *server = data;
+	struct fuse_buf buf = { 0 };
+	struct pollfd fds[2] = {
+		{ .fd = server->fuse_fd, .events = POLLIN },
+		{ .fd = server->wake_fd, .events = POLLIN },
+	};
+	gboolean connection_ended = FALSE;
+	while (!fuse_session_exited(server->session)) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			g_warning("poll on /dev/fuse: %s", g_strerror(errno));
+			break;
+		}
+		if (fds[1].revents)
+			break;
+		if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			connection_ended = TRUE;
+			break;
+		}
+		int res = fuse_session_receive_buf(server->session, &buf);
+		if (res == -EAGAIN || res == -EINTR)
+			continue;
+		if (res <= 0) {
+			connection_ended = TRUE;
+			break;
+		}
+		fuse_session_process_buf(server->session, &buf);
+	}
+	free(buf.mem);
+	if (connection_ended || fuse_session_exited(server->session)) {
+		g_mutex_lock(&server->lock);
+		server->loop_ended = TRUE;
+		g_cond_broadcast(&server->cond);
+		g_mutex_unlock(&server->lock);
+	}
+	return NULL;
+}
+
+/* Starts a thread with every signal blocked. */
+static GThread *start_thread(const char *name, GThreadFunc func, gpointer data)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	GThread *thread = g_thread_new(name, func, data);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return thread;
+}
+
+/* ---- mounting ---- */
+
+/* Makes @mountpoint a usable directory: creates it, or clears the stale
+ * mount of a crashed run ("Transport endpoint is not connected"). */
+static gboolean prepare_mountpoint(const char *mountpoint, GError **error)
+{
+	struct stat st;
+	if (stat(mountpoint, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+				    "mount point %s is not a directory", mountpoint);
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (errno == ENOENT) {
+		if (g_mkdir_with_parents(mountpoint, 0755) != 0) {
+			g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+				    "cannot create mount point %s: %s", mountpoint,
+				    g_strerror(errno));
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (errno != ENOTCONN) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "mount point %s: %s",
+			    mountpoint, g_strerror(errno));
+		return FALSE;
+	}
+
+	g_info("clearing the stale mount at %s", mountpoint);
+	if (umount2(mountpoint, MNT_DETACH) != 0) {
+		/* Not root: fusermount3 may unmount what this user mounted. */
+		const char *argv[] = { "fusermount3", "-u", "-z", "-q", mountpoint, NULL };
+		int status = 0;
+		g_autoptr(GError) local = NULL;
+		if (!g_spawn_sync(NULL, (char **)argv, NULL,
+				  G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+				  G_SPAWN_STDERR_TO_DEV_NULL,
+				  NULL, NULL, NULL, NULL, &status, &local))
+			g_info("fusermount3: %s", local->message);
+	}
+	if (stat(mountpoint, &st) != 0) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+			    "cannot clear the stale mount at %s: %s", mountpoint,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void server_free(IDictServer *server)
+{
+	/* Files that clients still hold open: their release will never come. */
+	GHashTableIter iter;
+	gpointer file;
+	g_hash_table_iter_init(&iter, server->open_files);
+	while (g_hash_table_iter_next(&iter, &file, NULL)) {
+		g_hash_table_iter_steal(&iter);
+		idict__fs_free_open_file(file);
+	}
+	g_hash_table_unref(server->open_files);
+	if (server->session)
+		fuse_session_destroy(server->session);
+	if (server->wake_fd >= 0)
+		close(server->wake_fd);
+	g_mutex_clear(&server->streams.lock);
+	g_mutex_clear(&server->lock);
+	g_cond_clear(&server->cond);
+	g_free(server->mountpoint);
+	g_free(server);
+}
+
+IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *options,
+			 GError **error)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	g_return_val_if_fail(mountpoint != NULL, NULL);
+
+	static gsize log_once = 0;
+	if (g_once_init_enter(&log_once)) {
+		fuse_set_log_func(log_fuse_message);
+		g_once_init_leave(&log_once, 1);
+	}
+
+	if (!prepare_mountpoint(mountpoint, error))
+		return NULL;
+
+	IDictServer *server = g_new0(IDictServer, 1);
+	server->dict = self;
+	server->mountpoint = g_canonicalize_filename(mountpoint, NULL);
+	server->fuse_fd = -1;
+	server->wake_fd = -1;
+	g_mutex_init(&server->streams.lock);
+	g_mutex_init(&server->lock);
+	g_cond_init(&server->cond);
+	server->open_files = g_hash_table_new(NULL, NULL);
+
+	g_autofree char *mount_options = g_strdup_printf("fsname=idict,subtype=idict%s%s",
+							 options && *options ? "," : "",
+							 options ? options : "");
+	char *argv[] = { (char *)"idict", (char *)"-o", mount_options, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	server->session = fuse_session_new(&args, idict__fs_ops(), sizeof(struct fuse_lowlevel_ops),
+					   server);
+	fuse_opt_free_args(&args);
+	if (server->session == NULL) {
+		g_autofree char *why = take_fuse_message();
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "bad mount options \"%s\": %s",
+			    options ? options : "", why);
+		server_free(server);
+		return NULL;
+	}
+	if (fuse_session_mount(server->session, server->mountpoint) != 0) {
+		g_autofree char *why = take_fuse_message();
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot mount %s: %s",
+			    server->mountpoint, why);
+		server_free(server);
+		return NULL;
+	}
+	server->fuse_fd = fuse_session_fd(server->session);
+	server->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (server->wake_fd < 0 ||
+	    fcntl(server->fuse_fd, F_SETFL, fcntl(server->fuse_fd, F_GETFL) | O_NONBLOCK) != 0) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot set up %s: %s",
+			    server->mountpoint, g_strerror(errno));
+		fuse_session_unmount(server->session);
+		server_free(server);
+		return NULL;
+	}
+
+	server->dispatcher = start_thread("idict-dispatch", dispatcher_main, server);
+	for (int i = 0; i < N_WORKERS; i++)
+		server->workers[i] = start_thread("idict-fuse", worker_main, server);
+	idict__store_set_update_hook(self, on_update, server);
+	g_debug("serving at %s", server->mountpoint);
+	return server;
+}
+
+void idict_server_wait_then_close(IDictServer *server, double timeout)
+{
+	if (server == NULL)
+		return;
+	gint64 deadline = timeout < 0 ? G_MAXINT64
+		: g_get_monotonic_time() + (gint64)(timeout * G_USEC_PER_SEC);
+
+	g_mutex_lock(&server->lock);
+	while (g_hash_table_size(server->open_files) > 0 && !server->loop_ended) {
+		if (deadline == G_MAXINT64)
+			g_cond_wait(&server->cond, &server->lock);
+		else if (!g_cond_wait_until(&server->cond, &server->lock, deadline))
+			break;
+	}
+	if (g_hash_table_size(server->open_files) > 0 && !server->loop_ended)
+		g_debug("closing %s with %u files still open", server->mountpoint,
+			g_hash_table_size(server->open_files));
+	server->stopping = TRUE;
+	g_cond_broadcast(&server->cond);
+	g_mutex_unlock(&server->lock);
+
+	idict__store_set_update_hook(server->dict, NULL, NULL);
+	g_thread_join(server->dispatcher);
+	/* Answer every parked read (end-of-file) while the workers still run. */
+	idict__streams_dispatch(server, TRUE);
+
+	guint64 one = 1;
+	if (write(server->wake_fd, &one, sizeof one) != sizeof one)
+		g_warning("cannot wake the FUSE workers: %s", g_strerror(errno));
+	for (int i = 0; i < N_WORKERS; i++)
+		g_thread_join(server->workers[i]);
+
+	/* Closes /dev/fuse (which aborts the connection, so no client stays
+	 * blocked) and detaches the mount. */
+	fuse_session_unmount(server->session);
+	g_debug("unmounted %s", server->mountpoint);
+	server_free(server);
+}

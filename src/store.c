@@ -1,0 +1,953 @@
+/* store.c - the dictionary: a locked table of typed values, as a tree of
+ * directories for the filesystem, plus the loop's control state and the
+ * update callbacks.
+ *
+ * Values are immutable GVariants: readers take a reference under the lock
+ * and do their work (rendering text, replying to the kernel) after
+ * releasing it, so the computation never waits for a client for longer than
+ * a hash lookup.
+ */
+#include "idict-private.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A user's check, reference-counted (g_rc_box) so that a client's write can
+ * keep using it while the computation replaces it. */
+typedef struct {
+	IDictCheckFunc func;
+	gpointer data;
+	GDestroyNotify destroy;
+} CheckRec;
+
+typedef struct _Node Node;
+struct _Node {
+	guint64 ino;        /* stable for the node's life, never reused */
+	char *key;          /* full path; "" for the root */
+	const char *name;   /* last component, points into key */
+	Node *parent;
+	GTree *children;    /* directories only: name -> Node* */
+	GVariant *value;    /* keys only, never NULL for a key */
+	GBytes *text;       /* rendering of value, cached; NULL until needed */
+	guint64 generation; /* bumped at every change of value */
+	gint64 mtime_us;
+	gboolean writable;
+	CheckRec *check;    /* nullable */
+};
+
+typedef struct {
+	guint id;
+	IDictUpdateFunc func;
+	gpointer data;
+	GDestroyNotify destroy;
+	gboolean removed; /* protected by callbacks_lock */
+} CallbackRec;
+
+struct _IDict {
+	/* The store lock: recursive so that the computation can hold it across
+	 * several setters (idict_lock()).  Protects the tree, the tables,
+	 * changed, sequence, last_update_us and next_ino. */
+	GRecMutex lock;
+	Node *root;
+	GHashTable *keys;    /* key -> Node*, keys only */
+	GHashTable *inodes;  /* &ino -> Node*, keys and directories */
+	GHashTable *changed; /* key (owned) -> NULL: changed since the last update */
+	guint64 next_ino;
+	guint64 sequence;
+	gint64 started_us;
+	gint64 last_update_us;
+	IDictUpdateLog *log;
+
+	/* Control state, with its own lock so that idict_wait() can sleep on a
+	 * condition.  Protects paused, terminated, finished. */
+	GMutex control_lock;
+	GCond control_cond;
+	gboolean paused;
+	gboolean terminated;
+	gboolean finished;
+
+	/* Protects callbacks, next_callback_id and the update hook. */
+	GMutex callbacks_lock;
+	GPtrArray *callbacks; /* CallbackRec* (g_rc_box) */
+	guint next_callback_id;
+	IDictUpdateHook hook;
+	gpointer hook_data;
+};
+
+/* ---- nodes ---- */
+
+static void check_rec_clear(gpointer mem)
+{
+	CheckRec *rec = mem;
+	if (rec->destroy)
+		rec->destroy(rec->data);
+}
+
+static void check_rec_release(CheckRec *rec)
+{
+	if (rec)
+		g_rc_box_release_full(rec, check_rec_clear);
+}
+
+static Node *node_new(IDict *self, Node *parent, const char *key, gsize key_len, gboolean is_dir)
+{
+	Node *node = g_new0(Node, 1);
+	node->ino = self->next_ino++;
+	node->key = g_strndup(key, key_len);
+	const char *slash = strrchr(node->key, '/');
+	node->name = slash ? slash + 1 : node->key;
+	node->parent = parent;
+	node->mtime_us = g_get_real_time();
+	if (is_dir)
+		node->children = g_tree_new((GCompareFunc)strcmp);
+	if (parent) {
+		g_tree_insert(parent->children, (gpointer)node->name, node);
+		parent->mtime_us = node->mtime_us;
+	}
+	g_hash_table_insert(self->inodes, &node->ino, node);
+	return node;
+}
+
+/* Frees @node, which must have no children, and unlinks it. */
+static void node_free(IDict *self, Node *node)
+{
+	g_hash_table_remove(self->inodes, &node->ino);
+	if (node->parent) {
+		g_tree_remove(node->parent->children, node->name);
+		node->parent->mtime_us = g_get_real_time();
+	}
+	if (node->children)
+		g_tree_destroy(node->children);
+	g_clear_pointer(&node->value, g_variant_unref);
+	g_clear_pointer(&node->text, g_bytes_unref);
+	check_rec_release(node->check);
+	g_free(node->key);
+	g_free(node);
+}
+
+static gboolean free_subtree(gpointer key, gpointer value, gpointer data);
+
+static void node_free_recursive(IDict *self, Node *node)
+{
+	if (node->children) {
+		/* Collect first: node_free() edits the tree being walked. */
+		g_autoptr(GPtrArray) kids = g_ptr_array_new();
+		g_tree_foreach(node->children, free_subtree, kids);
+		for (guint i = 0; i < kids->len; i++)
+			node_free_recursive(self, kids->pdata[i]);
+	}
+	node_free(self, node);
+}
+
+static gboolean free_subtree(gpointer key, gpointer value, gpointer data)
+{
+	(void)key;
+	g_ptr_array_add(data, value);
+	return FALSE;
+}
+
+static void mark_changed_locked(IDict *self, const char *key)
+{
+	if (!g_hash_table_contains(self->changed, key))
+		g_hash_table_add(self->changed, g_strdup(key));
+}
+
+/* ---- lifecycle ---- */
+
+IDict *idict_new(void)
+{
+	IDict *self = g_new0(IDict, 1);
+	g_rec_mutex_init(&self->lock);
+	self->keys = g_hash_table_new(g_str_hash, g_str_equal);
+	self->inodes = g_hash_table_new(g_int64_hash, g_int64_equal);
+	self->changed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->next_ino = IDICT__INO_ROOT;
+	self->root = node_new(self, NULL, "", 0, TRUE);
+	self->next_ino = IDICT__INO_FIRST_KEY;
+	self->started_us = g_get_real_time();
+	self->log = idict__update_log_new(1024, 16 * 1024 * 1024);
+	g_mutex_init(&self->control_lock);
+	g_cond_init(&self->control_cond);
+	g_mutex_init(&self->callbacks_lock);
+	self->callbacks = g_ptr_array_new();
+	self->next_callback_id = 1;
+	return self;
+}
+
+static void callback_rec_clear(gpointer mem)
+{
+	CallbackRec *rec = mem;
+	if (rec->destroy)
+		rec->destroy(rec->data);
+}
+
+void idict_free(IDict *self)
+{
+	if (self == NULL)
+		return;
+	for (guint i = 0; i < self->callbacks->len; i++)
+		g_rc_box_release_full(self->callbacks->pdata[i], callback_rec_clear);
+	g_ptr_array_unref(self->callbacks);
+	node_free_recursive(self, self->root);
+	g_hash_table_unref(self->keys);
+	g_hash_table_unref(self->inodes);
+	g_hash_table_unref(self->changed);
+	idict__update_log_free(self->log);
+	g_rec_mutex_clear(&self->lock);
+	g_mutex_clear(&self->control_lock);
+	g_cond_clear(&self->control_cond);
+	g_mutex_clear(&self->callbacks_lock);
+	g_free(self);
+}
+
+void idict_lock(IDict *self)
+{
+	g_return_if_fail(self != NULL);
+	g_rec_mutex_lock(&self->lock);
+}
+
+void idict_unlock(IDict *self)
+{
+	g_return_if_fail(self != NULL);
+	g_rec_mutex_unlock(&self->lock);
+}
+
+/* ---- setting ---- */
+
+/* Finds or creates the key node for @key.  Store lock held.
+ * Returns: (transfer none) (nullable): the node, or NULL with @error set. */
+static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
+{
+	Node *node = g_hash_table_lookup(self->keys, key);
+	if (node)
+		return node;
+
+	/* Check the whole path before creating anything. */
+	Node *dir = self->root;
+	const char *component = key;
+	const char *slash;
+	while ((slash = strchr(component, '/')) != NULL) {
+		char name[IDICT_KEY_MAX + 1];
+		gsize len = (gsize)(slash - component);
+		memcpy(name, component, len);
+		name[len] = '\0';
+		Node *child = g_tree_lookup(dir->children, name);
+		if (child == NULL)
+			break;
+		if (child->children == NULL) {
+			g_set_error(error, IDICT_ERROR, IDICT_ERROR_NAME_CONFLICT,
+				    "cannot create key \"%s\": \"%s\" is a key, not a directory", key,
+				    child->key);
+			return NULL;
+		}
+		dir = child;
+		component = slash + 1;
+	}
+	if (slash == NULL && g_tree_lookup(dir->children, component) != NULL) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_NAME_CONFLICT,
+			    "cannot create key \"%s\": it is a directory of other keys", key);
+		return NULL;
+	}
+
+	/* Create the missing directories, then the key. */
+	while ((slash = strchr(component, '/')) != NULL) {
+		dir = node_new(self, dir, key, (gsize)(slash - key), TRUE);
+		component = slash + 1;
+	}
+	node = node_new(self, dir, key, strlen(key), FALSE);
+	g_hash_table_insert(self->keys, node->key, node);
+	return node;
+}
+
+/* Stores @value (sunk and consumed) under @key. */
+static gboolean set_value_take(IDict *self, const char *key, GVariant *value, GError **error)
+{
+	g_variant_ref_sink(value);
+	if (!idict_check_key_name(key, error)) {
+		g_variant_unref(value);
+		return FALSE;
+	}
+	g_rec_mutex_lock(&self->lock);
+	Node *node = ensure_key_locked(self, key, error);
+	GVariant *old = NULL;
+	GBytes *old_text = NULL;
+	if (node) {
+		old = node->value;
+		old_text = node->text;
+		node->value = value;
+		node->text = NULL;
+		node->generation++;
+		node->mtime_us = g_get_real_time();
+		mark_changed_locked(self, key);
+	}
+	g_rec_mutex_unlock(&self->lock);
+	/* Free the old value outside the lock: it may be large. */
+	if (old)
+		g_variant_unref(old);
+	if (old_text)
+		g_bytes_unref(old_text);
+	if (node == NULL) {
+		g_variant_unref(value);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean idict_set_value(IDict *self, const char *key, GVariant *value, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(value != NULL, FALSE);
+	return set_value_take(self, key, g_variant_ref(value), error);
+}
+
+gboolean idict_set_double(IDict *self, const char *key, double value, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	return set_value_take(self, key, g_variant_new_double(value), error);
+}
+
+gboolean idict_set_int(IDict *self, const char *key, gint64 value, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	return set_value_take(self, key, g_variant_new_int64(value), error);
+}
+
+gboolean idict_set_bool(IDict *self, const char *key, gboolean value, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	return set_value_take(self, key, g_variant_new_boolean(value != FALSE), error);
+}
+
+gboolean idict_set_string(IDict *self, const char *key, const char *value, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(value != NULL, FALSE);
+	if (!g_utf8_validate(value, -1, NULL)) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_INVALID_VALUE,
+			    "value of \"%s\" is not valid UTF-8", key);
+		return FALSE;
+	}
+	return set_value_take(self, key, g_variant_new_string(value), error);
+}
+
+gboolean idict_set_array(IDict *self, const char *key, const double *values, gsize n,
+			 GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(values != NULL || n == 0, FALSE);
+	static const double none[1] = { 0 };
+	return set_value_take(self, key,
+			      g_variant_new_fixed_array(G_VARIANT_TYPE_DOUBLE, values ? values : none,
+							n, sizeof(double)),
+			      error);
+}
+
+gboolean idict_set_matrix(IDict *self, const char *key, const double *values, gsize rows,
+			  gsize cols, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(values != NULL || rows == 0 || cols == 0, FALSE);
+	static const double none[1] = { 0 };
+	GVariantBuilder builder;
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("aad"));
+	for (gsize r = 0; r < rows; r++)
+		g_variant_builder_add_value(&builder,
+			g_variant_new_fixed_array(G_VARIANT_TYPE_DOUBLE,
+						  cols ? values + r * cols : none, cols,
+						  sizeof(double)));
+	return set_value_take(self, key, g_variant_builder_end(&builder), error);
+}
+
+/* ---- getting ---- */
+
+GVariant *idict_get_value(IDict *self, const char *key)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	g_return_val_if_fail(key != NULL, NULL);
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->keys, key);
+	GVariant *value = node ? g_variant_ref(node->value) : NULL;
+	g_rec_mutex_unlock(&self->lock);
+	return value;
+}
+
+/* Returns: (transfer full) (nullable): the value of @key if it has @type. */
+static GVariant *get_typed(IDict *self, const char *key, const GVariantType *type,
+			   GError **error)
+{
+	GVariant *value = idict_get_value(self, key);
+	if (value == NULL) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND, "no key \"%s\"", key);
+		return NULL;
+	}
+	if (!g_variant_is_of_type(value, type)) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_WRONG_TYPE,
+			    "key \"%s\" holds a value of type %s, not %.*s", key,
+			    g_variant_get_type_string(value),
+			    (int)g_variant_type_get_string_length(type),
+			    g_variant_type_peek_string(type));
+		g_variant_unref(value);
+		return NULL;
+	}
+	return value;
+}
+
+gboolean idict_get_double(IDict *self, const char *key, double *out, GError **error)
+{
+	g_autoptr(GVariant) value = get_typed(self, key, G_VARIANT_TYPE_DOUBLE, error);
+	if (value && out)
+		*out = g_variant_get_double(value);
+	return value != NULL;
+}
+
+gboolean idict_get_int(IDict *self, const char *key, gint64 *out, GError **error)
+{
+	g_autoptr(GVariant) value = get_typed(self, key, G_VARIANT_TYPE_INT64, error);
+	if (value && out)
+		*out = g_variant_get_int64(value);
+	return value != NULL;
+}
+
+gboolean idict_get_bool(IDict *self, const char *key, gboolean *out, GError **error)
+{
+	g_autoptr(GVariant) value = get_typed(self, key, G_VARIANT_TYPE_BOOLEAN, error);
+	if (value && out)
+		*out = g_variant_get_boolean(value);
+	return value != NULL;
+}
+
+char *idict_dup_string(IDict *self, const char *key, GError **error)
+{
+	g_autoptr(GVariant) value = get_typed(self, key, G_VARIANT_TYPE_STRING, error);
+	return value ? g_variant_dup_string(value, NULL) : NULL;
+}
+
+double *idict_dup_array(IDict *self, const char *key, gsize *n_out, GError **error)
+{
+	g_autoptr(GVariant) value = get_typed(self, key, G_VARIANT_TYPE("ad"), error);
+	if (value == NULL)
+		return NULL;
+	gsize n = 0;
+	const double *values = g_variant_get_fixed_array(value, &n, sizeof(double));
+	if (n_out)
+		*n_out = n;
+	return n ? g_memdup2(values, n * sizeof(double)) : g_new0(double, 1);
+}
+
+double *idict_dup_matrix(IDict *self, const char *key, gsize *rows_out, gsize *cols_out,
+			 GError **error)
+{
+	g_autoptr(GVariant) value = get_typed(self, key, G_VARIANT_TYPE("aad"), error);
+	if (value == NULL)
+		return NULL;
+	gsize rows = g_variant_n_children(value), cols = 0;
+	for (gsize r = 0; r < rows; r++) {
+		g_autoptr(GVariant) row = g_variant_get_child_value(value, r);
+		gsize n = g_variant_n_children(row);
+		if (r > 0 && n != cols) {
+			g_set_error(error, IDICT_ERROR, IDICT_ERROR_WRONG_TYPE,
+				    "key \"%s\" is a ragged array of arrays, not a matrix", key);
+			return NULL;
+		}
+		cols = n;
+	}
+	double *out = g_new0(double, MAX(rows * cols, 1));
+	for (gsize r = 0; r < rows; r++) {
+		g_autoptr(GVariant) row = g_variant_get_child_value(value, r);
+		gsize n = 0;
+		const double *values = g_variant_get_fixed_array(row, &n, sizeof(double));
+		memcpy(out + r * cols, values, n * sizeof(double));
+	}
+	if (rows_out)
+		*rows_out = rows;
+	if (cols_out)
+		*cols_out = cols;
+	return out;
+}
+
+gboolean idict_contains(IDict *self, const char *key)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(key != NULL, FALSE);
+	g_rec_mutex_lock(&self->lock);
+	gboolean found = g_hash_table_contains(self->keys, key);
+	g_rec_mutex_unlock(&self->lock);
+	return found;
+}
+
+guint idict_size(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, 0);
+	g_rec_mutex_lock(&self->lock);
+	guint n = g_hash_table_size(self->keys);
+	g_rec_mutex_unlock(&self->lock);
+	return n;
+}
+
+static int compare_strings(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **idict_keys(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	g_rec_mutex_lock(&self->lock);
+	guint n = 0;
+	char **keys = (char **)g_hash_table_get_keys_as_array(self->keys, &n);
+	for (guint i = 0; i < n; i++)
+		keys[i] = g_strdup(keys[i]);
+	g_rec_mutex_unlock(&self->lock);
+	qsort(keys, n, sizeof(char *), compare_strings);
+	return keys;
+}
+
+gboolean idict_remove(IDict *self, const char *key)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(key != NULL, FALSE);
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->keys, key);
+	if (node) {
+		mark_changed_locked(self, key);
+		g_hash_table_remove(self->keys, key);
+		Node *dir = node->parent;
+		node_free(self, node);
+		/* Directories exist only while they hold keys. */
+		while (dir != self->root && g_tree_nnodes(dir->children) == 0) {
+			Node *up = dir->parent;
+			node_free(self, dir);
+			dir = up;
+		}
+	}
+	g_rec_mutex_unlock(&self->lock);
+	return node != NULL;
+}
+
+/* ---- writable keys ---- */
+
+gboolean idict_set_writable(IDict *self, const char *key, gboolean writable, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(key != NULL, FALSE);
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->keys, key);
+	if (node)
+		node->writable = writable != FALSE;
+	g_rec_mutex_unlock(&self->lock);
+	if (node == NULL)
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND, "no key \"%s\"", key);
+	return node != NULL;
+}
+
+gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc check, gpointer user_data,
+			 GDestroyNotify destroy, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(key != NULL, FALSE);
+	CheckRec *rec = NULL;
+	if (check) {
+		rec = g_rc_box_new0(CheckRec);
+		rec->func = check;
+		rec->data = user_data;
+		rec->destroy = destroy;
+	}
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->keys, key);
+	CheckRec *old = NULL;
+	if (node) {
+		old = node->check;
+		node->check = rec;
+	}
+	g_rec_mutex_unlock(&self->lock);
+	check_rec_release(old);
+	if (node == NULL) {
+		check_rec_release(rec);
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND, "no key \"%s\"", key);
+	}
+	return node != NULL;
+}
+
+static gboolean same_shape(GVariant *a, GVariant *b)
+{
+	if (g_variant_is_of_type(a, G_VARIANT_TYPE("ad")))
+		return g_variant_n_children(a) == g_variant_n_children(b);
+	if (g_variant_is_of_type(a, G_VARIANT_TYPE("aad"))) {
+		gsize rows = g_variant_n_children(a);
+		if (rows != g_variant_n_children(b))
+			return FALSE;
+		for (gsize r = 0; r < rows; r++) {
+			g_autoptr(GVariant) ra = g_variant_get_child_value(a, r);
+			g_autoptr(GVariant) rb = g_variant_get_child_value(b, r);
+			if (g_variant_n_children(ra) != g_variant_n_children(rb))
+				return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	int err = 0;
+	if (node == NULL)
+		err = -ENOENT;
+	else if (node->children)
+		err = -EISDIR;
+	else if (!node->writable)
+		err = -EACCES;
+	g_autoptr(GVariant) current = err ? NULL : g_variant_ref(node->value);
+	g_autofree char *key = err ? NULL : g_strdup(node->key);
+	CheckRec *check = (err || node->check == NULL) ? NULL : g_rc_box_acquire(node->check);
+	g_rec_mutex_unlock(&self->lock);
+	if (err)
+		return err;
+
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) value =
+		idict__format_parse(g_variant_get_type(current), text, len, &error);
+	if (value && !same_shape(current, value)) {
+		g_set_error(&error, IDICT_ERROR, IDICT_ERROR_INVALID_VALUE,
+			    "the new value must have the same shape as the current one");
+		g_clear_pointer(&value, g_variant_unref);
+	}
+	if (value && check && !check->func(self, key, value, check->data, &error)) {
+		if (error == NULL)
+			g_set_error(&error, IDICT_ERROR, IDICT_ERROR_INVALID_VALUE, "refused");
+		g_clear_pointer(&value, g_variant_unref);
+	}
+	check_rec_release(check);
+	if (value == NULL) {
+		g_debug("write to \"%s\" refused: %s", key, error->message);
+		return -EINVAL;
+	}
+
+	g_rec_mutex_lock(&self->lock);
+	node = g_hash_table_lookup(self->inodes, &ino);
+	if (node == NULL)
+		err = -ENOENT;
+	else if (!node->writable)
+		err = -EACCES;
+	else if (!g_variant_is_of_type(node->value, g_variant_get_type(value)))
+		err = -EINVAL; /* the computation changed the type meanwhile */
+	GVariant *old = NULL;
+	GBytes *old_text = NULL;
+	if (err == 0) {
+		old = node->value;
+		old_text = node->text;
+		node->value = g_steal_pointer(&value);
+		node->text = NULL;
+		node->generation++;
+		node->mtime_us = g_get_real_time();
+		mark_changed_locked(self, key);
+	}
+	g_rec_mutex_unlock(&self->lock);
+	if (old)
+		g_variant_unref(old);
+	if (old_text)
+		g_bytes_unref(old_text);
+	return err;
+}
+
+/* ---- the filesystem's view ---- */
+
+static void fill_info_locked(const Node *node, IDictNodeInfo *info)
+{
+	info->ino = node->ino;
+	info->is_dir = node->children != NULL;
+	info->writable = node->writable;
+	info->size = node->text ? g_bytes_get_size(node->text) : 0;
+	info->mtime_us = node->mtime_us;
+	info->nlink = 1;
+	if (node->children) {
+		/* 2 plus one for each subdirectory's "..". */
+		info->nlink = 2;
+	}
+}
+
+int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	if (node == NULL) {
+		g_rec_mutex_unlock(&self->lock);
+		return -ENOENT;
+	}
+	fill_info_locked(node, info);
+	if (node->children) {
+		g_rec_mutex_unlock(&self->lock);
+		if (text_out)
+			*text_out = NULL;
+		return 0;
+	}
+	GBytes *text = node->text ? g_bytes_ref(node->text) : NULL;
+	g_autoptr(GVariant) value = text ? NULL : g_variant_ref(node->value);
+	guint64 generation = node->generation;
+	g_rec_mutex_unlock(&self->lock);
+
+	if (text == NULL) {
+		/* Render outside the lock; keep the result only if the value
+		 * has not changed meanwhile (the generation tells). */
+		text = idict__format_render(value);
+		g_rec_mutex_lock(&self->lock);
+		node = g_hash_table_lookup(self->inodes, &ino);
+		if (node && node->generation == generation && node->text == NULL)
+			node->text = g_bytes_ref(text);
+		g_rec_mutex_unlock(&self->lock);
+	}
+	info->size = g_bytes_get_size(text);
+	if (text_out)
+		*text_out = text;
+	else
+		g_bytes_unref(text);
+	return 0;
+}
+
+int idict__store_lookup(IDict *self, guint64 parent, const char *name, IDictNodeInfo *info)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *dir = g_hash_table_lookup(self->inodes, &parent);
+	int err = 0;
+	Node *node = NULL;
+	if (dir == NULL)
+		err = -ENOENT;
+	else if (dir->children == NULL)
+		err = -ENOTDIR;
+	else if ((node = g_tree_lookup(dir->children, name)) == NULL)
+		err = -ENOENT;
+	guint64 ino = node ? node->ino : 0;
+	g_rec_mutex_unlock(&self->lock);
+	if (err)
+		return err;
+	return idict__store_stat(self, ino, info, NULL);
+}
+
+int idict__store_parent(IDict *self, guint64 ino, IDictNodeInfo *info)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	guint64 parent = node ? (node->parent ? node->parent->ino : node->ino) : 0;
+	g_rec_mutex_unlock(&self->lock);
+	if (parent == 0)
+		return -ENOENT;
+	return idict__store_stat(self, parent, info, NULL);
+}
+
+void idict__dir_entry_free(IDictDirEntry *entry)
+{
+	g_free(entry->name);
+	g_free(entry);
+}
+
+static gboolean add_dir_entry(gpointer key, gpointer value, gpointer data)
+{
+	const Node *node = value;
+	IDictDirEntry *entry = g_new(IDictDirEntry, 1);
+	entry->name = g_strdup(key);
+	entry->ino = node->ino;
+	entry->is_dir = node->children != NULL;
+	g_ptr_array_add(data, entry);
+	return FALSE;
+}
+
+GPtrArray *idict__store_list_dir(IDict *self, guint64 ino, int *err)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *dir = g_hash_table_lookup(self->inodes, &ino);
+	GPtrArray *entries = NULL;
+	if (dir == NULL) {
+		*err = -ENOENT;
+	} else if (dir->children == NULL) {
+		*err = -ENOTDIR;
+	} else {
+		entries = g_ptr_array_new_full((guint)g_tree_nnodes(dir->children),
+					       (GDestroyNotify)idict__dir_entry_free);
+		g_tree_foreach(dir->children, add_dir_entry, entries);
+		*err = 0;
+	}
+	g_rec_mutex_unlock(&self->lock);
+	return entries;
+}
+
+/* ---- control ---- */
+
+void idict_terminate(IDict *self)
+{
+	g_return_if_fail(self != NULL);
+	g_mutex_lock(&self->control_lock);
+	self->terminated = TRUE;
+	g_cond_broadcast(&self->control_cond);
+	g_mutex_unlock(&self->control_lock);
+}
+
+gboolean idict_terminated(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, TRUE);
+	g_mutex_lock(&self->control_lock);
+	gboolean terminated = self->terminated;
+	g_mutex_unlock(&self->control_lock);
+	return terminated;
+}
+
+void idict_pause(IDict *self)
+{
+	g_return_if_fail(self != NULL);
+	g_mutex_lock(&self->control_lock);
+	self->paused = TRUE;
+	g_mutex_unlock(&self->control_lock);
+}
+
+void idict_resume(IDict *self)
+{
+	g_return_if_fail(self != NULL);
+	g_mutex_lock(&self->control_lock);
+	self->paused = FALSE;
+	g_cond_broadcast(&self->control_cond);
+	g_mutex_unlock(&self->control_lock);
+}
+
+gboolean idict_paused(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_mutex_lock(&self->control_lock);
+	gboolean paused = self->paused;
+	g_mutex_unlock(&self->control_lock);
+	return paused;
+}
+
+gboolean idict_wait(IDict *self, double timeout)
+{
+	g_return_val_if_fail(self != NULL, TRUE);
+	gint64 deadline = timeout < 0 ? G_MAXINT64
+		: g_get_monotonic_time() + (gint64)(timeout * G_USEC_PER_SEC);
+	g_mutex_lock(&self->control_lock);
+	while (self->paused && !self->terminated) {
+		if (deadline == G_MAXINT64)
+			g_cond_wait(&self->control_cond, &self->control_lock);
+		else if (!g_cond_wait_until(&self->control_cond, &self->control_lock, deadline))
+			break;
+	}
+	gboolean go_on = !self->paused || self->terminated;
+	g_mutex_unlock(&self->control_lock);
+	return go_on;
+}
+
+void idict__store_status(IDict *self, IDictStatus *status)
+{
+	g_mutex_lock(&self->control_lock);
+	status->state = self->finished ? "finished"
+		: self->terminated ? "terminating"
+		: self->paused ? "paused" : "running";
+	g_mutex_unlock(&self->control_lock);
+	g_rec_mutex_lock(&self->lock);
+	status->sequence = self->sequence;
+	status->n_keys = g_hash_table_size(self->keys);
+	status->started_us = self->started_us;
+	status->last_update_us = self->last_update_us;
+	g_rec_mutex_unlock(&self->lock);
+}
+
+/* ---- updates and callbacks ---- */
+
+IDictUpdateLog *idict__store_update_log(IDict *self)
+{
+	return self->log;
+}
+
+void idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data)
+{
+	g_mutex_lock(&self->callbacks_lock);
+	self->hook = hook;
+	self->hook_data = data;
+	g_mutex_unlock(&self->callbacks_lock);
+}
+
+guint64 idict_sequence(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, 0);
+	g_rec_mutex_lock(&self->lock);
+	guint64 seq = self->sequence;
+	g_rec_mutex_unlock(&self->lock);
+	return seq;
+}
+
+void idict_notify_update(IDict *self, gboolean final)
+{
+	g_return_if_fail(self != NULL);
+
+	g_rec_mutex_lock(&self->lock);
+	guint n = 0;
+	/* The strings stay owned by the table until remove_all below. */
+	char **keys = (char **)g_hash_table_get_keys_as_array(self->changed, &n);
+	qsort(keys, n, sizeof(char *), compare_strings);
+	self->sequence++;
+	self->last_update_us = g_get_real_time();
+	/* Append under the store lock so that lines stay in sequence order
+	 * when several threads notify. */
+	idict__update_log_append(self->log, self->sequence, final, (const char *const *)keys, n);
+	g_free(keys);
+	g_hash_table_remove_all(self->changed);
+	g_rec_mutex_unlock(&self->lock);
+
+	if (final) {
+		g_mutex_lock(&self->control_lock);
+		self->finished = TRUE;
+		g_mutex_unlock(&self->control_lock);
+	}
+
+	g_mutex_lock(&self->callbacks_lock);
+	IDictUpdateHook hook = self->hook;
+	gpointer hook_data = self->hook_data;
+	guint n_callbacks = self->callbacks->len;
+	g_autofree CallbackRec **callbacks = g_new(CallbackRec *, n_callbacks + 1);
+	for (guint i = 0; i < n_callbacks; i++)
+		callbacks[i] = g_rc_box_acquire(self->callbacks->pdata[i]);
+	g_mutex_unlock(&self->callbacks_lock);
+
+	if (hook)
+		hook(hook_data);
+	for (guint i = 0; i < n_callbacks; i++) {
+		g_mutex_lock(&self->callbacks_lock);
+		gboolean removed = callbacks[i]->removed;
+		g_mutex_unlock(&self->callbacks_lock);
+		if (!removed)
+			callbacks[i]->func(self, final, callbacks[i]->data);
+		g_rc_box_release_full(callbacks[i], callback_rec_clear);
+	}
+}
+
+guint idict_add_callback(IDict *self, IDictUpdateFunc func, gpointer user_data,
+			 GDestroyNotify destroy)
+{
+	g_return_val_if_fail(self != NULL, 0);
+	g_return_val_if_fail(func != NULL, 0);
+	CallbackRec *rec = g_rc_box_new0(CallbackRec);
+	rec->func = func;
+	rec->data = user_data;
+	rec->destroy = destroy;
+	g_mutex_lock(&self->callbacks_lock);
+	rec->id = self->next_callback_id++;
+	g_ptr_array_add(self->callbacks, rec);
+	g_mutex_unlock(&self->callbacks_lock);
+	return rec->id;
+}
+
+gboolean idict_remove_callback(IDict *self, guint id)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	CallbackRec *found = NULL;
+	g_mutex_lock(&self->callbacks_lock);
+	for (guint i = 0; i < self->callbacks->len; i++) {
+		CallbackRec *rec = self->callbacks->pdata[i];
+		if (rec->id == id) {
+			rec->removed = TRUE;
+			found = g_ptr_array_steal_index(self->callbacks, i);
+			break;
+		}
+	}
+	g_mutex_unlock(&self->callbacks_lock);
+	if (found)
+		g_rc_box_release_full(found, callback_rec_clear);
+	return found != NULL;
+}

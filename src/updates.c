@@ -1,0 +1,262 @@
+/* updates.c - the `updates` file: one line per update, blocking reads.
+ *
+ * Each open file is a reader with its own cursor into the update log,
+ * starting at the moment it was opened.  The bytes produced for a reader are
+ * a byte stream: a read at the stream's current end waits for the next
+ * update, a read inside what was produced gets those bytes again (head(1)
+ * and bash's `read` seek back to just after the line they used), and a read
+ * beyond the end (a client's read-ahead) ends at once with no data, so no
+ * line is ever consumed and lost by a speculative read.
+ *
+ * A read that must wait is parked: the FUSE worker returns at once and the
+ * request is answered later by the server's dispatcher thread, after
+ * idict_notify_update().  Parked reads are ended by an interrupt (Ctrl-C) with
+ * EINTR, and at shutdown with end-of-file.  poll() is supported.
+ *
+ * Locking: everything in a stream is protected by the server's streams lock.
+ * Replies and poll notifications are sent after releasing it.
+ */
+#include "idict-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+
+typedef struct {
+	fuse_req_t req;
+	gsize size;
+	off_t off;
+} ParkedRead;
+
+struct _IDictStream {
+	IDictServer *server;
+	guint64 cursor;         /* last update produced into window */
+	GByteArray *window;     /* produced bytes from window_start on */
+	guint64 window_start;   /* stream offset of window->data[0] */
+	guint64 read_pos;       /* end of the bytes handed to the reader so far */
+	gboolean eof;           /* the final update has been produced */
+	GQueue parked;          /* ParkedRead*, in arrival order */
+	struct fuse_pollhandle *poll_handle;
+};
+
+/* An answer to send once the streams lock is released. */
+typedef struct {
+	fuse_req_t req;
+	int err;        /* 0: reply with data */
+	GBytes *data;   /* nullable: end-of-file */
+} Reply;
+
+static void send_reply(Reply *reply)
+{
+	if (reply->err)
+		fuse_reply_err(reply->req, reply->err);
+	else if (reply->data)
+		fuse_reply_buf(reply->req, g_bytes_get_data(reply->data, NULL),
+			       g_bytes_get_size(reply->data));
+	else
+		fuse_reply_buf(reply->req, NULL, 0);
+	g_clear_pointer(&reply->data, g_bytes_unref);
+}
+
+IDictStream *idict__stream_open(IDictServer *server, int flags)
+{
+	(void)flags;
+	IDictStream *stream = g_new0(IDictStream, 1);
+	stream->server = server;
+	stream->window = g_byte_array_new();
+	g_queue_init(&stream->parked);
+	IDict *dict = idict__server_dict(server);
+	stream->cursor = idict__update_log_start_cursor(idict__store_update_log(dict));
+
+	IDictStreams *streams = idict__server_streams(server);
+	g_mutex_lock(&streams->lock);
+	streams->list = g_list_prepend(streams->list, stream);
+	g_mutex_unlock(&streams->lock);
+	return stream;
+}
+
+static gsize window_end(const IDictStream *stream)
+{
+	return stream->window_start + stream->window->len;
+}
+
+/* Tries to answer a read of @size bytes at @off.  Streams lock held.
+ * Returns: TRUE with *@data_out set (NULL meaning end-of-file) if answered,
+ * FALSE if the read must wait for an update. */
+static gboolean try_read_locked(IDictStream *stream, gsize size, off_t off, GBytes **data_out)
+{
+	*data_out = NULL;
+	if (off < 0 || (guint64)off < stream->window_start || (guint64)off > window_end(stream))
+		return TRUE; /* read-ahead beyond the stream's end, or long gone */
+
+	if ((guint64)off == window_end(stream)) {
+		IDict *dict = idict__server_dict(stream->server);
+		/* Everything before @off has been read: drop it. */
+		stream->window_start = (guint64)off;
+		g_byte_array_set_size(stream->window, 0);
+		if (!stream->eof)
+			idict__update_log_read(idict__store_update_log(dict), &stream->cursor,
+					       stream->window, &stream->eof);
+		if (stream->window->len == 0)
+			return stream->eof;
+	}
+
+	gsize start = (gsize)((guint64)off - stream->window_start);
+	gsize n = MIN(size, stream->window->len - start);
+	/* Prefer whole lines when at least one fits. */
+	if (n < stream->window->len - start) {
+		const guint8 *data = stream->window->data + start;
+		for (gsize i = n; i > 0; i--) {
+			if (data[i - 1] == '\n') {
+				n = i;
+				break;
+			}
+		}
+	}
+	*data_out = g_bytes_new(stream->window->data + start, n);
+	stream->read_pos = MAX(stream->read_pos, (guint64)off + n);
+	return TRUE;
+}
+
+/* Whether a read at the stream's end would not wait.  Streams lock held. */
+static gboolean ready_locked(IDictStream *stream, IDict *dict)
+{
+	return stream->eof || window_end(stream) > stream->read_pos ||
+		idict__update_log_ready(idict__store_update_log(dict), stream->cursor);
+}
+
+/* Finds and unparks @req in any stream.  Streams lock held. */
+static gboolean unpark_locked(IDictStreams *streams, fuse_req_t req)
+{
+	for (GList *l = streams->list; l != NULL; l = l->next) {
+		IDictStream *stream = l->data;
+		for (GList *p = stream->parked.head; p != NULL; p = p->next) {
+			ParkedRead *parked = p->data;
+			if (parked->req == req) {
+				g_queue_delete_link(&stream->parked, p);
+				g_free(parked);
+				return TRUE;
+			}
+		}
+	}
+	return FALSE;
+}
+
+/* Called by libfuse when the reader is interrupted (Ctrl-C).  @data is the
+ * server, which outlives every request; the request itself is looked up,
+ * never dereferenced through a pointer we may have freed. */
+static void on_interrupt(fuse_req_t req, void *data)
+{
+	IDictStreams *streams = idict__server_streams(data);
+	g_mutex_lock(&streams->lock);
+	gboolean found = unpark_locked(streams, req);
+	g_mutex_unlock(&streams->lock);
+	if (found)
+		fuse_reply_err(req, EINTR);
+}
+
+void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t off, int flags)
+{
+	IDictStreams *streams = idict__server_streams(stream->server);
+	Reply reply = { .req = req };
+
+	/* Register before parking: if the interrupt already came, on_interrupt
+	 * runs now, finds nothing, and fuse_req_interrupted() tells us below. */
+	fuse_req_interrupt_func(req, on_interrupt, stream->server);
+
+	g_mutex_lock(&streams->lock);
+	gboolean answered = try_read_locked(stream, size, off, &reply.data);
+	if (!answered) {
+		if (flags & O_NONBLOCK) {
+			reply.err = EAGAIN;
+		} else if (fuse_req_interrupted(req)) {
+			reply.err = EINTR;
+		} else {
+			ParkedRead *parked = g_new(ParkedRead, 1);
+			parked->req = req;
+			parked->size = size;
+			parked->off = off;
+			g_queue_push_tail(&stream->parked, parked);
+		}
+	}
+	g_mutex_unlock(&streams->lock);
+	if (answered || reply.err)
+		send_reply(&reply);
+}
+
+void idict__stream_poll(IDictStream *stream, fuse_req_t req, struct fuse_pollhandle *ph)
+{
+	IDictStreams *streams = idict__server_streams(stream->server);
+	IDict *dict = idict__server_dict(stream->server);
+	struct fuse_pollhandle *old = NULL;
+
+	g_mutex_lock(&streams->lock);
+	gboolean ready = ready_locked(stream, dict);
+	if (ph) {
+		old = stream->poll_handle;
+		stream->poll_handle = ready ? NULL : ph;
+	}
+	g_mutex_unlock(&streams->lock);
+
+	if (old)
+		fuse_pollhandle_destroy(old);
+	if (ph && ready)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, ready ? (POLLIN | POLLRDNORM) : 0);
+}
+
+void idict__stream_release(IDictStream *stream)
+{
+	IDictStreams *streams = idict__server_streams(stream->server);
+	g_mutex_lock(&streams->lock);
+	streams->list = g_list_remove(streams->list, stream);
+	GQueue parked = stream->parked;
+	g_queue_init(&stream->parked);
+	struct fuse_pollhandle *ph = g_steal_pointer(&stream->poll_handle);
+	g_mutex_unlock(&streams->lock);
+
+	/* No read can be pending on a released file; answer any leftovers. */
+	ParkedRead *p;
+	while ((p = g_queue_pop_head(&parked)) != NULL) {
+		fuse_reply_err(p->req, EINTR);
+		g_free(p);
+	}
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	g_byte_array_unref(stream->window);
+	g_free(stream);
+}
+
+void idict__streams_dispatch(IDictServer *server, gboolean closing)
+{
+	IDictStreams *streams = idict__server_streams(server);
+	IDict *dict = idict__server_dict(server);
+	g_autoptr(GArray) replies = g_array_new(FALSE, TRUE, sizeof(Reply));
+	g_autoptr(GPtrArray) polls = g_ptr_array_new();
+
+	g_mutex_lock(&streams->lock);
+	for (GList *l = streams->list; l != NULL; l = l->next) {
+		IDictStream *stream = l->data;
+		ParkedRead *parked;
+		while ((parked = g_queue_peek_head(&stream->parked)) != NULL) {
+			Reply reply = { .req = parked->req };
+			if (!try_read_locked(stream, parked->size, parked->off, &reply.data) &&
+			    !closing)
+				break;
+			g_queue_pop_head(&stream->parked);
+			g_free(parked);
+			g_array_append_val(replies, reply);
+		}
+		if (stream->poll_handle && (closing || ready_locked(stream, dict)))
+			g_ptr_array_add(polls, g_steal_pointer(&stream->poll_handle));
+	}
+	g_mutex_unlock(&streams->lock);
+
+	for (guint i = 0; i < replies->len; i++)
+		send_reply(&g_array_index(replies, Reply, i));
+	for (guint i = 0; i < polls->len; i++) {
+		fuse_lowlevel_notify_poll(polls->pdata[i]);
+		fuse_pollhandle_destroy(polls->pdata[i]);
+	}
+}
