@@ -72,8 +72,9 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libidict.a
 check: all
 	$(Q)BUILD=$(BUILD) tests/run-tests.sh $(TESTS)
 
+# G_SLICE=always-malloc lets LeakSanitizer see GLib's allocations.
 check-sanitize:
-	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined check
+	$(Q)G_SLICE=always-malloc $(MAKE) --no-print-directory SANITIZE=address,undefined check
 
 demo: $(BUILD)/idict-demo
 	$(BUILD)/idict-demo mnt

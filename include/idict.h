@@ -65,7 +65,8 @@ IDICT_API void idict_free(IDict *self);
  * A key is one or more components separated by single `/`; components show as
  * directories.  Each component is non-empty, not `.` or `..`, and has no
  * whitespace, control characters or invalid UTF-8; the whole key is at most
- * IDICT_KEY_MAX bytes; `ctl` and `updates` are reserved as first components.
+ * IDICT_KEY_MAX bytes; `ctl`, `updates`, `history` and `snapshot.json` are
+ * reserved as first components (the filesystem's own files).
  * Returns: %TRUE if @key is a valid name, else %FALSE with IDICT_ERROR_BAD_NAME.
  */
 IDICT_API gboolean idict_check_key_name(const char *key, GError **error);
@@ -163,7 +164,8 @@ IDICT_API gboolean idict_paused(IDict *self);
 /**
  * idict_wait:
  * Blocks while the dictionary is paused, without busy waiting, for at most
- * @timeout seconds (negative: no limit).  Returns at once when terminated.
+ * @timeout seconds (negative or infinite: no limit).  Returns at once when
+ * terminated.
  * Returns: %TRUE if the loop may go on (not paused, or terminated), %FALSE
  * if the timeout passed while still paused.
  */

@@ -2,13 +2,16 @@
  *
  * Every number goes through g_ascii_formatd()/g_ascii_strtod(), never
  * printf("%g")/strtod(), so the host program's LC_NUMERIC cannot turn 3.14
- * into "3,14".  Doubles print as the shortest of 15, 16 or 17 significant
- * digits that reads back to the same double.
+ * into "3,14".  Doubles print with the fewest significant digits (1 to 17)
+ * that read back to the same double: 0.1 as "0.1", 5e-324 as "5e-324";
+ * like Python's repr(), in positional notation from 1e-4 to below 1e16
+ * ("100", "0.0001"), in exponent notation outside ("1e+16", "1e-05").
  */
 #include "idict-private.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 gsize idict__format_double(char buf[IDICT__DOUBLE_BUF], double value)
@@ -23,11 +26,29 @@ gsize idict__format_double(char buf[IDICT__DOUBLE_BUF], double value)
 		memcpy(buf, text, len + 1);
 		return len;
 	}
-	static const char *const formats[] = { "%.15g", "%.16g", "%.17g" };
-	for (gsize i = 0; i < G_N_ELEMENTS(formats); i++) {
-		g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[i], value);
-		if (i == G_N_ELEMENTS(formats) - 1 || g_ascii_strtod(buf, NULL) == value)
-			break;
+	/* If N digits read back exactly, so do N + 1: binary search for the
+	 * fewest.  17 always suffice for an IEEE double. */
+	static const char *const formats[] = {
+		NULL,    "%.1g",  "%.2g",  "%.3g",  "%.4g",  "%.5g",  "%.6g",  "%.7g",  "%.8g",
+		"%.9g",  "%.10g", "%.11g", "%.12g", "%.13g", "%.14g", "%.15g", "%.16g", "%.17g",
+	};
+	int low = 1, high = 17;
+	while (low < high) {
+		int mid = (low + high) / 2;
+		g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[mid], value);
+		if (g_ascii_strtod(buf, NULL) == value)
+			high = mid;
+		else
+			low = mid + 1;
+	}
+	g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[low], value);
+	/* %g writes 100 with one digit as 1e+02; like Python's repr(), write
+	 * whole numbers below 1e16 out in full. */
+	const char *e = strchr(buf, 'e');
+	if (e != NULL) {
+		int exponent = atoi(e + 1);
+		if (exponent >= 0 && exponent < 16)
+			g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[exponent + 1], value);
 	}
 	return strlen(buf);
 }
@@ -233,5 +254,5 @@ GVariant *idict__format_parse(const GVariantType *type, const char *text, gsize 
 		g_error_free(local);
 		return NULL;
 	}
-	return g_variant_ref_sink(value);
+	return value; /* g_variant_parse() returns a non-floating reference */
 }

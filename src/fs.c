@@ -67,6 +67,10 @@ void idict__fs_free_open_file(gpointer file)
 static void open_file_register(fuse_req_t req, struct fuse_file_info *fi, OpenFile *file)
 {
 	fi->fh = (uintptr_t)file;
+	/* No FLUSH at close(): there is nothing to flush (writes are applied
+	 * in write()), and a process that serves the mount and exits with a
+	 * file of it open would otherwise wait for itself forever. */
+	fi->noflush = 1;
 	idict__server_file_opened(server_of(req), file);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		/* The opener was interrupted meanwhile; no release will come. */
@@ -128,7 +132,8 @@ static int stat_ino(IDict *dict, guint64 ino, struct stat *st, GBytes **text_out
 	if (err)
 		return err;
 	if (info.is_dir)
-		fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us, info.nlink);
+		fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us,
+			  info.nlink + (ino == IDICT__INO_ROOT)); /* ctl/ */
 	else
 		fill_stat(st, ino, S_IFREG | (info.writable ? 0644 : 0444), info.size,
 			  info.mtime_us, 1);

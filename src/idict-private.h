@@ -33,6 +33,15 @@ enum {
 	IDICT__INO_FIRST_KEY = 16,
 };
 
+/* The monotonic time @timeout seconds from now, G_MAXINT64 for "no limit"
+ * (negative, infinite, NaN or more than a century). */
+static inline gint64 idict__deadline(double timeout)
+{
+	if (!(timeout >= 0) || timeout > 3.2e9)
+		return G_MAXINT64;
+	return g_get_monotonic_time() + (gint64)(timeout * G_USEC_PER_SEC);
+}
+
 /* ---- names.c ---- */
 /* TRUE if @name is reserved as the first component of a key. */
 gboolean idict__names_reserved(const char *name, gsize len);
@@ -40,7 +49,8 @@ gboolean idict__names_reserved(const char *name, gsize len);
 /* ---- format.c ----
  * Text forms of values.  Locale-independent.  */
 #define IDICT__DOUBLE_BUF 32
-/* Writes the shortest text that reads back as @value into @buf (NUL-terminated).
+/* Writes the shortest text (fewest significant digits) that reads back as
+ * @value into @buf (NUL-terminated).
  * Returns: its length. */
 gsize idict__format_double(char buf[IDICT__DOUBLE_BUF], double value);
 /* Returns: (transfer full): the text of @value, newline-terminated. */

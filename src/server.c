@@ -77,8 +77,10 @@ const char *idict_server_mountpoint(IDictServer *server)
 
 /* ---- libfuse's messages go to g_log ---- */
 
+/* libfuse reports why a mount failed in several fuse_log() calls; they are
+ * collected here and handed to the caller in its GError. */
 static GMutex fuse_message_lock;
-static char *fuse_last_message; /* protected by fuse_message_lock */
+static GString *fuse_messages; /* protected by fuse_message_lock */
 
 static void log_fuse_message(enum fuse_log_level level, const char *fmt, va_list ap)
 {
@@ -86,20 +88,27 @@ static void log_fuse_message(enum fuse_log_level level, const char *fmt, va_list
 	g_strchomp(message);
 	if (level <= FUSE_LOG_ERR) {
 		g_mutex_lock(&fuse_message_lock);
-		g_free(fuse_last_message);
-		fuse_last_message = g_strdup(message);
+		if (fuse_messages == NULL)
+			fuse_messages = g_string_new(NULL);
+		if (fuse_messages->len < 1024)
+			g_string_append_printf(fuse_messages, "%s%s", fuse_messages->len ? " " : "",
+					       message);
 		g_mutex_unlock(&fuse_message_lock);
 	}
-	g_log(G_LOG_DOMAIN, level <= FUSE_LOG_ERR ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG,
+	g_log(G_LOG_DOMAIN, level <= FUSE_LOG_ERR ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_DEBUG,
 	      "libfuse: %s", message);
 }
 
-static char *take_fuse_message(void)
+/* Returns: (transfer full): what libfuse said since the last call. */
+static char *take_fuse_messages(void)
 {
 	g_mutex_lock(&fuse_message_lock);
-	char *message = g_steal_pointer(&fuse_last_message);
+	char *message = fuse_messages && fuse_messages->len
+		? g_strdup(fuse_messages->str) : g_strdup("no reason given");
+	if (fuse_messages)
+		g_string_truncate(fuse_messages, 0);
 	g_mutex_unlock(&fuse_message_lock);
-	return message ? message : g_strdup("no reason given");
+	return message;
 }
 
 /* ---- threads ---- */
@@ -269,6 +278,7 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 
 	if (!prepare_mountpoint(mountpoint, error))
 		return NULL;
+	g_free(take_fuse_messages());
 
 	IDictServer *server = g_new0(IDictServer, 1);
 	server->dict = self;
@@ -289,14 +299,14 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 					   server);
 	fuse_opt_free_args(&args);
 	if (server->session == NULL) {
-		g_autofree char *why = take_fuse_message();
+		g_autofree char *why = take_fuse_messages();
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "bad mount options \"%s\": %s",
 			    options ? options : "", why);
 		server_free(server);
 		return NULL;
 	}
 	if (fuse_session_mount(server->session, server->mountpoint) != 0) {
-		g_autofree char *why = take_fuse_message();
+		g_autofree char *why = take_fuse_messages();
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot mount %s: %s",
 			    server->mountpoint, why);
 		server_free(server);
@@ -325,8 +335,7 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 {
 	if (server == NULL)
 		return;
-	gint64 deadline = timeout < 0 ? G_MAXINT64
-		: g_get_monotonic_time() + (gint64)(timeout * G_USEC_PER_SEC);
+	gint64 deadline = idict__deadline(timeout);
 
 	g_mutex_lock(&server->lock);
 	while (g_hash_table_size(server->open_files) > 0 && !server->loop_ended) {

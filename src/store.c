@@ -27,6 +27,7 @@ struct _Node {
 	const char *name;   /* last component, points into key */
 	Node *parent;
 	GTree *children;    /* directories only: name -> Node* */
+	guint n_subdirs;    /* directories only: children that are directories */
 	GVariant *value;    /* keys only, never NULL for a key */
 	GBytes *text;       /* rendering of value, cached; NULL until needed */
 	guint64 generation; /* bumped at every change of value */
@@ -103,6 +104,8 @@ static Node *node_new(IDict *self, Node *parent, const char *key, gsize key_len,
 	if (parent) {
 		g_tree_insert(parent->children, (gpointer)node->name, node);
 		parent->mtime_us = node->mtime_us;
+		if (is_dir)
+			parent->n_subdirs++;
 	}
 	g_hash_table_insert(self->inodes, &node->ino, node);
 	return node;
@@ -115,6 +118,8 @@ static void node_free(IDict *self, Node *node)
 	if (node->parent) {
 		g_tree_remove(node->parent->children, node->name);
 		node->parent->mtime_us = g_get_real_time();
+		if (node->children)
+			node->parent->n_subdirs--;
 	}
 	if (node->children)
 		g_tree_destroy(node->children);
@@ -297,7 +302,8 @@ gboolean idict_set_value(IDict *self, const char *key, GVariant *value, GError *
 {
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(value != NULL, FALSE);
-	return set_value_take(self, key, g_variant_ref(value), error);
+	/* set_value_take() sinks a floating value or adds a reference. */
+	return set_value_take(self, key, value, error);
 }
 
 gboolean idict_set_double(IDict *self, const char *key, double value, GError **error)
@@ -456,7 +462,8 @@ double *idict_dup_matrix(IDict *self, const char *key, gsize *rows_out, gsize *c
 		g_autoptr(GVariant) row = g_variant_get_child_value(value, r);
 		gsize n = 0;
 		const double *values = g_variant_get_fixed_array(row, &n, sizeof(double));
-		memcpy(out + r * cols, values, n * sizeof(double));
+		if (n > 0)
+			memcpy(out + r * cols, values, n * sizeof(double));
 	}
 	if (rows_out)
 		*rows_out = rows;
@@ -659,11 +666,9 @@ static void fill_info_locked(const Node *node, IDictNodeInfo *info)
 	info->writable = node->writable;
 	info->size = node->text ? g_bytes_get_size(node->text) : 0;
 	info->mtime_us = node->mtime_us;
-	info->nlink = 1;
-	if (node->children) {
-		/* 2 plus one for each subdirectory's "..". */
-		info->nlink = 2;
-	}
+	/* A directory: 2 plus one for each subdirectory's "..", as find(1)
+	 * expects. */
+	info->nlink = node->children ? 2 + node->n_subdirs : 1;
 }
 
 int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
@@ -819,8 +824,7 @@ gboolean idict_paused(IDict *self)
 gboolean idict_wait(IDict *self, double timeout)
 {
 	g_return_val_if_fail(self != NULL, TRUE);
-	gint64 deadline = timeout < 0 ? G_MAXINT64
-		: g_get_monotonic_time() + (gint64)(timeout * G_USEC_PER_SEC);
+	gint64 deadline = idict__deadline(timeout);
 	g_mutex_lock(&self->control_lock);
 	while (self->paused && !self->terminated) {
 		if (deadline == G_MAXINT64)

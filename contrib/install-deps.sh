@@ -1,0 +1,23 @@
+#!/bin/bash
+# Installs what idictfs needs to build, run and test on Debian 12 (bookworm)
+# or later: only Debian packages.  Uses sudo when not run as root.
+set -euo pipefail
+packages=(
+	make gcc pkg-config        # the build
+	libfuse3-dev fuse3         # FUSE: library, fusermount3, /dev/fuse users
+	libglib2.0-dev             # GLib
+	check                      # unit tests
+	procps psmisc              # tests: ps, fuser
+)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+	exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,138 @@
+#!/bin/bash
+# The demo computation driven from a shell with real cat, echo, head, stat,
+# awk and timeout, as a user would.  Prints "ok - ..." / "not ok - ...".
+set -u
+BUILD=${BUILD:-build}
+DEMO=$(cd "$(dirname "$BUILD/idict-demo")" && pwd)/idict-demo
+dir=$(mktemp -d "${TMPDIR:-/tmp}/idict-demo-test-XXXXXX")
+mnt=$dir/mnt
+pids=()
+
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	if grep -q " $mnt " /proc/mounts; then fusermount3 -u -z "$mnt" 2>/dev/null; fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1"; }
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# Starts the demo in the background; sets $demo.
+start_demo() {
+	"$DEMO" "$@" "$mnt" >>"$dir/demo.out" 2>&1 &
+	demo=$!
+	pids+=("$demo")
+	for _ in $(seq 200); do
+		[ -e "$mnt/ctl/status" ] && return 0
+		sleep 0.05
+	done
+	echo "demo did not mount; its output:" >&2
+	cat "$dir/demo.out" >&2
+	return 1
+}
+
+# Waits up to $2 seconds for process $1 to end; its exit status in $exit_status.
+wait_pid() {
+	local pid=$1 limit=$(($2 * 20))
+	for _ in $(seq "$limit"); do
+		if ! kill -0 "$pid" 2>/dev/null || grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
+			wait "$pid"
+			exit_status=$?
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+
+# ---- a running demo: reading, writing, control ----
+start_demo --delay 10 --linger 10 || exit 1
+
+check "cat residual prints one number" \
+	bash -c "cat '$mnt/residual' | grep -Eq '^[-+0-9.e]+\$|^inf\$'"
+echo 1 >"$mnt/ctl/pause"
+sleep 0.1
+check "ctl/pause reads 1 when paused" test "$(cat "$mnt/ctl/pause")" = 1
+check "ctl/status says paused" grep -qx "state paused" "$mnt/ctl/status"
+s1=$(cat "$mnt/step")
+sleep 0.3
+check "step does not advance while paused" test "$s1" = "$(cat "$mnt/step")"
+check "stat size of u equals its bytes" test "$(stat -c %s "$mnt/u")" = "$(wc -c <"$mnt/u")"
+check "u has one line per point" test "$(wc -l <"$mnt/u")" = 64
+check "awk reads u" test "$(awk '{ n++ } END { print n }' "$mnt/u")" = 64
+check "step is an integer" bash -c "grep -Eqx '[0-9]+' '$mnt/step'"
+
+echo 0.3 >"$mnt/params/alpha"
+check "echo 0.3 > params/alpha sets it" test "$(cat "$mnt/params/alpha")" = 0.3
+err=$( (echo x >"$mnt/params/alpha") 2>&1)
+check "echo x > params/alpha fails with Invalid argument" \
+	bash -c "[[ '$err' == *'Invalid argument'* ]]"
+err=$( (echo 0.9 >"$mnt/params/alpha") 2>&1)
+check "alpha outside (0, 0.5] is refused" bash -c "[[ '$err' == *'Invalid argument'* ]]"
+check "refused writes leave the value" test "$(cat "$mnt/params/alpha")" = 0.3
+err=$( (echo 1 >"$mnt/residual") 2>&1)
+check "writing a read-only key: Permission denied" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+check "rm of a key is refused" bash -c "! rm -f '$mnt/residual' 2>/dev/null"
+check "the key is still there" test -e "$mnt/residual"
+err=$( (echo 2 >"$mnt/ctl/pause") 2>&1)
+check "ctl/pause refuses 2" bash -c "[[ '$err' == *'Invalid argument'* ]]"
+
+start=$(date +%s%N)
+timeout -s INT 0.5 cat "$mnt/updates" >/dev/null
+rc=$?
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+check "Ctrl-C (timeout -s INT) ends a blocked read of updates" test "$rc" = 124
+check "... promptly (${elapsed_ms} ms)" test "$elapsed_ms" -lt 5000
+
+echo 0 >"$mnt/ctl/pause"
+line=$(timeout 10 head -n1 "$mnt/updates")
+check "head -n1 updates gives one update line" \
+	bash -c "[[ '$line' =~ ^[0-9]+\ update(\ [a-z/]+)*\$ ]]"
+check "head -n1 exits 0 on updates" bash -c "timeout 10 head -n1 '$mnt/updates' >/dev/null"
+sleep 0.1
+check "the step advances again after resume" test "$s1" != "$(cat "$mnt/step")"
+
+# A shell loop follows updates until the final one.
+(timeout 30 bash -c "while read -r seq kind keys; do echo \"\$kind\"; done <'$mnt/updates'" \
+	>"$dir/loop.out") &
+loop=$!
+sleep 0.3
+echo 1 >"$mnt/ctl/terminate"
+wait_pid "$loop" 30
+check "a while-read loop on updates ends after terminate" test "$(tail -n1 "$dir/loop.out")" = final
+check "the loop saw updates before the final one" grep -qx update "$dir/loop.out"
+wait_pid "$demo" 30
+check "the demo exits 0 after terminate" test "${exit_status:-1}" = 0
+check "the mount is gone" bash -c "! grep -q ' $mnt ' /proc/mounts"
+
+# ---- SIGINT to the demo stops it cleanly ----
+start_demo --delay 10 --linger 2 || exit 1
+kill -INT "$demo"
+wait_pid "$demo" 30
+check "SIGINT: the demo sends the final update and exits 0" test "${exit_status:-1}" = 0
+check "SIGINT: unmounted" bash -c "! grep -q ' $mnt ' /proc/mounts"
+check "SIGINT: message says terminated" grep -q "terminated after" "$dir/demo.out"
+
+# ---- a crashed run leaves a stale mount; the next run clears it ----
+start_demo --delay 10 --linger 2 || exit 1
+kill -9 "$demo"
+wait "$demo" 2>/dev/null
+err=$(stat "$mnt" 2>&1)
+check "after kill -9 the mount is stale" bash -c "[[ '$err' == *'not connected'* ]]"
+start_demo --steps 20 --delay 50 --linger 2 || exit 1
+wait_pid "$demo" 30
+check "the next run on the same mount point works" test "${exit_status:-1}" = 0
+check "it reached --steps" grep -q "reached --steps after 20 steps" "$dir/demo.out"
+check "no mount left behind" bash -c "! grep -q ' $mnt ' /proc/mounts"
+
+# Under SANITIZE=address,undefined the demo reports to its output.
+check "the demo's runs had no sanitizer reports" \
+	bash -c "! grep -qE 'Sanitizer|runtime error' '$dir/demo.out'"

@@ -1,0 +1,816 @@
+/* test_mount.c - the filesystem, through a real FUSE mount and real system
+ * calls.  Every test mounts in a fresh temporary directory (a checked
+ * fixture, so in the forked child); tests/run-tests.sh unmounts whatever a
+ * crashed test leaves behind.
+ */
+#include "idict-private.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static IDict *dict;
+static IDictServer *server;
+static char *tmpdir;
+static char *mnt;
+
+static gboolean check_positive(IDict *d, const char *key, GVariant *value, gpointer data,
+			       GError **error)
+{
+	(void)d, (void)key, (void)data;
+	if (g_variant_get_double(value) > 0)
+		return TRUE;
+	g_set_error(error, IDICT_ERROR, IDICT_ERROR_INVALID_VALUE, "must be positive");
+	return FALSE;
+}
+
+/* Every key fill_dict() sets: all of them are in the first update. */
+#define ALL_KEYS "converged m message pair params/alpha params/name params/weights residual step u"
+
+static void fill_dict(IDict *d)
+{
+	static const double u[] = { 0.1, -2.5, 1e300 };
+	static const double m[] = { 1, 2, 3, 4, 5, 6 };
+	ck_assert(idict_set_double(d, "residual", 0.1, NULL));
+	ck_assert(idict_set_int(d, "step", -42, NULL));
+	ck_assert(idict_set_bool(d, "converged", FALSE, NULL));
+	ck_assert(idict_set_string(d, "message", "hello world", NULL));
+	ck_assert(idict_set_array(d, "u", u, G_N_ELEMENTS(u), NULL));
+	ck_assert(idict_set_matrix(d, "m", m, 2, 3, NULL));
+	ck_assert(idict_set_value(d, "pair", g_variant_new("(is)", 7, "x"), NULL));
+	ck_assert(idict_set_double(d, "params/alpha", 0.25, NULL));
+	ck_assert(idict_set_writable(d, "params/alpha", TRUE, NULL));
+	ck_assert(idict_set_check(d, "params/alpha", check_positive, NULL, NULL, NULL));
+	ck_assert(idict_set_string(d, "params/name", "run", NULL));
+	ck_assert(idict_set_writable(d, "params/name", TRUE, NULL));
+	ck_assert(idict_set_array(d, "params/weights", u, G_N_ELEMENTS(u), NULL));
+	ck_assert(idict_set_writable(d, "params/weights", TRUE, NULL));
+}
+
+static void mount_setup(void)
+{
+	tmpdir = g_dir_make_tmp("idict-mount-XXXXXX", NULL);
+	ck_assert_ptr_nonnull(tmpdir);
+	mnt = g_build_filename(tmpdir, "mnt", NULL);
+	dict = idict_new();
+	fill_dict(dict);
+	g_autoptr(GError) error = NULL;
+	server = idict_serve(dict, mnt, NULL, &error);
+	ck_assert_msg(server != NULL, "idict_serve: %s", error ? error->message : "?");
+}
+
+static void mount_teardown(void)
+{
+	idict_server_wait_then_close(server, 0);
+	server = NULL;
+	g_clear_pointer(&dict, idict_free);
+	rmdir(mnt);
+	rmdir(tmpdir);
+	g_clear_pointer(&mnt, g_free);
+	g_clear_pointer(&tmpdir, g_free);
+}
+
+static char *path(const char *rel)
+{
+	return g_build_filename(mnt, rel, NULL);
+}
+
+/* Returns: (transfer full): the whole file read with read(2) until EOF. */
+static GString *read_file(const char *rel)
+{
+	g_autofree char *p = path(rel);
+	int fd = open(p, O_RDONLY);
+	ck_assert_msg(fd >= 0, "open %s: %s", rel, g_strerror(errno));
+	GString *out = g_string_new(NULL);
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		g_string_append_len(out, buf, n);
+	ck_assert_msg(n == 0, "read %s: %s", rel, g_strerror(errno));
+	close(fd);
+	return out;
+}
+
+static void assert_file(const char *rel, const char *expected)
+{
+	g_autoptr(GString) text = read_file(rel);
+	ck_assert_str_eq(text->str, expected);
+	struct stat st;
+	g_autofree char *p = path(rel);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_eq(st.st_size, strlen(expected));
+}
+
+/* Writes @len bytes in one write(2) at offset 0.  Returns: 0 or errno. */
+static int write_file_len(const char *rel, const char *text, gsize len, int extra_flags)
+{
+	g_autofree char *p = path(rel);
+	int fd = open(p, O_WRONLY | extra_flags);
+	if (fd < 0)
+		return errno;
+	ssize_t n = write(fd, text, len);
+	int err = n < 0 ? errno : 0;
+	if (n >= 0)
+		ck_assert_int_eq(n, len);
+	close(fd);
+	return err;
+}
+
+static int write_file(const char *rel, const char *text)
+{
+	return write_file_len(rel, text, strlen(text), O_TRUNC);
+}
+
+/* ---- key files ---- */
+
+START_TEST(test_mount_reads_every_type)
+{
+	assert_file("residual", "0.1\n");
+	assert_file("step", "-42\n");
+	assert_file("converged", "false\n");
+	assert_file("message", "hello world\n");
+	assert_file("u", "0.1\n-2.5\n1e+300\n");
+	assert_file("m", "1 2 3\n4 5 6\n");
+	assert_file("pair", "(7, 'x')\n");
+	assert_file("params/alpha", "0.25\n");
+}
+END_TEST
+
+START_TEST(test_mount_fresh_after_change)
+{
+	/* Values of changing length: size and content always current. */
+	for (int i = 0; i < 200; i++) {
+		double value = i % 2 ? 1.0 / (i + 3) : i;
+		ck_assert(idict_set_double(dict, "residual", value, NULL));
+		char expected[64];
+		gsize len = idict__format_double(expected, value);
+		expected[len] = '\n';
+		expected[len + 1] = '\0';
+		assert_file("residual", expected);
+	}
+}
+END_TEST
+
+START_TEST(test_mount_open_is_a_snapshot)
+{
+	g_autofree char *p = path("u");
+	int fd = open(p, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	char first[4] = { 0 };
+	ck_assert_int_eq(read(fd, first, 3), 3);
+	const double other[] = { 7, 8 };
+	ck_assert(idict_set_array(dict, "u", other, 2, NULL));
+	char rest[64] = { 0 };
+	ssize_t n = read(fd, rest, sizeof rest - 1);
+	ck_assert_int_gt(n, 0);
+	g_autofree char *whole = g_strconcat(first, rest, NULL);
+	ck_assert_str_eq(whole, "0.1\n-2.5\n1e+300\n");
+	close(fd);
+	assert_file("u", "7\n8\n");
+}
+END_TEST
+
+START_TEST(test_mount_mtime_and_inode)
+{
+	g_autofree char *p = path("residual");
+	struct stat before, after;
+	ck_assert_int_eq(stat(p, &before), 0);
+	g_usleep(20000);
+	gint64 now = g_get_real_time();
+	ck_assert(idict_set_double(dict, "residual", 0.5, NULL));
+	ck_assert_int_eq(stat(p, &after), 0);
+	ck_assert_int_eq(before.st_ino, after.st_ino);
+	gint64 mtime = after.st_mtim.tv_sec * G_USEC_PER_SEC + after.st_mtim.tv_nsec / 1000;
+	ck_assert_int_ge(mtime, now);
+	ck_assert_int_le(mtime, g_get_real_time());
+
+	/* A removed and re-created key is a new file. */
+	ck_assert(idict_remove(dict, "residual"));
+	ck_assert_int_eq(stat(p, &after), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert(idict_set_double(dict, "residual", 0.5, NULL));
+	ck_assert_int_eq(stat(p, &after), 0);
+	ck_assert_int_ne(before.st_ino, after.st_ino);
+}
+END_TEST
+
+static GPtrArray *list_dir(const char *rel)
+{
+	g_autofree char *p = path(rel);
+	GDir *dir = g_dir_open(p, 0, NULL);
+	ck_assert_ptr_nonnull(dir);
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	const char *name;
+	while ((name = g_dir_read_name(dir)) != NULL)
+		g_ptr_array_add(names, g_strdup(name));
+	g_dir_close(dir);
+	return names;
+}
+
+static gboolean has_name(GPtrArray *names, const char *name)
+{
+	for (guint i = 0; i < names->len; i++)
+		if (strcmp(names->pdata[i], name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+START_TEST(test_mount_directories)
+{
+	g_autoptr(GPtrArray) root = list_dir("");
+	const char *expected[] = { "ctl", "updates", "residual", "step", "u", "m", "params" };
+	for (gsize i = 0; i < G_N_ELEMENTS(expected); i++)
+		ck_assert_msg(has_name(root, expected[i]), "root lacks %s", expected[i]);
+	g_autoptr(GPtrArray) params = list_dir("params");
+	ck_assert_uint_eq(params->len, 3);
+	ck_assert(has_name(params, "alpha"));
+	g_autoptr(GPtrArray) ctl = list_dir("ctl");
+	ck_assert(has_name(ctl, "pause") && has_name(ctl, "terminate") && has_name(ctl, "status"));
+
+	struct stat st;
+	g_autofree char *p = path("params");
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	g_autofree char *up = path("params/..");
+	struct stat root_st;
+	g_autofree char *r = path("");
+	ck_assert_int_eq(stat(up, &st), 0);
+	ck_assert_int_eq(stat(r, &root_st), 0);
+	ck_assert_int_eq(st.st_ino, root_st.st_ino);
+
+	/* Directories come and go with their keys. */
+	ck_assert(idict_set_int(dict, "deep/er/key", 1, NULL));
+	assert_file("deep/er/key", "1\n");
+	ck_assert(idict_remove(dict, "deep/er/key"));
+	g_autofree char *deep = path("deep");
+	ck_assert_int_eq(stat(deep, &st), -1);
+}
+END_TEST
+
+START_TEST(test_mount_modes)
+{
+	struct {
+		const char *rel;
+		mode_t mode;
+	} cases[] = {
+		{ "residual", S_IFREG | 0444 }, { "params/alpha", S_IFREG | 0644 },
+		{ "params", S_IFDIR | 0555 },   { "ctl", S_IFDIR | 0555 },
+		{ "ctl/pause", S_IFREG | 0644 }, { "ctl/status", S_IFREG | 0444 },
+		{ "updates", S_IFREG | 0444 },
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *p = path(cases[i].rel);
+		struct stat st;
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_msg(st.st_mode == cases[i].mode, "%s: mode %o", cases[i].rel, st.st_mode);
+		ck_assert_int_eq(st.st_uid, getuid());
+	}
+}
+END_TEST
+
+/* ---- writes ---- */
+
+START_TEST(test_mount_write_valid)
+{
+	ck_assert_int_eq(write_file("params/alpha", "0.3\n"), 0);
+	double alpha = 0;
+	ck_assert(idict_get_double(dict, "params/alpha", &alpha, NULL));
+	ck_assert(alpha == 0.3);
+	assert_file("params/alpha", "0.3\n");
+	ck_assert_int_eq(write_file("params/name", "two words\n"), 0);
+	assert_file("params/name", "two words\n");
+	ck_assert_int_eq(write_file("params/weights", "1\n2\n3\n"), 0);
+	assert_file("params/weights", "1\n2\n3\n");
+	/* A client's write is a change: listed in the next update. */
+	idict_notify_update(dict, FALSE);
+	g_autoptr(GString) status = read_file("ctl/status");
+	ck_assert(strstr(status->str, "sequence 1\n") != NULL);
+}
+END_TEST
+
+typedef struct {
+	const char *rel;
+	const char *text;
+	int extra_flags;
+	int expected_errno;
+} WriteCase;
+
+static const WriteCase bad_writes[] = {
+	{ "params/alpha", "x\n", O_TRUNC, EINVAL },
+	{ "params/alpha", "-1\n", O_TRUNC, EINVAL },      /* refused by the check */
+	{ "params/alpha", "1e999\n", O_TRUNC, EINVAL },
+	{ "params/alpha", "0.3 junk\n", O_TRUNC, EINVAL },
+	{ "params/alpha", "", O_TRUNC, 0 },                /* never reaches us: no change */
+	{ "params/weights", "1\n2\n", O_TRUNC, EINVAL },  /* shape must not change */
+	{ "params/name", "\xff\xfe\n", O_TRUNC, EINVAL }, /* invalid UTF-8 */
+	{ "residual", "0.5\n", O_TRUNC, EACCES },         /* read-only key */
+	{ "params", "1\n", 0, EISDIR },
+	{ "ctl/status", "1\n", 0, EACCES },
+	{ "updates", "1\n", 0, EACCES },
+	{ "ctl/pause", "2\n", O_TRUNC, EINVAL },
+	{ "ctl/pause", "yes\n", O_TRUNC, EINVAL },
+	{ "ctl/terminate", "0\n", O_TRUNC, EINVAL },
+	{ "params/alpha", "0.3\n", O_APPEND, EINVAL },    /* not at offset 0 */
+};
+
+START_TEST(test_mount_write_refused)
+{
+	const WriteCase *c = &bad_writes[_i];
+	gboolean readable = !g_str_equal(c->rel, "updates") && !g_str_equal(c->rel, "params");
+	g_autoptr(GString) before = readable ? read_file(c->rel) : NULL;
+	int err = write_file_len(c->rel, c->text, strlen(c->text), c->extra_flags);
+	ck_assert_msg(err == c->expected_errno, "%s <- \"%s\": got %s", c->rel, c->text,
+		      g_strerror(err));
+	if (readable && !g_str_equal(c->rel, "ctl/status")) {
+		g_autoptr(GString) after = read_file(c->rel);
+		ck_assert_str_eq(after->str, before->str);
+	}
+	ck_assert(!idict_terminated(dict));
+	ck_assert(!idict_paused(dict));
+}
+END_TEST
+
+START_TEST(test_mount_write_at_offset_refused)
+{
+	g_autofree char *p = path("params/alpha");
+	int fd = open(p, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "0.3", 3, 2), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* A value in two writes: the first is the value, the second refused. */
+	ck_assert_int_eq(write(fd, "0.4", 3), 3);
+	ck_assert_int_eq(write(fd, "5\n", 2), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	close(fd);
+	assert_file("params/alpha", "0.4\n");
+}
+END_TEST
+
+START_TEST(test_mount_write_size_limit)
+{
+	/* IDICT_WRITE_MAX bytes arrive in one piece, even from an unaligned buffer. */
+	g_autofree char *buf = g_malloc(IDICT_WRITE_MAX + 2);
+	memset(buf, 'a', IDICT_WRITE_MAX + 2);
+	ck_assert_int_eq(write_file_len("params/name", buf + 1, IDICT_WRITE_MAX, O_TRUNC), 0);
+	g_autofree char *value = idict_dup_string(dict, "params/name", NULL);
+	ck_assert_uint_eq(strlen(value), IDICT_WRITE_MAX);
+	ck_assert_int_eq(write_file_len("params/name", buf, IDICT_WRITE_MAX + 1, O_TRUNC), EFBIG);
+	g_autofree char *again = idict_dup_string(dict, "params/name", NULL);
+	ck_assert_uint_eq(strlen(again), IDICT_WRITE_MAX);
+}
+END_TEST
+
+START_TEST(test_mount_no_namespace_changes)
+{
+	g_autofree char *newfile = path("newkey");
+	ck_assert_int_eq(open(newfile, O_WRONLY | O_CREAT, 0644), -1);
+	ck_assert_int_eq(errno, EACCES);
+	ck_assert_int_eq(mkdir(newfile, 0755), -1);
+	ck_assert_int_eq(errno, EACCES);
+	g_autofree char *residual = path("residual");
+	ck_assert_int_eq(unlink(residual), -1);
+	ck_assert_int_eq(errno, EACCES);
+	ck_assert_int_eq(rename(residual, newfile), -1);
+	ck_assert_int_eq(errno, EACCES);
+	ck_assert_int_eq(symlink("residual", newfile), -1);
+	ck_assert_int_eq(errno, EACCES);
+	g_autofree char *params = path("params");
+	ck_assert_int_eq(rmdir(params), -1);
+	ck_assert_int_eq(errno, EACCES);
+	ck_assert_int_eq(chmod(residual, 0666), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(truncate(residual, 0), -1);
+	ck_assert_int_eq(errno, EACCES);
+	g_autofree char *alpha = path("params/alpha");
+	ck_assert_int_eq(truncate(alpha, 3), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	assert_file("residual", "0.1\n");
+}
+END_TEST
+
+/* ---- ctl ---- */
+
+START_TEST(test_mount_ctl_pause_terminate)
+{
+	assert_file("ctl/pause", "0\n");
+	ck_assert_int_eq(write_file("ctl/pause", "1\n"), 0);
+	ck_assert(idict_paused(dict));
+	assert_file("ctl/pause", "1\n");
+	ck_assert(!idict_wait(dict, 0.01));
+	g_autoptr(GString) status = read_file("ctl/status");
+	ck_assert(g_str_has_prefix(status->str, "state paused\n"));
+	ck_assert_int_eq(write_file("ctl/pause", "0"), 0);
+	ck_assert(!idict_paused(dict));
+	assert_file("ctl/terminate", "0\n");
+	ck_assert_int_eq(write_file("ctl/terminate", "1\n"), 0);
+	ck_assert(idict_terminated(dict));
+	assert_file("ctl/terminate", "1\n");
+	ck_assert(idict_wait(dict, -1));
+	g_autoptr(GString) status2 = read_file("ctl/status");
+	ck_assert(g_str_has_prefix(status2->str, "state terminating\n"));
+	idict_notify_update(dict, TRUE);
+	g_autoptr(GString) status3 = read_file("ctl/status");
+	ck_assert(g_str_has_prefix(status3->str, "state finished\n"));
+}
+END_TEST
+
+START_TEST(test_mount_ctl_status)
+{
+	idict_notify_update(dict, FALSE);
+	idict_notify_update(dict, FALSE);
+	g_autoptr(GString) status = read_file("ctl/status");
+	g_auto(GStrv) lines = g_strsplit(status->str, "\n", -1);
+	ck_assert_str_eq(lines[0], "state running");
+	ck_assert_str_eq(lines[1], "sequence 2");
+	ck_assert_str_eq(lines[2], "keys 10");
+	ck_assert(g_str_has_prefix(lines[3], "started 20"));
+	ck_assert(g_str_has_suffix(lines[3], "Z"));
+	ck_assert(g_str_has_prefix(lines[4], "last_update 20"));
+	g_autofree char *pid = g_strdup_printf("pid %d", (int)getpid());
+	ck_assert_str_eq(lines[5], pid);
+}
+END_TEST
+
+/* ---- updates ---- */
+
+static int open_updates(int flags)
+{
+	g_autofree char *p = path("updates");
+	int fd = open(p, O_RDONLY | flags);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+static gpointer notify_later(gpointer data)
+{
+	g_usleep(50000);
+	idict_notify_update(dict, GPOINTER_TO_INT(data));
+	return NULL;
+}
+
+static char *read_some(int fd)
+{
+	char buf[65536];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	ck_assert_msg(n >= 0, "read: %s", g_strerror(errno));
+	return g_strndup(buf, (gsize)n);
+}
+
+START_TEST(test_mount_updates_lines)
+{
+	int fd = open_updates(0);
+	idict_set_int(dict, "step", 1, NULL);
+	idict_set_double(dict, "residual", 0.5, NULL);
+	idict_notify_update(dict, FALSE);
+	g_autofree char *first = read_some(fd);
+	ck_assert_str_eq(first, "1 update " ALL_KEYS "\n");
+	/* The next read blocks until the next update. */
+	GThread *thread = g_thread_new("notify", notify_later, GINT_TO_POINTER(FALSE));
+	g_autofree char *second = read_some(fd);
+	g_thread_join(thread);
+	ck_assert_str_eq(second, "2 update\n");
+	idict_set_int(dict, "step", 2, NULL);
+	idict_notify_update(dict, TRUE);
+	g_autofree char *last = read_some(fd);
+	ck_assert_str_eq(last, "3 final step\n");
+	g_autofree char *eof = read_some(fd);
+	ck_assert_str_eq(eof, "");
+	close(fd);
+	/* A reader that comes after the end still sees the final line. */
+	int late = open_updates(0);
+	g_autofree char *late_text = read_some(late);
+	ck_assert_str_eq(late_text, "3 final step\n");
+	g_autofree char *late_eof = read_some(late);
+	ck_assert_str_eq(late_eof, "");
+	close(late);
+}
+END_TEST
+
+START_TEST(test_mount_updates_cursor_starts_now)
+{
+	idict_notify_update(dict, FALSE);
+	idict_notify_update(dict, FALSE);
+	int fd = open_updates(O_NONBLOCK);
+	ck_assert_int_eq(read(fd, (char[16]){ 0 }, 16), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	idict_notify_update(dict, FALSE);
+	g_autofree char *text = read_some(fd);
+	ck_assert_str_eq(text, "3 update\n");
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_mount_updates_poll)
+{
+	int fd = open_updates(0);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 100), 0);
+	GThread *thread = g_thread_new("notify", notify_later, GINT_TO_POINTER(FALSE));
+	ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+	ck_assert(pfd.revents & POLLIN);
+	g_thread_join(thread);
+	g_autofree char *text = read_some(fd);
+	ck_assert_str_eq(text, "1 update " ALL_KEYS "\n");
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_mount_updates_missed)
+{
+	int fd = open_updates(0);
+	for (int i = 0; i < 1100; i++)
+		idict_notify_update(dict, FALSE);
+	g_autofree char *text = read_some(fd);
+	ck_assert(g_str_has_prefix(text, "76 missed 76\n77 update\n78 update\n"));
+	ck_assert(g_str_has_suffix(text, "\n1100 update\n"));
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_mount_updates_seek_back)
+{
+	/* What bash's `read` and head(1) do: read a block, seek back. */
+	idict_notify_update(dict, FALSE);
+	int fd = open_updates(0);
+	idict_notify_update(dict, FALSE);
+	idict_notify_update(dict, FALSE);
+	g_autofree char *both = read_some(fd);
+	ck_assert_str_eq(both, "2 update\n3 update\n");
+	ck_assert_int_eq(lseek(fd, 9, SEEK_SET), 9);
+	g_autofree char *again = read_some(fd);
+	ck_assert_str_eq(again, "3 update\n");
+	/* Reads beyond the end (read-ahead) end at once and lose nothing. */
+	char buf[16];
+	ck_assert_int_eq(pread(fd, buf, sizeof buf, 4096), 0);
+	idict_notify_update(dict, FALSE);
+	g_autofree char *third = read_some(fd);
+	ck_assert_str_eq(third, "4 update\n");
+	close(fd);
+}
+END_TEST
+
+static gpointer blocked_reader(gpointer data)
+{
+	(void)data;
+	int fd = open_updates(0);
+	char *text = read_some(fd);
+	close(fd);
+	return text;
+}
+
+START_TEST(test_mount_blocked_reads_hold_no_worker)
+{
+	GThread *readers[12];
+	for (gsize i = 0; i < G_N_ELEMENTS(readers); i++)
+		readers[i] = g_thread_new("reader", blocked_reader, NULL);
+	g_usleep(200000);
+	/* Far more blocked readers than FUSE workers, yet files still read. */
+	assert_file("step", "-42\n");
+	idict_notify_update(dict, TRUE);
+	for (gsize i = 0; i < G_N_ELEMENTS(readers); i++) {
+		g_autofree char *text = g_thread_join(readers[i]);
+		ck_assert_str_eq(text, "1 final " ALL_KEYS "\n");
+	}
+}
+END_TEST
+
+/* Waits up to 10 s for @pid; Returns: its wait status, or -1. */
+static int wait_child(pid_t pid)
+{
+	for (int i = 0; i < 1000; i++) {
+		int status;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		g_usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+START_TEST(test_mount_updates_interrupt)
+{
+	g_autofree char *p = path("updates");
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execlp("cat", "cat", p, (char *)NULL);
+		_exit(127);
+	}
+	g_usleep(200000);
+	ck_assert_int_eq(kill(pid, SIGINT), 0);
+	int status = wait_child(pid);
+	ck_assert_msg(status != -1, "cat blocked on updates did not end after SIGINT");
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT);
+}
+END_TEST
+
+/* ---- the server's life ---- */
+
+static gboolean is_mounted(const char *where)
+{
+	g_autofree char *mounts = NULL;
+	ck_assert(g_file_get_contents("/proc/mounts", &mounts, NULL, NULL));
+	g_autofree char *needle = g_strdup_printf(" %s ", where);
+	return strstr(mounts, needle) != NULL;
+}
+
+START_TEST(test_mount_close_waits_for_clients)
+{
+	g_autofree char *p = path("u");
+	int fd = open(p, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	/* The client keeps the file open: closing waits for the timeout. */
+	gint64 start = g_get_monotonic_time();
+	idict_server_wait_then_close(server, 0.3);
+	server = NULL;
+	ck_assert_int_ge(g_get_monotonic_time() - start, 250000);
+	ck_assert(!is_mounted(mnt));
+	char buf[8];
+	ck_assert_int_eq(read(fd, buf, sizeof buf), -1);
+	close(fd);
+}
+END_TEST
+
+static gpointer close_later(gpointer data)
+{
+	g_usleep(100000);
+	close(GPOINTER_TO_INT(data));
+	return NULL;
+}
+
+START_TEST(test_mount_close_when_clients_leave)
+{
+	int fd = open_updates(0);
+	GThread *thread = g_thread_new("close", close_later, GINT_TO_POINTER(fd));
+	idict_server_wait_then_close(server, -1);
+	server = NULL;
+	g_thread_join(thread);
+	ck_assert(!is_mounted(mnt));
+}
+END_TEST
+
+START_TEST(test_mount_close_answers_blocked_reads)
+{
+	GThread *reader = g_thread_new("reader", blocked_reader, NULL);
+	g_usleep(200000);
+	idict_server_wait_then_close(server, 0.1);
+	server = NULL;
+	g_autofree char *text = g_thread_join(reader);
+	ck_assert_str_eq(text, "");
+	ck_assert(!is_mounted(mnt));
+}
+END_TEST
+
+START_TEST(test_mount_unmounted_from_outside)
+{
+	g_autofree char *command = g_strdup_printf("fusermount3 -u '%s'", mnt);
+	int status = system(command);
+	ck_assert_int_eq(status, 0);
+	/* Calls on the dictionary keep working... */
+	ck_assert(idict_set_int(dict, "step", 1, NULL));
+	idict_notify_update(dict, FALSE);
+	/* ...and closing returns although no client will ever come. */
+	idict_server_wait_then_close(server, -1);
+	server = NULL;
+	ck_assert(!is_mounted(mnt));
+}
+END_TEST
+
+START_TEST(test_mount_stale_mount_recovered)
+{
+	g_autofree char *dir = g_dir_make_tmp("idict-stale-XXXXXX", NULL);
+	g_autofree char *where = g_build_filename(dir, "deeper", "mnt", NULL);
+	int ready[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* A computation that crashes while serving. */
+		IDict *d = idict_new();
+		idict_set_int(d, "x", 1, NULL);
+		IDictServer *s = idict_serve(d, where, NULL, NULL);
+		ssize_t n = write(ready[1], s ? "y" : "n", 1);
+		(void)n;
+		pause();
+		_exit(0);
+	}
+	char answer = 0;
+	ck_assert_int_eq(read(ready[0], &answer, 1), 1);
+	ck_assert_int_eq(answer, 'y');
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	struct stat st;
+	ck_assert_int_eq(stat(where, &st), -1);
+	ck_assert_int_eq(errno, ENOTCONN);
+
+	IDict *d = idict_new();
+	idict_set_int(d, "x", 2, NULL);
+	g_autoptr(GError) error = NULL;
+	IDictServer *s = idict_serve(d, where, NULL, &error);
+	ck_assert_msg(s != NULL, "%s", error ? error->message : "");
+	g_autofree char *x = g_build_filename(where, "x", NULL);
+	g_autofree char *text = NULL;
+	ck_assert(g_file_get_contents(x, &text, NULL, NULL));
+	ck_assert_str_eq(text, "2\n");
+	idict_server_wait_then_close(s, 0);
+	idict_free(d);
+	ck_assert(!is_mounted(where));
+	g_autofree char *deeper = g_build_filename(dir, "deeper", NULL);
+	rmdir(where);
+	rmdir(deeper);
+	rmdir(dir);
+	close(ready[0]);
+	close(ready[1]);
+}
+END_TEST
+
+START_TEST(test_mount_bad_options)
+{
+	g_autofree char *dir = g_dir_make_tmp("idict-opt-XXXXXX", NULL);
+	IDict *d = idict_new();
+	g_autoptr(GError) error = NULL;
+	IDictServer *s = idict_serve(d, dir, "no_such_option_here", &error);
+	ck_assert_ptr_null(s);
+	ck_assert(g_error_matches(error, IDICT_ERROR, IDICT_ERROR_MOUNT));
+	g_clear_error(&error);
+	g_autofree char *file = g_build_filename(dir, "plain", NULL);
+	ck_assert(g_file_set_contents(file, "", 0, NULL));
+	s = idict_serve(d, file, NULL, &error);
+	ck_assert_ptr_null(s);
+	ck_assert(g_error_matches(error, IDICT_ERROR, IDICT_ERROR_MOUNT));
+	idict_free(d);
+	unlink(file);
+	rmdir(dir);
+}
+END_TEST
+
+static Suite *mount_suite(void)
+{
+	Suite *s = suite_create("mount");
+	TCase *tc = tcase_create("files");
+	tcase_add_checked_fixture(tc, mount_setup, mount_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_mount_reads_every_type);
+	tcase_add_test(tc, test_mount_fresh_after_change);
+	tcase_add_test(tc, test_mount_open_is_a_snapshot);
+	tcase_add_test(tc, test_mount_mtime_and_inode);
+	tcase_add_test(tc, test_mount_directories);
+	tcase_add_test(tc, test_mount_modes);
+	tcase_add_test(tc, test_mount_write_valid);
+	tcase_add_loop_test(tc, test_mount_write_refused, 0, G_N_ELEMENTS(bad_writes));
+	tcase_add_test(tc, test_mount_write_at_offset_refused);
+	tcase_add_test(tc, test_mount_write_size_limit);
+	tcase_add_test(tc, test_mount_no_namespace_changes);
+	tcase_add_test(tc, test_mount_ctl_pause_terminate);
+	tcase_add_test(tc, test_mount_ctl_status);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("updates");
+	tcase_add_checked_fixture(tc, mount_setup, mount_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_mount_updates_lines);
+	tcase_add_test(tc, test_mount_updates_cursor_starts_now);
+	tcase_add_test(tc, test_mount_updates_poll);
+	tcase_add_test(tc, test_mount_updates_missed);
+	tcase_add_test(tc, test_mount_updates_seek_back);
+	tcase_add_test(tc, test_mount_blocked_reads_hold_no_worker);
+	tcase_add_test(tc, test_mount_updates_interrupt);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lifecycle");
+	tcase_add_checked_fixture(tc, mount_setup, mount_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_mount_close_waits_for_clients);
+	tcase_add_test(tc, test_mount_close_when_clients_leave);
+	tcase_add_test(tc, test_mount_close_answers_blocked_reads);
+	tcase_add_test(tc, test_mount_unmounted_from_outside);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("mounting");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_mount_stale_mount_recovered);
+	tcase_add_test(tc, test_mount_bad_options);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *runner = srunner_create(mount_suite());
+	srunner_run_all(runner, CK_ENV);
+	int failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

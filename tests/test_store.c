@@ -1,0 +1,1792 @@
+/* test_store.c - the IDict API and the store's view for the filesystem:
+ * values, the tree of keys, client writes, the lock, the loop's control
+ * state, and updates with their callbacks. */
+#include "idict-private.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+/* Bound on waits for another thread that should finish promptly; only
+ * reached when the code under test deadlocks, so that the test fails with
+ * a message instead of hanging. */
+#define DEADLOCK_LIMIT_S 10
+
+/* ---- helpers ---- */
+
+/* Stores the value written as GVariant text @text, of type @type, through
+ * the typed setter for that type, or idict_set_value() for other types.
+ * idict_set_value() is given the non-floating reference g_variant_parse()
+ * returns, and ours is dropped afterwards. */
+static void set_parsed(IDict *dict, const char *key, const char *type, const char *text)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) value = g_variant_parse(G_VARIANT_TYPE(type), text, NULL, NULL, &error);
+	ck_assert_msg(value != NULL, "test bug: %s %s: %s", type, text,
+		      error ? error->message : "");
+	gboolean ok;
+	if (g_variant_is_of_type(value, G_VARIANT_TYPE_DOUBLE)) {
+		ok = idict_set_double(dict, key, g_variant_get_double(value), &error);
+	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT64)) {
+		ok = idict_set_int(dict, key, g_variant_get_int64(value), &error);
+	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN)) {
+		ok = idict_set_bool(dict, key, g_variant_get_boolean(value), &error);
+	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
+		ok = idict_set_string(dict, key, g_variant_get_string(value, NULL), &error);
+	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE("ad"))) {
+		gsize n = 0;
+		const double *values = g_variant_get_fixed_array(value, &n, sizeof(double));
+		ok = idict_set_array(dict, key, values, n, &error);
+	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE("aad"))) {
+		gsize rows = g_variant_n_children(value), cols = 0;
+		GArray *flat = g_array_new(FALSE, FALSE, sizeof(double));
+		gboolean ragged = FALSE;
+		for (gsize r = 0; r < rows; r++) {
+			g_autoptr(GVariant) row = g_variant_get_child_value(value, r);
+			gsize n = 0;
+			const double *values = g_variant_get_fixed_array(row, &n, sizeof(double));
+			ragged |= r > 0 && n != cols;
+			cols = n;
+			g_array_append_vals(flat, values, (guint)n);
+		}
+		if (ragged) /* not a matrix: only idict_set_value() stores it */
+			ok = idict_set_value(dict, key, value, &error);
+		else
+			ok = idict_set_matrix(dict, key, (const double *)(void *)flat->data, rows,
+					      cols, &error);
+		g_array_unref(flat);
+	} else {
+		ok = idict_set_value(dict, key, value, &error);
+	}
+	ck_assert_msg(ok, "set %s: %s", key, error ? error->message : "");
+}
+
+/* Returns: the inode of @key (key or directory), found by walking from the
+ * root with idict__store_lookup(); 0 if it does not exist. */
+static guint64 path_ino(IDict *dict, const char *key)
+{
+	g_auto(GStrv) parts = g_strsplit(key, "/", -1);
+	guint64 ino = IDICT__INO_ROOT;
+	for (char **p = parts; *p; p++) {
+		IDictNodeInfo info;
+		if (idict__store_lookup(dict, ino, *p, &info) != 0)
+			return 0;
+		ino = info.ino;
+	}
+	return ino;
+}
+
+/* Returns: (transfer full): the entries of directory @ino as "a b/ c",
+ * directories marked with '/', or NULL if it cannot be listed. */
+static char *list_names(IDict *dict, guint64 ino)
+{
+	int err = 1;
+	GPtrArray *entries = idict__store_list_dir(dict, ino, &err);
+	if (entries == NULL) {
+		ck_assert_int_lt(err, 0);
+		return NULL;
+	}
+	ck_assert_int_eq(err, 0);
+	GString *out = g_string_new(NULL);
+	for (guint i = 0; i < entries->len; i++) {
+		const IDictDirEntry *entry = entries->pdata[i];
+		g_string_append_printf(out, "%s%s%s", i ? " " : "", entry->name,
+				       entry->is_dir ? "/" : "");
+	}
+	g_ptr_array_unref(entries);
+	return g_string_free(out, FALSE);
+}
+
+/* Returns: (transfer full): the update lines after *@cursor, as a string;
+ * advances *@cursor. */
+static char *read_updates(IDict *dict, guint64 *cursor)
+{
+	GByteArray *out = g_byte_array_new();
+	gboolean eof = FALSE;
+	idict__update_log_read(idict__store_update_log(dict), cursor, out, &eof);
+	g_byte_array_append(out, (const guint8 *)"", 1);
+	return (char *)g_byte_array_free(out, FALSE);
+}
+
+/* Returns: (transfer full): idict_keys() joined with spaces. */
+static char *joined_keys(IDict *dict)
+{
+	g_auto(GStrv) keys = idict_keys(dict);
+	ck_assert_ptr_nonnull(keys);
+	return g_strjoinv(" ", keys);
+}
+
+/* Returns: (transfer full): the value of @key printed with types, or "(none)". */
+static char *value_text(IDict *dict, const char *key)
+{
+	g_autoptr(GVariant) value = idict_get_value(dict, key);
+	return value ? g_variant_print(value, TRUE) : g_strdup("(none)");
+}
+
+static void count_call(gpointer data)
+{
+	g_atomic_int_inc((gint *)data);
+}
+
+/* A GVariant double whose memory is released through tracked_free(), which
+ * counts, so that a test can tell when the last reference to it is gone. */
+typedef struct {
+	double value; /* first: the GVariant data, 8-byte aligned */
+	gint *freed;
+} Tracked;
+
+static void tracked_free(gpointer data)
+{
+	Tracked *tracked = data;
+	g_atomic_int_inc(tracked->freed);
+	g_free(tracked);
+}
+
+/* Returns: (transfer floating): a double that counts its release in @freed. */
+static GVariant *tracked_double(double value, gint *freed)
+{
+	Tracked *tracked = g_new0(Tracked, 1);
+	tracked->value = value;
+	tracked->freed = freed;
+	return g_variant_new_from_data(G_VARIANT_TYPE_DOUBLE, &tracked->value, sizeof(double), TRUE,
+				       tracked_free, tracked);
+}
+
+/* Another thread that takes the store lock by calling a setter.  Used to
+ * show that the lock is not held at some point: if it were, the thread
+ * could not finish. */
+typedef struct {
+	IDict *dict;
+	GThread *thread;
+	GMutex mutex;
+	GCond cond;
+	gboolean done;
+} LockProbe;
+
+static gpointer lock_probe_run(gpointer data)
+{
+	LockProbe *probe = data;
+	idict_set_int(probe->dict, "probe", 1, NULL);
+	g_mutex_lock(&probe->mutex);
+	probe->done = TRUE;
+	g_cond_signal(&probe->cond);
+	g_mutex_unlock(&probe->mutex);
+	return NULL;
+}
+
+static LockProbe *lock_probe_start(IDict *dict)
+{
+	LockProbe *probe = g_new0(LockProbe, 1);
+	probe->dict = dict;
+	g_mutex_init(&probe->mutex);
+	g_cond_init(&probe->cond);
+	probe->thread = g_thread_new("lock-probe", lock_probe_run, probe);
+	return probe;
+}
+
+/* Returns: TRUE if the probe finished, waiting at most DEADLOCK_LIMIT_S. */
+static gboolean lock_probe_wait(LockProbe *probe)
+{
+	gint64 deadline = g_get_monotonic_time() + DEADLOCK_LIMIT_S * G_USEC_PER_SEC;
+	g_mutex_lock(&probe->mutex);
+	while (!probe->done && g_cond_wait_until(&probe->cond, &probe->mutex, deadline))
+		;
+	gboolean done = probe->done;
+	g_mutex_unlock(&probe->mutex);
+	return done;
+}
+
+/* Joins and frees @probe (after the caller released whatever blocked it). */
+static void lock_probe_finish(LockProbe *probe)
+{
+	g_thread_join(probe->thread);
+	g_mutex_clear(&probe->mutex);
+	g_cond_clear(&probe->cond);
+	g_free(probe);
+}
+
+/* ---- values ---- */
+
+START_TEST(test_store_new_is_empty)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert_uint_eq(idict_size(dict), 0);
+	g_auto(GStrv) keys = idict_keys(dict);
+	ck_assert_ptr_nonnull(keys);
+	ck_assert_ptr_null(keys[0]);
+	ck_assert_uint_eq(idict_sequence(dict), 0);
+	ck_assert(!idict_paused(dict));
+	ck_assert(!idict_terminated(dict));
+	idict_free(NULL); /* NULL-safe */
+}
+END_TEST
+
+START_TEST(test_store_set_get_double)
+{
+	g_autoptr(IDict) dict = idict_new();
+	g_autoptr(GError) error = NULL;
+	double out = 0;
+	ck_assert(idict_set_double(dict, "x", 3.5, &error));
+	tu_assert_no_error(error);
+	ck_assert(idict_get_double(dict, "x", &out, &error));
+	ck_assert_double_eq(out, 3.5);
+	ck_assert(idict_set_double(dict, "x", -0.0, NULL));
+	ck_assert(idict_get_double(dict, "x", &out, NULL));
+	ck_assert(out == 0 && signbit(out));
+	ck_assert(idict_set_double(dict, "x", NAN, NULL));
+	ck_assert(idict_get_double(dict, "x", &out, NULL));
+	ck_assert(isnan(out));
+	ck_assert(idict_get_double(dict, "x", NULL, NULL)); /* @out may be NULL */
+	ck_assert_uint_eq(idict_size(dict), 1);
+}
+END_TEST
+
+START_TEST(test_store_set_get_int)
+{
+	g_autoptr(IDict) dict = idict_new();
+	gint64 out = 0;
+	ck_assert(idict_set_int(dict, "n", G_MININT64, NULL));
+	ck_assert(idict_get_int(dict, "n", &out, NULL));
+	ck_assert_int_eq(out, G_MININT64);
+	ck_assert(idict_set_int(dict, "n", G_MAXINT64, NULL));
+	ck_assert(idict_get_int(dict, "n", &out, NULL));
+	ck_assert_int_eq(out, G_MAXINT64);
+}
+END_TEST
+
+START_TEST(test_store_set_get_bool)
+{
+	g_autoptr(IDict) dict = idict_new();
+	gboolean out = -1;
+	ck_assert(idict_set_bool(dict, "b", FALSE, NULL));
+	ck_assert(idict_get_bool(dict, "b", &out, NULL));
+	ck_assert_int_eq(out, FALSE);
+	/* Any non-zero value is stored as TRUE. */
+	ck_assert(idict_set_bool(dict, "b", 42, NULL));
+	ck_assert(idict_get_bool(dict, "b", &out, NULL));
+	ck_assert_int_eq(out, TRUE);
+}
+END_TEST
+
+START_TEST(test_store_set_get_string)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_string(dict, "s", "h\xc3\xa9llo\nworld", NULL));
+	g_autofree char *out = idict_dup_string(dict, "s", NULL);
+	ck_assert_str_eq(out, "h\xc3\xa9llo\nworld");
+	ck_assert(idict_set_string(dict, "s", "", NULL));
+	g_autofree char *empty = idict_dup_string(dict, "s", NULL);
+	ck_assert_str_eq(empty, "");
+}
+END_TEST
+
+START_TEST(test_store_set_string_invalid_utf8)
+{
+	g_autoptr(IDict) dict = idict_new();
+	g_autoptr(GError) error = NULL;
+	ck_assert(!idict_set_string(dict, "s", "bad \xff", &error));
+	tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_INVALID_VALUE);
+	ck_assert(!idict_contains(dict, "s"));
+	/* An existing value stays. */
+	ck_assert(idict_set_string(dict, "s", "good", NULL));
+	ck_assert(!idict_set_string(dict, "s", "\xc3", NULL));
+	g_autofree char *out = idict_dup_string(dict, "s", NULL);
+	ck_assert_str_eq(out, "good");
+}
+END_TEST
+
+START_TEST(test_store_set_get_array)
+{
+	g_autoptr(IDict) dict = idict_new();
+	const double values[] = { 1, -2.5, 1e300 };
+	ck_assert(idict_set_array(dict, "a", values, 3, NULL));
+	gsize n = 0;
+	g_autofree double *out = idict_dup_array(dict, "a", &n, NULL);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_mem_eq(out, values, sizeof values);
+
+	/* Empty: NULL allowed in, non-NULL out. */
+	ck_assert(idict_set_array(dict, "e", NULL, 0, NULL));
+	n = 99;
+	g_autofree double *empty = idict_dup_array(dict, "e", &n, NULL);
+	ck_assert_ptr_nonnull(empty);
+	ck_assert_uint_eq(n, 0);
+	g_autofree double *no_n = idict_dup_array(dict, "a", NULL, NULL);
+	ck_assert_ptr_nonnull(no_n);
+}
+END_TEST
+
+START_TEST(test_store_set_get_matrix)
+{
+	g_autoptr(IDict) dict = idict_new();
+	const double values[] = { 1, 2, 3, 4, 5, 6 };
+	ck_assert(idict_set_matrix(dict, "m", values, 2, 3, NULL));
+	gsize rows = 0, cols = 0;
+	g_autofree double *out = idict_dup_matrix(dict, "m", &rows, &cols, NULL);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(rows, 2);
+	ck_assert_uint_eq(cols, 3);
+	ck_assert_mem_eq(out, values, sizeof values);
+	/* Stored as rows: an "aad". */
+	g_autoptr(GVariant) value = idict_get_value(dict, "m");
+	ck_assert_str_eq(g_variant_get_type_string(value), "aad");
+	ck_assert_uint_eq(g_variant_n_children(value), 2);
+
+	ck_assert(idict_set_matrix(dict, "e", NULL, 0, 0, NULL));
+	rows = cols = 99;
+	g_autofree double *empty = idict_dup_matrix(dict, "e", &rows, &cols, NULL);
+	ck_assert_ptr_nonnull(empty);
+	ck_assert_uint_eq(rows, 0);
+	ck_assert_uint_eq(cols, 0);
+}
+END_TEST
+
+/* rows x 0 is allowed by idict_set_matrix() (values may then be NULL). */
+START_TEST(test_store_matrix_without_columns)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_matrix(dict, "m", NULL, 2, 0, NULL));
+	gsize rows = 0, cols = 99;
+	g_autofree double *out = idict_dup_matrix(dict, "m", &rows, &cols, NULL);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(rows, 2);
+	ck_assert_uint_eq(cols, 0);
+}
+END_TEST
+
+START_TEST(test_store_dup_matrix_ragged)
+{
+	g_autoptr(IDict) dict = idict_new();
+	set_parsed(dict, "r", "aad", "[[1.0, 2.0], [3.0]]");
+	g_autoptr(GError) error = NULL;
+	gsize rows = 0, cols = 0;
+	g_autofree double *out = idict_dup_matrix(dict, "r", &rows, &cols, &error);
+	ck_assert_ptr_null(out);
+	tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_WRONG_TYPE);
+}
+END_TEST
+
+START_TEST(test_store_set_value_other_type)
+{
+	g_autoptr(IDict) dict = idict_new();
+	set_parsed(dict, "t", "(ii)", "(1, 2)");
+	g_autoptr(GVariant) value = idict_get_value(dict, "t");
+	ck_assert_ptr_nonnull(value);
+	g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_new("(ii)", 1, 2));
+	ck_assert(g_variant_equal(value, expected));
+}
+END_TEST
+
+START_TEST(test_store_setter_replaces_type)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "k", 1.0, NULL));
+	ck_assert(idict_set_string(dict, "k", "now a string", NULL));
+	g_autofree char *s = idict_dup_string(dict, "k", NULL);
+	ck_assert_str_eq(s, "now a string");
+	ck_assert(idict_set_int(dict, "k", 5, NULL));
+	gint64 n = 0;
+	ck_assert(idict_get_int(dict, "k", &n, NULL));
+	ck_assert_int_eq(n, 5);
+	ck_assert_uint_eq(idict_size(dict), 1);
+}
+END_TEST
+
+/* The typed getters, by number, for table-driven tests.  Frees what they
+ * return.  Returns: what the getter returned, as a success flag. */
+enum { GET_DOUBLE, GET_INT, GET_BOOL, GET_STRING, GET_ARRAY, GET_MATRIX, N_GETTERS };
+
+static gboolean call_getter(IDict *dict, int which, const char *key, GError **error)
+{
+	double d;
+	gint64 n;
+	gboolean b;
+	gsize len, rows, cols;
+	switch (which) {
+	case GET_DOUBLE:
+		return idict_get_double(dict, key, &d, error);
+	case GET_INT:
+		return idict_get_int(dict, key, &n, error);
+	case GET_BOOL:
+		return idict_get_bool(dict, key, &b, error);
+	case GET_STRING: {
+		g_autofree char *s = idict_dup_string(dict, key, error);
+		return s != NULL;
+	}
+	case GET_ARRAY: {
+		g_autofree double *a = idict_dup_array(dict, key, &len, error);
+		return a != NULL;
+	}
+	default: {
+		g_autofree double *m = idict_dup_matrix(dict, key, &rows, &cols, error);
+		return m != NULL;
+	}
+	}
+}
+
+/* Fills @dict with one key per getter type: "k0" .. "k5". */
+static void set_one_of_each(IDict *dict)
+{
+	const double values[] = { 1, 2 };
+	ck_assert(idict_set_double(dict, "k0", 1.5, NULL));
+	ck_assert(idict_set_int(dict, "k1", 7, NULL));
+	ck_assert(idict_set_bool(dict, "k2", TRUE, NULL));
+	ck_assert(idict_set_string(dict, "k3", "s", NULL));
+	ck_assert(idict_set_array(dict, "k4", values, 2, NULL));
+	ck_assert(idict_set_matrix(dict, "k5", values, 1, 2, NULL));
+}
+
+/* Getter _i against each key: succeeds on its own type only. */
+START_TEST(test_store_wrong_type)
+{
+	g_autoptr(IDict) dict = idict_new();
+	set_one_of_each(dict);
+	for (int k = 0; k < N_GETTERS; k++) {
+		g_autofree char *key = g_strdup_printf("k%d", k);
+		g_autoptr(GError) error = NULL;
+		gboolean ok = call_getter(dict, _i, key, &error);
+		if (k == _i) {
+			ck_assert_msg(ok, "getter %d on its own type: %s", _i,
+				      error ? error->message : "");
+			tu_assert_no_error(error);
+		} else {
+			ck_assert_msg(!ok, "getter %d accepted key %s", _i, key);
+			tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_WRONG_TYPE);
+		}
+	}
+	/* A GVariant of another type fits no getter. */
+	set_parsed(dict, "other", "(ii)", "(1, 2)");
+	g_autoptr(GError) error = NULL;
+	ck_assert(!call_getter(dict, _i, "other", &error));
+	tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_WRONG_TYPE);
+	ck_assert(!call_getter(dict, _i, "other", NULL));
+}
+END_TEST
+
+START_TEST(test_store_not_found)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "present", 1, NULL));
+	ck_assert(idict_set_double(dict, "dir/key", 1, NULL));
+	static const char *const absent[] = { "absent", "dir", "present/x", "dir/other" };
+	for (gsize i = 0; i < G_N_ELEMENTS(absent); i++) {
+		g_autoptr(GError) error = NULL;
+		ck_assert_msg(!call_getter(dict, _i, absent[i], &error), "%s found", absent[i]);
+		tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND);
+		ck_assert_ptr_null(idict_get_value(dict, absent[i]));
+		ck_assert(!idict_contains(dict, absent[i]));
+	}
+}
+END_TEST
+
+START_TEST(test_store_dup_returns_copies)
+{
+	g_autoptr(IDict) dict = idict_new();
+	char text[] = "original";
+	double array[] = { 1, 2, 3 };
+	double matrix[] = { 1, 2, 3, 4 };
+	ck_assert(idict_set_string(dict, "s", text, NULL));
+	ck_assert(idict_set_array(dict, "a", array, 3, NULL));
+	ck_assert(idict_set_matrix(dict, "m", matrix, 2, 2, NULL));
+	/* The setters copied their arguments. */
+	text[0] = 'X';
+	array[0] = 100;
+	matrix[0] = 100;
+
+	g_autofree char *s1 = idict_dup_string(dict, "s", NULL);
+	g_autofree char *s2 = idict_dup_string(dict, "s", NULL);
+	ck_assert_ptr_ne(s1, s2);
+	s1[0] = 'Y';
+	ck_assert_str_eq(s2, "original");
+	g_autofree char *s3 = idict_dup_string(dict, "s", NULL);
+	ck_assert_str_eq(s3, "original");
+
+	gsize n = 0, rows = 0, cols = 0;
+	g_autofree double *a1 = idict_dup_array(dict, "a", &n, NULL);
+	a1[1] = 200;
+	g_autofree double *a2 = idict_dup_array(dict, "a", &n, NULL);
+	ck_assert_double_eq(a2[0], 1);
+	ck_assert_double_eq(a2[1], 2);
+
+	g_autofree double *m1 = idict_dup_matrix(dict, "m", &rows, &cols, NULL);
+	m1[3] = 300;
+	g_autofree double *m2 = idict_dup_matrix(dict, "m", &rows, &cols, NULL);
+	ck_assert_double_eq(m2[0], 1);
+	ck_assert_double_eq(m2[3], 4);
+}
+END_TEST
+
+/* GVariants are immutable: idict_get_value() hands out the stored one. */
+START_TEST(test_store_get_value_is_reference)
+{
+	g_autoptr(IDict) dict = idict_new();
+	g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_new("(ii)", 1, 2));
+	ck_assert(idict_set_value(dict, "t", value, NULL));
+	GVariant *got1 = idict_get_value(dict, "t");
+	GVariant *got2 = idict_get_value(dict, "t");
+	ck_assert_ptr_eq(got1, value);
+	ck_assert_ptr_eq(got2, value);
+	g_variant_unref(got1);
+	g_variant_unref(got2);
+	/* A reference stays valid after the key changes or goes. */
+	GVariant *held = idict_get_value(dict, "t");
+	ck_assert(idict_set_int(dict, "t", 3, NULL));
+	ck_assert(idict_remove(dict, "t"));
+	ck_assert_str_eq(g_variant_get_type_string(held), "(ii)");
+	g_variant_unref(held);
+}
+END_TEST
+
+/* idict_set_value(): a floating value is sunk and owned by the store, so
+ * that it is freed when the key is removed, and also when the set fails. */
+START_TEST(test_store_set_value_floating_sunk)
+{
+	g_autoptr(IDict) dict = idict_new();
+	gint freed = 0;
+	ck_assert(idict_set_value(dict, "k", tracked_double(2.5, &freed), NULL));
+	double out = 0;
+	ck_assert(idict_get_double(dict, "k", &out, NULL));
+	ck_assert_double_eq(out, 2.5);
+	ck_assert_int_eq(g_atomic_int_get(&freed), 0);
+	ck_assert(idict_remove(dict, "k"));
+	ck_assert_msg(g_atomic_int_get(&freed) == 1,
+		      "a floating value given to idict_set_value() was not freed with its key");
+
+	gint freed_bad = 0;
+	ck_assert(!idict_set_value(dict, "bad name", tracked_double(1, &freed_bad), NULL));
+	ck_assert_msg(g_atomic_int_get(&freed_bad) == 1,
+		      "a floating value refused by idict_set_value() was not freed");
+}
+END_TEST
+
+/* idict_set_value(): for a non-floating value the store takes one reference
+ * of its own and drops it with the key. */
+START_TEST(test_store_set_value_keeps_reference)
+{
+	gint freed = 0;
+	IDict *dict = idict_new();
+	GVariant *value = g_variant_ref_sink(tracked_double(4.0, &freed));
+	ck_assert(idict_set_value(dict, "k", value, NULL));
+	g_variant_unref(value);
+	ck_assert_int_eq(g_atomic_int_get(&freed), 0); /* the store still holds it */
+	ck_assert(idict_set_double(dict, "k", 5.0, NULL)); /* replaced */
+	ck_assert_msg(g_atomic_int_get(&freed) == 1,
+		      "idict_set_value() kept more than one reference to a non-floating value");
+	idict_free(dict);
+}
+END_TEST
+
+START_TEST(test_store_bad_name_refused)
+{
+	static const char *const bad[] = { "", "/a", "a/", "a//b", "..", "a b", "ctl", "ctl/x",
+					   "updates", "\xff" };
+	g_autoptr(IDict) dict = idict_new();
+	const double values[] = { 1 };
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL, e4 = NULL, e5 = NULL, e6 = NULL;
+		ck_assert(!idict_set_double(dict, bad[i], 1, &e1));
+		tu_assert_error(e1, IDICT_ERROR, IDICT_ERROR_BAD_NAME);
+		ck_assert(!idict_set_int(dict, bad[i], 1, &e2));
+		tu_assert_error(e2, IDICT_ERROR, IDICT_ERROR_BAD_NAME);
+		ck_assert(!idict_set_bool(dict, bad[i], 1, &e3));
+		tu_assert_error(e3, IDICT_ERROR, IDICT_ERROR_BAD_NAME);
+		ck_assert(!idict_set_string(dict, bad[i], "x", &e4));
+		tu_assert_error(e4, IDICT_ERROR, IDICT_ERROR_BAD_NAME);
+		ck_assert(!idict_set_array(dict, bad[i], values, 1, &e5));
+		tu_assert_error(e5, IDICT_ERROR, IDICT_ERROR_BAD_NAME);
+		ck_assert(!idict_set_matrix(dict, bad[i], values, 1, 1, &e6));
+		tu_assert_error(e6, IDICT_ERROR, IDICT_ERROR_BAD_NAME);
+	}
+	ck_assert(!idict_set_double(dict, NULL, 1, NULL));
+	ck_assert_uint_eq(idict_size(dict), 0);
+	g_autofree char *root = list_names(dict, IDICT__INO_ROOT);
+	ck_assert_str_eq(root, "");
+}
+END_TEST
+
+START_TEST(test_store_contains_remove_size)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "a", 1, NULL));
+	ck_assert(idict_set_double(dict, "b/c", 1, NULL));
+	ck_assert(idict_set_double(dict, "a", 2, NULL)); /* not a new key */
+	ck_assert_uint_eq(idict_size(dict), 2);
+	ck_assert(idict_contains(dict, "a"));
+	ck_assert(idict_contains(dict, "b/c"));
+	ck_assert(!idict_contains(dict, "b")); /* a directory, not a key */
+	ck_assert(!idict_contains(dict, "c"));
+
+	ck_assert(idict_remove(dict, "a"));
+	ck_assert(!idict_contains(dict, "a"));
+	ck_assert_uint_eq(idict_size(dict), 1);
+	ck_assert(!idict_remove(dict, "a"));
+	ck_assert(!idict_remove(dict, "b")); /* directories are not removed by name */
+	ck_assert(idict_contains(dict, "b/c"));
+	ck_assert(idict_remove(dict, "b/c"));
+	ck_assert_uint_eq(idict_size(dict), 0);
+	g_autoptr(GError) error = NULL;
+	ck_assert(!idict_get_double(dict, "a", NULL, &error));
+	tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(test_store_keys_sorted)
+{
+	g_autoptr(IDict) dict = idict_new();
+	static const char *const insert[] = {
+		"z", "\xc3\xa9", "ab", "a/b", "Z", "a.b", "a/a", "a-b", "b/c/d",
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(insert); i++)
+		ck_assert(idict_set_int(dict, insert[i], (gint64)i, NULL));
+	g_autofree char *keys = joined_keys(dict);
+	/* strcmp() order: bytes, so '-' < '.' < '/' < letters < UTF-8. */
+	ck_assert_str_eq(keys, "Z a-b a.b a/a a/b ab b/c/d z \xc3\xa9");
+	ck_assert_uint_eq(idict_size(dict), G_N_ELEMENTS(insert));
+	/* A copy: the caller's to free, unaffected by later changes. */
+	g_auto(GStrv) copy = idict_keys(dict);
+	ck_assert(idict_remove(dict, "Z"));
+	ck_assert_str_eq(copy[0], "Z");
+	ck_assert_uint_eq(g_strv_length(copy), G_N_ELEMENTS(insert));
+}
+END_TEST
+
+/* ---- the tree ---- */
+
+START_TEST(test_store_conflict_key_then_dir)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "a", 1, NULL));
+	static const char *const below[] = { "a/b", "a/b/c" };
+	for (gsize i = 0; i < G_N_ELEMENTS(below); i++) {
+		g_autoptr(GError) error = NULL;
+		ck_assert_msg(!idict_set_double(dict, below[i], 2, &error), "%s accepted",
+			      below[i]);
+		tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_NAME_CONFLICT);
+	}
+	g_autoptr(GError) error = NULL;
+	ck_assert(!idict_set_string(dict, "a/s", "x", &error));
+	tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_NAME_CONFLICT);
+	/* Nothing was created, "a" is unchanged. */
+	g_autofree char *keys = joined_keys(dict);
+	ck_assert_str_eq(keys, "a");
+	g_autofree char *root = list_names(dict, IDICT__INO_ROOT);
+	ck_assert_str_eq(root, "a");
+	double out = 0;
+	ck_assert(idict_get_double(dict, "a", &out, NULL));
+	ck_assert_double_eq(out, 1);
+}
+END_TEST
+
+START_TEST(test_store_conflict_dir_then_key)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "a/b/c", 1, NULL));
+	static const char *const clash[] = { "a", "a/b", "a/b/c/d" };
+	for (gsize i = 0; i < G_N_ELEMENTS(clash); i++) {
+		g_autoptr(GError) error = NULL;
+		ck_assert_msg(!idict_set_int(dict, clash[i], 2, &error), "%s accepted", clash[i]);
+		tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_NAME_CONFLICT);
+	}
+	g_autofree char *keys = joined_keys(dict);
+	ck_assert_str_eq(keys, "a/b/c");
+	g_autofree char *root = list_names(dict, IDICT__INO_ROOT);
+	ck_assert_str_eq(root, "a/");
+	g_autofree char *b = list_names(dict, path_ino(dict, "a/b"));
+	ck_assert_str_eq(b, "c");
+	/* Siblings are fine. */
+	ck_assert(idict_set_int(dict, "a/b/d", 3, NULL));
+	ck_assert(idict_set_int(dict, "a/x", 3, NULL));
+	/* Once the directory is gone, its name is free for a key. */
+	ck_assert(idict_remove(dict, "a/b/c"));
+	ck_assert(idict_remove(dict, "a/b/d"));
+	ck_assert(idict_set_int(dict, "a/b", 4, NULL));
+}
+END_TEST
+
+/* A refused set is not a change: the next update lists nothing. */
+START_TEST(test_store_conflict_is_not_a_change)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "a", 1, NULL));
+	idict_notify_update(dict, FALSE);
+	ck_assert(!idict_set_double(dict, "a/b", 1, NULL));
+	ck_assert(!idict_set_double(dict, "bad name", 1, NULL));
+	idict_notify_update(dict, FALSE);
+	guint64 cursor = 0;
+	g_autofree char *lines = read_updates(dict, &cursor);
+	ck_assert_str_eq(lines, "1 update a\n2 update\n");
+}
+END_TEST
+
+START_TEST(test_store_remove_prunes_dirs)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_int(dict, "a/b/c", 1, NULL));
+	ck_assert(idict_set_int(dict, "a/b/d", 1, NULL));
+	ck_assert(idict_set_int(dict, "a/e", 1, NULL));
+	ck_assert(idict_set_int(dict, "top", 1, NULL));
+	guint64 ab = path_ino(dict, "a/b");
+	ck_assert_uint_ne(ab, 0);
+
+	ck_assert(idict_remove(dict, "a/b/c"));
+	g_autofree char *l1 = list_names(dict, ab);
+	ck_assert_str_eq(l1, "d");
+
+	ck_assert(idict_remove(dict, "a/b/d"));
+	ck_assert_uint_eq(path_ino(dict, "a/b"), 0);
+	g_autofree char *l2 = list_names(dict, path_ino(dict, "a"));
+	ck_assert_str_eq(l2, "e");
+	IDictNodeInfo info;
+	ck_assert_int_eq(idict__store_stat(dict, ab, &info, NULL), -ENOENT);
+	int err = 0;
+	ck_assert_ptr_null(idict__store_list_dir(dict, ab, &err));
+	ck_assert_int_eq(err, -ENOENT);
+
+	ck_assert(idict_remove(dict, "a/e"));
+	ck_assert_uint_eq(path_ino(dict, "a"), 0);
+	g_autofree char *root = list_names(dict, IDICT__INO_ROOT);
+	ck_assert_str_eq(root, "top");
+
+	/* The root stays, even when empty. */
+	ck_assert(idict_remove(dict, "top"));
+	g_autofree char *empty = list_names(dict, IDICT__INO_ROOT);
+	ck_assert_str_eq(empty, "");
+	ck_assert_int_eq(idict__store_stat(dict, IDICT__INO_ROOT, &info, NULL), 0);
+	ck_assert(info.is_dir);
+}
+END_TEST
+
+START_TEST(test_store_lookup_and_list)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_int(dict, "b", 1, NULL));
+	ck_assert(idict_set_int(dict, "a", 1, NULL));
+	ck_assert(idict_set_int(dict, "c/d", 1, NULL));
+	ck_assert(idict_set_int(dict, "c/a", 1, NULL));
+
+	int err = 1;
+	g_autoptr(GPtrArray) entries = idict__store_list_dir(dict, IDICT__INO_ROOT, &err);
+	ck_assert_ptr_nonnull(entries);
+	ck_assert_int_eq(err, 0);
+	ck_assert_uint_eq(entries->len, 3);
+	static const char *const names[] = { "a", "b", "c" };
+	for (guint i = 0; i < entries->len; i++) {
+		const IDictDirEntry *entry = entries->pdata[i];
+		ck_assert_str_eq(entry->name, names[i]);
+		ck_assert_int_eq(entry->is_dir, i == 2);
+		IDictNodeInfo info;
+		ck_assert_int_eq(idict__store_lookup(dict, IDICT__INO_ROOT, entry->name, &info), 0);
+		ck_assert_uint_eq(info.ino, entry->ino);
+		ck_assert_int_eq(info.is_dir, entry->is_dir);
+		ck_assert_uint_ge(info.ino, IDICT__INO_FIRST_KEY);
+	}
+	g_autofree char *c = list_names(dict, path_ino(dict, "c"));
+	ck_assert_str_eq(c, "a d");
+
+	IDictNodeInfo info;
+	guint64 key = path_ino(dict, "a");
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__INO_ROOT, "missing", &info), -ENOENT);
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__INO_ROOT, "c/d", &info), -ENOENT);
+	ck_assert_int_eq(idict__store_lookup(dict, key, "x", &info), -ENOTDIR);
+	ck_assert_int_eq(idict__store_lookup(dict, 999999, "x", &info), -ENOENT);
+	ck_assert_ptr_null(idict__store_list_dir(dict, key, &err));
+	ck_assert_int_eq(err, -ENOTDIR);
+	ck_assert_ptr_null(idict__store_list_dir(dict, 999999, &err));
+	ck_assert_int_eq(err, -ENOENT);
+	ck_assert_int_eq(idict__store_stat(dict, 999999, &info, NULL), -ENOENT);
+	/* The filesystem's own inodes are not in the store. */
+	ck_assert_int_eq(idict__store_stat(dict, IDICT__INO_CTL, &info, NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_store_parent)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_int(dict, "a/b/c", 1, NULL));
+	IDictNodeInfo info;
+	ck_assert_int_eq(idict__store_parent(dict, path_ino(dict, "a/b/c"), &info), 0);
+	ck_assert_uint_eq(info.ino, path_ino(dict, "a/b"));
+	ck_assert(info.is_dir);
+	ck_assert_int_eq(idict__store_parent(dict, path_ino(dict, "a"), &info), 0);
+	ck_assert_uint_eq(info.ino, IDICT__INO_ROOT);
+	/* The root is its own parent. */
+	ck_assert_int_eq(idict__store_parent(dict, IDICT__INO_ROOT, &info), 0);
+	ck_assert_uint_eq(info.ino, IDICT__INO_ROOT);
+	ck_assert_int_eq(idict__store_parent(dict, 999999, &info), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_store_inode_stable)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "k", 1, NULL));
+	ck_assert(idict_set_double(dict, "d/k", 1, NULL));
+	guint64 k = path_ino(dict, "k"), d = path_ino(dict, "d"), dk = path_ino(dict, "d/k");
+	ck_assert_uint_ge(k, IDICT__INO_FIRST_KEY);
+	ck_assert_uint_ge(d, IDICT__INO_FIRST_KEY);
+	ck_assert_uint_ne(k, d);
+	ck_assert_uint_ne(d, dk);
+
+	ck_assert(idict_set_double(dict, "k", 2, NULL));
+	ck_assert(idict_set_string(dict, "k", "another type", NULL));
+	ck_assert(idict_set_double(dict, "d/k", 2, NULL));
+	ck_assert(idict_set_double(dict, "d/other", 2, NULL));
+	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
+	ck_assert_int_eq(idict__store_client_write(dict, k, "written\n", 8), 0);
+	ck_assert_uint_eq(path_ino(dict, "k"), k);
+	ck_assert_uint_eq(path_ino(dict, "d"), d);
+	ck_assert_uint_eq(path_ino(dict, "d/k"), dk);
+}
+END_TEST
+
+START_TEST(test_store_inode_not_reused)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "k", 1, NULL));
+	ck_assert(idict_set_double(dict, "d/k", 1, NULL));
+	guint64 k = path_ino(dict, "k"), d = path_ino(dict, "d"), dk = path_ino(dict, "d/k");
+	GHashTable *seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	guint64 ids[] = { k, d, dk };
+	for (gsize i = 0; i < G_N_ELEMENTS(ids); i++)
+		g_hash_table_add(seen, g_memdup2(&ids[i], sizeof(guint64)));
+
+	for (int round = 0; round < 3; round++) {
+		ck_assert(idict_remove(dict, "k"));
+		ck_assert(idict_remove(dict, "d/k"));
+		IDictNodeInfo info;
+		ck_assert_int_eq(idict__store_stat(dict, k, &info, NULL), -ENOENT);
+		ck_assert_int_eq(idict__store_stat(dict, d, &info, NULL), -ENOENT);
+		ck_assert(idict_set_double(dict, "k", 1, NULL));
+		ck_assert(idict_set_double(dict, "d/k", 1, NULL));
+		k = path_ino(dict, "k");
+		d = path_ino(dict, "d");
+		dk = path_ino(dict, "d/k");
+		guint64 fresh[] = { k, d, dk };
+		for (gsize i = 0; i < G_N_ELEMENTS(fresh); i++) {
+			ck_assert_msg(!g_hash_table_contains(seen, &fresh[i]),
+				      "inode %" G_GUINT64_FORMAT " reused", fresh[i]);
+			g_hash_table_add(seen, g_memdup2(&fresh[i], sizeof(guint64)));
+		}
+	}
+	g_hash_table_unref(seen);
+}
+END_TEST
+
+/* Values of several types, for the stat and client-write tests. */
+typedef struct {
+	const char *type;
+	const char *initial;    /* GVariant text */
+	const char *good;       /* a client's text that is accepted */
+	const char *good_value; /* GVariant text of its result */
+	const char *bad;        /* a client's text that does not parse */
+} WriteCase;
+
+static const WriteCase write_cases[] = {
+	{ "d", "1.5", "2.25\n", "2.25", "abc\n" },
+	{ "x", "int64 7", "-3\n", "int64 -3", "3.5\n" },
+	{ "b", "false", "true\n", "true", "yes\n" },
+	{ "s", "'old'", "new text\n", "'new text'", "\xff\n" },
+	{ "ad", "[1.0, 2.0, 3.0]", "4 5\n6\n", "[4.0, 5.0, 6.0]", "1\nx\n3\n" },
+	{ "aad", "[[1.0, 2.0], [3.0, 4.0]]", "5 6\n7 8\n", "[[5.0, 6.0], [7.0, 8.0]]",
+	  "5 6\n7\n" },
+	{ "(ii)", "(1, 2)", "(3, 4)\n", "(3, 4)", "(3)\n" },
+	{ "as", "['a']", "['b', 'c']\n", "['b', 'c']", "[1]\n" },
+};
+
+/* Sets "k" to the initial value of write case @c.  Returns: its inode. */
+static guint64 set_write_case(IDict *dict, const WriteCase *c)
+{
+	set_parsed(dict, "k", c->type, c->initial);
+	guint64 ino = path_ino(dict, "k");
+	ck_assert_uint_ne(ino, 0);
+	return ino;
+}
+
+/* The size reported is the length of the text served. */
+START_TEST(test_store_stat_size)
+{
+	const WriteCase *c = &write_cases[_i];
+	g_autoptr(IDict) dict = idict_new();
+	guint64 ino = set_write_case(dict, c);
+
+	for (int round = 0; round < 2; round++) {
+		/* First without asking for the text (nothing rendered yet). */
+		IDictNodeInfo info;
+		ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+		ck_assert(!info.is_dir);
+		ck_assert_uint_eq(info.ino, ino);
+		g_autoptr(GVariant) value = idict_get_value(dict, "k");
+		g_autoptr(GBytes) expected = idict__format_render(value);
+		ck_assert_uint_eq(info.size, g_bytes_get_size(expected));
+
+		GBytes *text = NULL;
+		IDictNodeInfo info2;
+		ck_assert_int_eq(idict__store_stat(dict, ino, &info2, &text), 0);
+		ck_assert_ptr_nonnull(text);
+		ck_assert(g_bytes_equal(text, expected));
+		ck_assert_uint_eq(info2.size, g_bytes_get_size(text));
+		g_bytes_unref(text);
+		/* Through lookup too. */
+		IDictNodeInfo info3;
+		ck_assert_int_eq(idict__store_lookup(dict, IDICT__INO_ROOT, "k", &info3), 0);
+		ck_assert_uint_eq(info3.size, info2.size);
+
+		/* A new value of another length: the size follows. */
+		ck_assert(idict_set_string(dict, "k", "longer than any value of the table", NULL));
+	}
+}
+END_TEST
+
+START_TEST(test_store_stat_dir)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_int(dict, "d/k", 1, NULL));
+	IDictNodeInfo info;
+	g_autoptr(GBytes) sentinel = g_bytes_new_static("", 0);
+	GBytes *text = sentinel; /* must be overwritten */
+	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, "d"), &info, &text), 0);
+	ck_assert(info.is_dir);
+	ck_assert_uint_eq(info.size, 0);
+	ck_assert_ptr_null(text);
+	ck_assert_uint_ge(info.nlink, 2);
+	ck_assert_int_gt(info.mtime_us, 0);
+	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, "d/k"), &info, NULL), 0);
+	ck_assert_uint_eq(info.nlink, 1);
+	ck_assert_int_gt(info.mtime_us, 0);
+}
+END_TEST
+
+/* A directory's link count is 2 plus one per subdirectory (their ".."),
+ * as store.c's fill_info_locked() says and as find(1) may assume. */
+START_TEST(test_store_dir_nlink)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_int(dict, "d/sub1/k", 1, NULL));
+	ck_assert(idict_set_int(dict, "d/sub2/k", 1, NULL));
+	ck_assert(idict_set_int(dict, "d/k", 1, NULL));
+	IDictNodeInfo info;
+	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, "d/sub1"), &info, NULL), 0);
+	ck_assert_uint_eq(info.nlink, 2);
+	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, "d"), &info, NULL), 0);
+	ck_assert_msg(info.nlink == 4, "directory with 2 subdirectories has nlink %u, not 4",
+		      info.nlink);
+}
+END_TEST
+
+/* ---- client writes ---- */
+
+START_TEST(test_store_write_readonly)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "k", 1.5, NULL));
+	guint64 ino = path_ino(dict, "k");
+	IDictNodeInfo info;
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert(!info.writable); /* new keys are read-only */
+	ck_assert_int_eq(idict__store_client_write(dict, ino, "2\n", 2), -EACCES);
+	double out = 0;
+	ck_assert(idict_get_double(dict, "k", &out, NULL));
+	ck_assert_double_eq(out, 1.5);
+
+	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert(info.writable);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, "2\n", 2), 0);
+	ck_assert(idict_set_writable(dict, "k", FALSE, NULL));
+	ck_assert_int_eq(idict__store_client_write(dict, ino, "3\n", 2), -EACCES);
+	ck_assert(idict_get_double(dict, "k", &out, NULL));
+	ck_assert_double_eq(out, 2);
+	/* Setting a new value keeps the flag. */
+	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
+	ck_assert(idict_set_double(dict, "k", 5, NULL));
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert(info.writable);
+
+	g_autoptr(GError) error = NULL;
+	ck_assert(!idict_set_writable(dict, "absent", TRUE, &error));
+	tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(test_store_write_not_a_key)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "d/k", 1.5, NULL));
+	ck_assert(idict_set_writable(dict, "d/k", TRUE, NULL));
+	guint64 ino = path_ino(dict, "d/k");
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "d"), "1\n", 2), -EISDIR);
+	ck_assert_int_eq(idict__store_client_write(dict, IDICT__INO_ROOT, "1\n", 2), -EISDIR);
+	ck_assert_int_eq(idict__store_client_write(dict, 999999, "1\n", 2), -ENOENT);
+	ck_assert(idict_remove(dict, "d/k"));
+	ck_assert_int_eq(idict__store_client_write(dict, ino, "1\n", 2), -ENOENT);
+}
+END_TEST
+
+/* Text that does not parse: EINVAL, and the value is unchanged and not
+ * reported as changed. */
+START_TEST(test_store_write_bad_text)
+{
+	const WriteCase *c = &write_cases[_i];
+	g_autoptr(IDict) dict = idict_new();
+	guint64 ino = set_write_case(dict, c);
+	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
+	idict_notify_update(dict, FALSE);
+	g_autofree char *before = value_text(dict, "k");
+
+	ck_assert_int_eq(idict__store_client_write(dict, ino, c->bad, strlen(c->bad)), -EINVAL);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, "1\0", 2), -EINVAL);
+	g_autofree char *after = value_text(dict, "k");
+	ck_assert_str_eq(after, before);
+
+	idict_notify_update(dict, FALSE);
+	guint64 cursor = 1;
+	g_autofree char *lines = read_updates(dict, &cursor);
+	ck_assert_str_eq(lines, "2 update\n");
+}
+END_TEST
+
+/* Accepted text: the value changes, is re-rendered, and is reported. */
+START_TEST(test_store_write_accepted)
+{
+	const WriteCase *c = &write_cases[_i];
+	g_autoptr(IDict) dict = idict_new();
+	guint64 ino = set_write_case(dict, c);
+	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
+	ck_assert(idict_set_int(dict, "other", 1, NULL));
+	GBytes *old_text = NULL;
+	IDictNodeInfo info;
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, &old_text), 0); /* caches the text */
+	g_bytes_unref(old_text);
+	idict_notify_update(dict, FALSE);
+
+	ck_assert_int_eq(idict__store_client_write(dict, ino, c->good, strlen(c->good)), 0);
+	g_autoptr(GVariant) value = idict_get_value(dict, "k");
+	g_autoptr(GVariant) expected =
+		g_variant_parse(G_VARIANT_TYPE(c->type), c->good_value, NULL, NULL, NULL);
+	ck_assert_ptr_nonnull(expected);
+	g_autofree char *got = g_variant_print(value, TRUE);
+	ck_assert_msg(g_variant_equal(value, expected), "wrote \"%s\", got %s", c->good, got);
+
+	GBytes *text = NULL;
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, &text), 0);
+	g_autoptr(GBytes) rendered = idict__format_render(expected);
+	ck_assert(g_bytes_equal(text, rendered));
+	ck_assert_uint_eq(info.size, g_bytes_get_size(rendered));
+	g_bytes_unref(text);
+
+	idict_notify_update(dict, FALSE);
+	guint64 cursor = 1;
+	g_autofree char *lines = read_updates(dict, &cursor);
+	ck_assert_str_eq(lines, "2 update k\n");
+}
+END_TEST
+
+START_TEST(test_store_write_shape)
+{
+	g_autoptr(IDict) dict = idict_new();
+	const double values[] = { 1, 2, 3, 4, 5, 6 };
+	ck_assert(idict_set_array(dict, "a", values, 3, NULL));
+	ck_assert(idict_set_matrix(dict, "m", values, 2, 2, NULL));
+	ck_assert(idict_set_writable(dict, "a", TRUE, NULL));
+	ck_assert(idict_set_writable(dict, "m", TRUE, NULL));
+	guint64 a = path_ino(dict, "a"), m = path_ino(dict, "m");
+
+	static const char *const bad_array[] = { "1\n2\n", "1\n2\n3\n4\n", "" };
+	for (gsize i = 0; i < G_N_ELEMENTS(bad_array); i++)
+		ck_assert_int_eq(idict__store_client_write(dict, a, bad_array[i],
+							   strlen(bad_array[i])), -EINVAL);
+	static const char *const bad_matrix[] = { "1 2 3\n4 5 6\n", "1 2\n", "1 2 3 4\n",
+						  "1\n2\n3\n4\n", "1 2\n3 4\n5 6\n", "" };
+	for (gsize i = 0; i < G_N_ELEMENTS(bad_matrix); i++)
+		ck_assert_int_eq(idict__store_client_write(dict, m, bad_matrix[i],
+							   strlen(bad_matrix[i])), -EINVAL);
+	gsize n = 0, rows = 0, cols = 0;
+	g_autofree double *a1 = idict_dup_array(dict, "a", &n, NULL);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_mem_eq(a1, values, 3 * sizeof(double));
+	g_autofree double *m1 = idict_dup_matrix(dict, "m", &rows, &cols, NULL);
+	ck_assert_uint_eq(rows, 2);
+	ck_assert_uint_eq(cols, 2);
+	ck_assert_mem_eq(m1, values, 4 * sizeof(double));
+
+	/* Same shape, other layout of the text: accepted. */
+	const char *array_text = "7 8 9";
+	const char *matrix_text = "7 8\n\n9 10\n";
+	ck_assert_int_eq(idict__store_client_write(dict, a, array_text, strlen(array_text)), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, m, matrix_text, strlen(matrix_text)), 0);
+	g_autofree double *a2 = idict_dup_array(dict, "a", &n, NULL);
+	ck_assert_double_eq(a2[2], 9);
+	g_autofree double *m2 = idict_dup_matrix(dict, "m", &rows, &cols, NULL);
+	ck_assert_double_eq(m2[3], 10);
+}
+END_TEST
+
+typedef struct {
+	int mode; /* 0 accept, 1 refuse with an error, 2 refuse without */
+	int calls;
+	IDict *dict;
+	char *key;
+	GVariant *value;
+	gboolean lock_free; /* another thread could take the store lock */
+} CheckRecord;
+
+static gboolean record_check(IDict *dict, const char *key, GVariant *value, gpointer user_data,
+			     GError **error)
+{
+	CheckRecord *rec = user_data;
+	rec->calls++;
+	rec->dict = dict;
+	g_free(rec->key);
+	rec->key = g_strdup(key);
+	g_clear_pointer(&rec->value, g_variant_unref);
+	rec->value = g_variant_ref(value);
+	if (rec->calls == 1) {
+		LockProbe *probe = lock_probe_start(dict);
+		rec->lock_free = lock_probe_wait(probe);
+		/* If it is stuck, it finishes when the write releases the lock. */
+		lock_probe_finish(probe);
+	}
+	if (rec->mode == 1)
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_INVALID_VALUE, "negative");
+	return rec->mode == 0;
+}
+
+START_TEST(test_store_write_check)
+{
+	g_autoptr(IDict) dict = idict_new();
+	CheckRecord rec = { 0 };
+	ck_assert(idict_set_double(dict, "c/k", 1, NULL));
+	ck_assert(idict_set_writable(dict, "c/k", TRUE, NULL));
+	ck_assert(idict_set_check(dict, "c/k", record_check, &rec, NULL, NULL));
+	guint64 ino = path_ino(dict, "c/k");
+
+	ck_assert_int_eq(idict__store_client_write(dict, ino, " 2.5\n", 5), 0);
+	ck_assert_int_eq(rec.calls, 1);
+	ck_assert_ptr_eq(rec.dict, dict);
+	ck_assert_str_eq(rec.key, "c/k");
+	ck_assert_str_eq(g_variant_get_type_string(rec.value), "d");
+	ck_assert_double_eq(g_variant_get_double(rec.value), 2.5); /* already parsed */
+	ck_assert_msg(rec.lock_free, "the check was called with the store lock held");
+	double out = 0;
+	ck_assert(idict_get_double(dict, "c/k", &out, NULL));
+	ck_assert_double_eq(out, 2.5);
+
+	idict_notify_update(dict, FALSE);
+	for (int mode = 1; mode <= 2; mode++) {
+		rec.mode = mode;
+		ck_assert_int_eq(idict__store_client_write(dict, ino, "-1\n", 3), -EINVAL);
+		ck_assert(idict_get_double(dict, "c/k", &out, NULL));
+		ck_assert_double_eq(out, 2.5);
+	}
+	ck_assert_int_eq(rec.calls, 3);
+	/* Text that does not parse never reaches the check. */
+	ck_assert_int_eq(idict__store_client_write(dict, ino, "x\n", 2), -EINVAL);
+	ck_assert_int_eq(rec.calls, 3);
+	idict_notify_update(dict, FALSE);
+	guint64 cursor = 1;
+	g_autofree char *lines = read_updates(dict, &cursor);
+	ck_assert_str_eq(lines, "2 update\n"); /* refused writes are not changes */
+
+	/* Removing the check lets everything through. */
+	ck_assert(idict_set_check(dict, "c/k", NULL, NULL, NULL, NULL));
+	ck_assert_int_eq(idict__store_client_write(dict, ino, "-1\n", 3), 0);
+	ck_assert_int_eq(rec.calls, 3);
+	ck_assert(idict_get_double(dict, "c/k", &out, NULL));
+	ck_assert_double_eq(out, -1);
+
+	g_autoptr(GError) error = NULL;
+	ck_assert(!idict_set_check(dict, "absent", record_check, &rec, NULL, &error));
+	tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND);
+	g_free(rec.key);
+	g_variant_unref(rec.value);
+}
+END_TEST
+
+static gboolean accept_all(IDict *dict, const char *key, GVariant *value, gpointer user_data,
+			   GError **error)
+{
+	(void)dict;
+	(void)key;
+	(void)value;
+	(void)user_data;
+	(void)error;
+	return TRUE;
+}
+
+START_TEST(test_store_check_destroy)
+{
+	gint d1 = 0, d2 = 0, d3 = 0, d4 = 0;
+	IDict *dict = idict_new();
+	ck_assert(idict_set_int(dict, "k", 1, NULL));
+	ck_assert(idict_set_int(dict, "k2", 1, NULL));
+	ck_assert(idict_set_check(dict, "k", accept_all, &d1, count_call, NULL));
+	ck_assert(idict_set_check(dict, "k", accept_all, &d2, count_call, NULL));
+	ck_assert_int_eq(d1, 1); /* replaced */
+	ck_assert_int_eq(d2, 0);
+	ck_assert(idict_set_check(dict, "k", NULL, NULL, NULL, NULL));
+	ck_assert_int_eq(d2, 1); /* removed */
+	ck_assert(idict_set_check(dict, "k", accept_all, &d3, count_call, NULL));
+	ck_assert(idict_set_int(dict, "k", 2, NULL)); /* a new value keeps the check */
+	ck_assert_int_eq(d3, 0);
+	ck_assert(idict_remove(dict, "k"));
+	ck_assert_int_eq(d3, 1); /* the key went */
+	ck_assert(idict_set_check(dict, "k2", accept_all, &d4, count_call, NULL));
+	idict_free(dict);
+	ck_assert_int_eq(d4, 1); /* the dictionary went */
+	ck_assert_int_eq(d1 + d2 + d3, 3);
+}
+END_TEST
+
+/* ---- the lock ---- */
+
+START_TEST(test_store_lock_recursive)
+{
+	g_autoptr(IDict) dict = idict_new();
+	idict_lock(dict);
+	idict_lock(dict);
+	ck_assert(idict_set_double(dict, "x", 1, NULL));
+	ck_assert(idict_set_double(dict, "y", 2, NULL));
+	double out = 0;
+	ck_assert(idict_get_double(dict, "x", &out, NULL));
+	ck_assert_double_eq(out, 1);
+	g_auto(GStrv) keys = idict_keys(dict);
+	ck_assert_uint_eq(g_strv_length(keys), 2);
+	ck_assert(idict_remove(dict, "y"));
+	idict_unlock(dict);
+	ck_assert(idict_set_double(dict, "x", 3, NULL));
+	idict_unlock(dict);
+	/* Fully released: another thread gets in. */
+	LockProbe *probe = lock_probe_start(dict);
+	gboolean done = lock_probe_wait(probe);
+	lock_probe_finish(probe);
+	ck_assert_msg(done, "the lock is still held after as many unlocks as locks");
+}
+END_TEST
+
+typedef struct {
+	IDict *dict;
+	gint done;
+	gboolean ok;
+	double value;
+} Reader;
+
+static gpointer reader_run(gpointer data)
+{
+	Reader *reader = data;
+	reader->ok = idict_get_double(reader->dict, "x", &reader->value, NULL);
+	g_atomic_int_set(&reader->done, 1);
+	return NULL;
+}
+
+/* While the computation holds the lock, readers wait, and then see all of
+ * its changes at once. */
+START_TEST(test_store_lock_blocks_readers)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "x", 1, NULL));
+	Reader reader = { .dict = dict };
+
+	idict_lock(dict);
+	ck_assert(idict_set_double(dict, "x", 2, NULL));
+	GThread *thread = g_thread_new("reader", reader_run, &reader);
+	g_usleep(50 * 1000);
+	/* Cannot have finished: we hold the lock. */
+	ck_assert_int_eq(g_atomic_int_get(&reader.done), 0);
+	ck_assert(idict_set_double(dict, "x", 3, NULL));
+	idict_unlock(dict);
+
+	g_thread_join(thread);
+	ck_assert_int_eq(g_atomic_int_get(&reader.done), 1);
+	ck_assert(reader.ok);
+	ck_assert_double_eq(reader.value, 3);
+}
+END_TEST
+
+/* ---- control ---- */
+
+START_TEST(test_store_control_flags)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(!idict_paused(dict));
+	idict_pause(dict);
+	ck_assert(idict_paused(dict));
+	idict_pause(dict);
+	ck_assert(idict_paused(dict));
+	idict_resume(dict);
+	ck_assert(!idict_paused(dict));
+	idict_resume(dict);
+	ck_assert(!idict_paused(dict));
+	ck_assert(!idict_terminated(dict));
+	idict_terminate(dict);
+	ck_assert(idict_terminated(dict));
+	idict_terminate(dict);
+	ck_assert(idict_terminated(dict));
+}
+END_TEST
+
+START_TEST(test_store_wait_not_paused)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_wait(dict, -1));
+	ck_assert(idict_wait(dict, 0));
+	ck_assert(idict_wait(dict, 1000));
+	idict_pause(dict);
+	idict_resume(dict);
+	ck_assert(idict_wait(dict, -1));
+}
+END_TEST
+
+START_TEST(test_store_wait_timeout)
+{
+	g_autoptr(IDict) dict = idict_new();
+	idict_pause(dict);
+	ck_assert(!idict_wait(dict, 0));
+	gint64 start = g_get_monotonic_time();
+	ck_assert(!idict_wait(dict, 0.05));
+	/* It did wait (a lower bound only: no upper bound on a loaded machine). */
+	ck_assert_int_ge(g_get_monotonic_time() - start, 40 * 1000);
+	ck_assert(idict_paused(dict));
+}
+END_TEST
+
+START_TEST(test_store_wait_terminated)
+{
+	g_autoptr(IDict) dict = idict_new();
+	idict_pause(dict);
+	idict_terminate(dict);
+	ck_assert(idict_wait(dict, -1));
+	ck_assert(idict_wait(dict, 0));
+	ck_assert(idict_paused(dict)); /* terminating does not resume */
+}
+END_TEST
+
+typedef struct {
+	IDict *dict;
+	gboolean terminate; /* else resume */
+	gulong delay_us;
+} Later;
+
+static gpointer later_run(gpointer data)
+{
+	Later *later = data;
+	g_usleep(later->delay_us);
+	if (later->terminate)
+		idict_terminate(later->dict);
+	else
+		idict_resume(later->dict);
+	return NULL;
+}
+
+/* A blocked idict_wait() returns when another thread acts.  _i: 0 resume,
+ * 1 terminate; with no limit and with a long timeout. */
+START_TEST(test_store_wait_woken)
+{
+	static const double timeouts[] = { -1, 60 };
+	for (gsize t = 0; t < G_N_ELEMENTS(timeouts); t++) {
+		g_autoptr(IDict) dict = idict_new();
+		idict_pause(dict);
+		Later later = { dict, _i == 1, 50 * 1000 };
+		GThread *thread = g_thread_new("later", later_run, &later);
+		gboolean go_on = idict_wait(dict, timeouts[t]);
+		g_thread_join(thread);
+		ck_assert_msg(go_on, "idict_wait(%g) returned FALSE", timeouts[t]);
+		ck_assert_int_eq(idict_terminated(dict), _i == 1);
+	}
+}
+END_TEST
+
+/* An infinite timeout is no limit: idict_wait() blocks until resumed. */
+START_TEST(test_store_wait_infinite_timeout)
+{
+	g_autoptr(IDict) dict = idict_new();
+	idict_pause(dict);
+	Later later = { dict, FALSE, 100 * 1000 };
+	GThread *thread = g_thread_new("later", later_run, &later);
+	gboolean go_on = idict_wait(dict, INFINITY);
+	g_thread_join(thread);
+	ck_assert_msg(go_on, "idict_wait(INFINITY) returned FALSE while paused");
+}
+END_TEST
+
+START_TEST(test_store_status_states)
+{
+	g_autoptr(IDict) dict = idict_new();
+	IDictStatus status;
+	idict__store_status(dict, &status);
+	ck_assert_str_eq(status.state, "running");
+	ck_assert_uint_eq(status.sequence, 0);
+	ck_assert_uint_eq(status.n_keys, 0);
+	ck_assert_int_gt(status.started_us, 0);
+	ck_assert_int_eq(status.last_update_us, 0);
+
+	ck_assert(idict_set_int(dict, "a", 1, NULL));
+	ck_assert(idict_set_int(dict, "b/c", 1, NULL));
+	idict_pause(dict);
+	idict__store_status(dict, &status);
+	ck_assert_str_eq(status.state, "paused");
+	ck_assert_uint_eq(status.n_keys, 2);
+	idict_resume(dict);
+	idict__store_status(dict, &status);
+	ck_assert_str_eq(status.state, "running");
+
+	idict_notify_update(dict, FALSE);
+	idict__store_status(dict, &status);
+	ck_assert_uint_eq(status.sequence, 1);
+	ck_assert_int_ge(status.last_update_us, status.started_us);
+
+	idict_pause(dict);
+	idict_terminate(dict);
+	idict__store_status(dict, &status);
+	ck_assert_str_eq(status.state, "terminating");
+	idict_resume(dict);
+	idict__store_status(dict, &status);
+	ck_assert_str_eq(status.state, "terminating");
+
+	idict_notify_update(dict, TRUE);
+	idict__store_status(dict, &status);
+	ck_assert_str_eq(status.state, "finished");
+	ck_assert_uint_eq(status.sequence, 2);
+	idict_pause(dict);
+	idict__store_status(dict, &status);
+	ck_assert_str_eq(status.state, "finished");
+}
+END_TEST
+
+/* A final update finishes the run even if nobody asked it to stop. */
+START_TEST(test_store_status_finished_without_terminate)
+{
+	g_autoptr(IDict) dict = idict_new();
+	idict_notify_update(dict, TRUE);
+	IDictStatus status;
+	idict__store_status(dict, &status);
+	ck_assert_str_eq(status.state, "finished");
+	ck_assert(!idict_terminated(dict));
+}
+END_TEST
+
+/* ---- updates and callbacks ---- */
+
+START_TEST(test_store_sequence)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert_uint_eq(idict_sequence(dict), 0);
+	for (guint64 i = 1; i <= 5; i++) {
+		idict_notify_update(dict, FALSE);
+		ck_assert_uint_eq(idict_sequence(dict), i);
+	}
+	ck_assert_uint_eq(idict__update_log_last(idict__store_update_log(dict)), 5);
+}
+END_TEST
+
+START_TEST(test_store_update_lines)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_int(dict, "b", 1, NULL));
+	ck_assert(idict_set_int(dict, "a/x", 1, NULL));
+	ck_assert(idict_set_int(dict, "b", 2, NULL)); /* listed once */
+	idict_notify_update(dict, FALSE);
+	idict_notify_update(dict, FALSE); /* nothing changed */
+	ck_assert(idict_remove(dict, "b"));
+	ck_assert(idict_set_int(dict, "c", 1, NULL));
+	idict_notify_update(dict, FALSE);
+	ck_assert(idict_set_int(dict, "a/x", 3, NULL));
+	idict_notify_update(dict, TRUE);
+
+	guint64 cursor = 0;
+	g_autofree char *lines = read_updates(dict, &cursor);
+	ck_assert_str_eq(lines, "1 update a/x b\n2 update\n3 update b c\n4 final a/x\n");
+	ck_assert_uint_eq(cursor, 4);
+}
+END_TEST
+
+typedef struct {
+	int calls;
+	gboolean finals[4];
+	IDict *dict;
+	GThread *thread;
+	guint64 sequence;
+	gint destroyed;
+} CallbackRecord;
+
+static void record_callback(IDict *dict, gboolean final, gpointer user_data)
+{
+	CallbackRecord *rec = user_data;
+	if (rec->calls < (int)G_N_ELEMENTS(rec->finals))
+		rec->finals[rec->calls] = final;
+	rec->calls++;
+	rec->dict = dict;
+	rec->thread = g_thread_self();
+	rec->sequence = idict_sequence(dict);
+}
+
+static void record_destroy(gpointer user_data)
+{
+	CallbackRecord *rec = user_data;
+	rec->destroyed++;
+}
+
+START_TEST(test_store_callback_args)
+{
+	IDict *dict = idict_new();
+	CallbackRecord rec = { 0 };
+	guint id = idict_add_callback(dict, record_callback, &rec, record_destroy);
+	ck_assert_uint_gt(id, 0);
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(rec.calls, 1);
+	ck_assert_ptr_eq(rec.dict, dict);
+	ck_assert_ptr_eq(rec.thread, g_thread_self());
+	ck_assert_uint_eq(rec.sequence, 1); /* bumped before the callbacks run */
+	idict_notify_update(dict, TRUE);
+	ck_assert_int_eq(rec.calls, 2);
+	ck_assert_int_eq(rec.finals[0], FALSE);
+	ck_assert_int_eq(rec.finals[1], TRUE);
+	ck_assert_uint_eq(rec.sequence, 2);
+	ck_assert_int_eq(rec.destroyed, 0);
+	idict_free(dict);
+	ck_assert_int_eq(rec.destroyed, 1); /* destroy notify on idict_free() */
+}
+END_TEST
+
+/* Called from a thread of our own, so that failure is reported, not hung. */
+typedef struct {
+	gboolean lock_free;
+	int calls;
+} ProbeRecord;
+
+static void probing_callback(IDict *dict, gboolean final, gpointer user_data)
+{
+	(void)final;
+	ProbeRecord *rec = user_data;
+	rec->calls++;
+	LockProbe *probe = lock_probe_start(dict);
+	rec->lock_free = lock_probe_wait(probe);
+	lock_probe_finish(probe); /* if stuck, it ends when the lock is released */
+}
+
+/* Callbacks run without the store lock: another thread can set a value. */
+START_TEST(test_store_callback_lock_not_held)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ProbeRecord rec = { 0 };
+	idict_add_callback(dict, probing_callback, &rec, NULL);
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(rec.calls, 1);
+	ck_assert_msg(rec.lock_free, "a callback ran with the store lock held");
+	gint64 probe = 0;
+	ck_assert(idict_get_int(dict, "probe", &probe, NULL));
+	ck_assert_int_eq(probe, 1);
+}
+END_TEST
+
+START_TEST(test_store_remove_callback)
+{
+	g_autoptr(IDict) dict = idict_new();
+	CallbackRecord a = { 0 }, b = { 0 };
+	guint ida = idict_add_callback(dict, record_callback, &a, record_destroy);
+	guint idb = idict_add_callback(dict, record_callback, &b, record_destroy);
+	ck_assert_uint_ne(ida, idb);
+	idict_notify_update(dict, FALSE);
+	ck_assert(idict_remove_callback(dict, ida));
+	ck_assert_int_eq(a.destroyed, 1);
+	ck_assert(!idict_remove_callback(dict, ida));
+	ck_assert(!idict_remove_callback(dict, 0));
+	ck_assert(!idict_remove_callback(dict, 12345));
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(b.calls, 2);
+	ck_assert_int_eq(a.destroyed, 1);
+	ck_assert_int_eq(b.destroyed, 0);
+}
+END_TEST
+
+typedef struct {
+	CallbackRecord rec;
+	guint remove_id; /* the callback to remove when called */
+	gboolean removed;
+} Remover;
+
+static void removing_callback(IDict *dict, gboolean final, gpointer user_data)
+{
+	Remover *remover = user_data;
+	record_callback(dict, final, &remover->rec);
+	if (remover->remove_id)
+		remover->removed = idict_remove_callback(dict, remover->remove_id);
+}
+
+static void remover_destroy(gpointer user_data)
+{
+	Remover *remover = user_data;
+	remover->rec.destroyed++;
+}
+
+/* A callback may remove itself, or another one, while updates run. */
+START_TEST(test_store_remove_callback_inside)
+{
+	g_autoptr(IDict) dict = idict_new();
+	Remover self = { { 0 }, 0, FALSE };
+	guint id = idict_add_callback(dict, removing_callback, &self, remover_destroy);
+	self.remove_id = id;
+	idict_notify_update(dict, FALSE);
+	ck_assert(self.removed);
+	ck_assert_int_eq(self.rec.calls, 1);
+	ck_assert_int_eq(self.rec.destroyed, 1);
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(self.rec.calls, 1);
+	ck_assert_int_eq(self.rec.destroyed, 1);
+
+	/* The first removes the second, which then is not called. */
+	Remover first = { { 0 }, 0, FALSE };
+	CallbackRecord second = { 0 };
+	idict_add_callback(dict, removing_callback, &first, remover_destroy);
+	first.remove_id = idict_add_callback(dict, record_callback, &second, record_destroy);
+	idict_notify_update(dict, FALSE);
+	ck_assert(first.removed);
+	ck_assert_int_eq(first.rec.calls, 1);
+	ck_assert_int_eq(second.calls, 0);
+	ck_assert_int_eq(second.destroyed, 1);
+}
+END_TEST
+
+typedef struct {
+	CallbackRecord rec;
+	CallbackRecord *to_add;
+	guint added_id;
+} Adder;
+
+static void adding_callback(IDict *dict, gboolean final, gpointer user_data)
+{
+	Adder *adder = user_data;
+	record_callback(dict, final, &adder->rec);
+	if (adder->added_id == 0)
+		adder->added_id = idict_add_callback(dict, record_callback, adder->to_add, NULL);
+}
+
+/* A callback may add callbacks (no deadlock); they run at later updates. */
+START_TEST(test_store_add_callback_inside)
+{
+	g_autoptr(IDict) dict = idict_new();
+	CallbackRecord added = { 0 };
+	Adder adder = { { 0 }, &added, 0 };
+	idict_add_callback(dict, adding_callback, &adder, NULL);
+	idict_notify_update(dict, FALSE);
+	ck_assert_uint_gt(adder.added_id, 0);
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(adder.rec.calls, 2);
+	ck_assert_int_ge(added.calls, 1);
+	ck_assert(idict_remove_callback(dict, adder.added_id));
+}
+END_TEST
+
+static void count_hook(gpointer data)
+{
+	g_atomic_int_inc((gint *)data);
+}
+
+START_TEST(test_store_update_hook)
+{
+	g_autoptr(IDict) dict = idict_new();
+	gint hooked = 0;
+	idict__store_set_update_hook(dict, count_hook, &hooked);
+	idict_notify_update(dict, FALSE);
+	idict_notify_update(dict, TRUE);
+	ck_assert_int_eq(hooked, 2);
+	idict__store_set_update_hook(dict, NULL, NULL);
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(hooked, 2);
+}
+END_TEST
+
+/* ---- the suite ---- */
+
+static Suite *store_suite(void)
+{
+	Suite *suite = suite_create("store");
+
+	TCase *tc = tcase_create("values");
+	tcase_add_test(tc, test_store_new_is_empty);
+	tcase_add_test(tc, test_store_set_get_double);
+	tcase_add_test(tc, test_store_set_get_int);
+	tcase_add_test(tc, test_store_set_get_bool);
+	tcase_add_test(tc, test_store_set_get_string);
+	tcase_add_test(tc, test_store_set_string_invalid_utf8);
+	tcase_add_test(tc, test_store_set_get_array);
+	tcase_add_test(tc, test_store_set_get_matrix);
+	tcase_add_test(tc, test_store_matrix_without_columns);
+	tcase_add_test(tc, test_store_dup_matrix_ragged);
+	tcase_add_test(tc, test_store_set_value_other_type);
+	tcase_add_test(tc, test_store_setter_replaces_type);
+	tcase_add_loop_test(tc, test_store_wrong_type, 0, N_GETTERS);
+	tcase_add_loop_test(tc, test_store_not_found, 0, N_GETTERS);
+	tcase_add_test(tc, test_store_dup_returns_copies);
+	tcase_add_test(tc, test_store_get_value_is_reference);
+	tcase_add_test(tc, test_store_set_value_floating_sunk);
+	tcase_add_test(tc, test_store_set_value_keeps_reference);
+	tcase_add_test(tc, test_store_bad_name_refused);
+	tcase_add_test(tc, test_store_contains_remove_size);
+	tcase_add_test(tc, test_store_keys_sorted);
+	suite_add_tcase(suite, tc);
+
+	tc = tcase_create("tree");
+	tcase_add_test(tc, test_store_conflict_key_then_dir);
+	tcase_add_test(tc, test_store_conflict_dir_then_key);
+	tcase_add_test(tc, test_store_conflict_is_not_a_change);
+	tcase_add_test(tc, test_store_remove_prunes_dirs);
+	tcase_add_test(tc, test_store_lookup_and_list);
+	tcase_add_test(tc, test_store_parent);
+	tcase_add_test(tc, test_store_inode_stable);
+	tcase_add_test(tc, test_store_inode_not_reused);
+	tcase_add_loop_test(tc, test_store_stat_size, 0, G_N_ELEMENTS(write_cases));
+	tcase_add_test(tc, test_store_stat_dir);
+	tcase_add_test(tc, test_store_dir_nlink);
+	suite_add_tcase(suite, tc);
+
+	tc = tcase_create("client_write");
+	tcase_add_test(tc, test_store_write_readonly);
+	tcase_add_test(tc, test_store_write_not_a_key);
+	tcase_add_loop_test(tc, test_store_write_bad_text, 0, G_N_ELEMENTS(write_cases));
+	tcase_add_loop_test(tc, test_store_write_accepted, 0, G_N_ELEMENTS(write_cases));
+	tcase_add_test(tc, test_store_write_shape);
+	tcase_add_test(tc, test_store_write_check);
+	tcase_add_test(tc, test_store_check_destroy);
+	tcase_set_timeout(tc, 2 * DEADLOCK_LIMIT_S);
+	suite_add_tcase(suite, tc);
+
+	tc = tcase_create("lock");
+	tcase_add_test(tc, test_store_lock_recursive);
+	tcase_add_test(tc, test_store_lock_blocks_readers);
+	tcase_set_timeout(tc, 2 * DEADLOCK_LIMIT_S);
+	suite_add_tcase(suite, tc);
+
+	tc = tcase_create("control");
+	tcase_add_test(tc, test_store_control_flags);
+	tcase_add_test(tc, test_store_wait_not_paused);
+	tcase_add_test(tc, test_store_wait_timeout);
+	tcase_add_test(tc, test_store_wait_terminated);
+	tcase_add_loop_test(tc, test_store_wait_woken, 0, 2);
+	tcase_add_test(tc, test_store_wait_infinite_timeout);
+	tcase_add_test(tc, test_store_status_states);
+	tcase_add_test(tc, test_store_status_finished_without_terminate);
+	tcase_set_timeout(tc, 2 * DEADLOCK_LIMIT_S);
+	suite_add_tcase(suite, tc);
+
+	tc = tcase_create("updates");
+	tcase_add_test(tc, test_store_sequence);
+	tcase_add_test(tc, test_store_update_lines);
+	tcase_add_test(tc, test_store_callback_args);
+	tcase_add_test(tc, test_store_callback_lock_not_held);
+	tcase_add_test(tc, test_store_remove_callback);
+	tcase_add_test(tc, test_store_remove_callback_inside);
+	tcase_add_test(tc, test_store_add_callback_inside);
+	tcase_add_test(tc, test_store_update_hook);
+	tcase_set_timeout(tc, 2 * DEADLOCK_LIMIT_S);
+	suite_add_tcase(suite, tc);
+
+	return suite;
+}
+
+int main(void)
+{
+	return tu_run_suite(store_suite());
+}
