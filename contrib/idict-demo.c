@@ -13,7 +13,6 @@
 #include <idict.h>
 
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -54,29 +53,6 @@ static void print_progress(IDict *dict, gboolean final, gpointer user_data)
 	fflush(stdout);
 }
 
-/* Signals: the first SIGINT/SIGTERM asks the loop to stop cleanly (final
- * update, wait-then-close, unmount); a second one ends the process at once. */
-static gpointer signal_thread(gpointer data)
-{
-	IDict *dict = data;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	for (int count = 0;; count++) {
-		int sig = 0;
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (count > 0) {
-			fprintf(stderr, "idict-demo: second signal, exiting now\n");
-			_exit(128 + sig);
-		}
-		fprintf(stderr, "idict-demo: terminating (signal again to exit at once)\n");
-		idict_terminate(dict);
-	}
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	gint points = 64, delay_ms = 100;
@@ -107,14 +83,9 @@ int main(int argc, char **argv)
 	}
 	const char *mountpoint = argv[1];
 
-	/* Block the signals in every thread; one thread takes them with sigwait(). */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-
 	g_autoptr(IDict) dict = idict_new();
+	/* Ctrl-C: the first stops the loop cleanly, a second ends the process. */
+	idict_terminate_on_signals(dict, NULL);
 	gsize n = (gsize)points;
 	g_autofree double *u = g_new(double, n);
 	g_autofree double *next = g_new(double, n);
@@ -139,9 +110,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "idict-demo: %s\n", error->message);
 		return 1;
 	}
-	g_thread_unref(g_thread_new("signals", signal_thread, dict));
 	const char *mnt = idict_server_mountpoint(server);
-	printf("idict-demo: serving at %s (Ctrl-C to stop). Try, in another shell:\n"
+	printf("idict-demo: serving at %s (Ctrl-C to stop; twice to quit at once).\n"
+	       "Try, in another shell:\n"
 	       "  cat %s/residual %s/step        # current values\n"
 	       "  cat %s/ctl/status              # state, sequence, times\n"
 	       "  echo 0.4 > %s/params/alpha     # change a parameter (0 < alpha <= 0.5)\n"

@@ -44,6 +44,7 @@ typedef enum {
 	IDICT_ERROR_WRONG_TYPE,    /* the key holds a value of another type */
 	IDICT_ERROR_INVALID_VALUE, /* text that does not parse, or a value a check refused */
 	IDICT_ERROR_MOUNT,         /* the filesystem could not be mounted */
+	IDICT_ERROR_FAILED,        /* anything else, e.g. an I/O error in idict_save() */
 } IDictError;
 
 /* ---- Lifecycle ---------------------------------------------------------- */
@@ -197,6 +198,19 @@ IDICT_API guint idict_add_callback(IDict *self, IDictUpdateFunc func, gpointer u
 /** Returns: %TRUE if @id was registered.  Safe from within a callback. */
 IDICT_API gboolean idict_remove_callback(IDict *self, guint id);
 
+/**
+ * idict_terminate_on_signals:
+ * Opt-in: makes the first SIGINT, SIGTERM or SIGHUP call idict_terminate()
+ * on @self, so that Ctrl-C stops the loop cleanly (final update,
+ * wait-then-close, unmount); a second signal ends the process by that signal.
+ * Blocks these signals in the calling thread and takes them in a thread of
+ * its own (sigwait(), no handler): call it from main() before creating
+ * other threads, so that they inherit the mask.  Once per process; after
+ * idict_free(@self) signals are taken but ignored until the second.
+ * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED if already called.
+ */
+IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);
+
 /* ---- The server --------------------------------------------------------- */
 
 /**
@@ -204,8 +218,11 @@ IDICT_API gboolean idict_remove_callback(IDict *self, guint id);
  * Mounts @self at @mountpoint and serves it from threads of its own.
  * Creates @mountpoint if missing, and clears a stale mount left there by a
  * crashed run ("Transport endpoint is not connected").
+ * By default the mount is made with fusermount3's auto_unmount: a helper
+ * process unmounts it when this process ends, even by SIGKILL.
  * @options: (nullable): comma-separated FUSE mount options, for example
- *   "allow_other,default_permissions"; NULL for none.
+ *   "allow_other,default_permissions"; NULL for none.  "no_auto_unmount"
+ *   turns auto_unmount off.
  * Returns: (transfer full) (nullable): the server, to be ended with
  *   idict_server_wait_then_close(); NULL with IDICT_ERROR_MOUNT on failure.
  */

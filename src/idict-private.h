@@ -147,6 +147,10 @@ const IDictCtlFile *idict__ctl_by_ino(guint64 ino);
 const IDictCtlFile *idict__ctl_by_name(const char *name);
 const IDictCtlFile *idict__ctl_files(guint *n_out);
 
+/* ---- signals.c ---- */
+/* Called by idict_free(): the signal thread must not use @self any more. */
+void idict__signals_forget(IDict *self);
+
 /* ---- fs.c ---- */
 const struct fuse_lowlevel_ops *idict__fs_ops(void);
 /* Frees a file handle of a file still open when the server closes. */

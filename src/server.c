@@ -264,6 +264,42 @@ static void server_free(IDictServer *server)
 	g_free(server);
 }
 
+/* Creates the FUSE session with @options and mounts it; with @auto_unmount,
+ * tries fusermount3's auto_unmount first and falls back to a plain mount. */
+static gboolean mount_session(IDictServer *server, const char *options, gboolean auto_unmount,
+			      GError **error)
+{
+	g_autofree char *with_auto = g_strdup_printf("%s,auto_unmount", options);
+	const char *attempts[] = { auto_unmount ? with_auto : options, options };
+	for (gsize i = 0; i < (auto_unmount ? 2u : 1u); i++) {
+		g_free(take_fuse_messages());
+		char *argv[] = { (char *)"idict", (char *)"-o", (char *)attempts[i], NULL };
+		struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+		server->session = fuse_session_new(&args, idict__fs_ops(),
+						   sizeof(struct fuse_lowlevel_ops), server);
+		fuse_opt_free_args(&args);
+		if (server->session == NULL) {
+			g_autofree char *why = take_fuse_messages();
+			g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+				    "bad mount options \"%s\": %s", options, why);
+			return FALSE;
+		}
+		if (fuse_session_mount(server->session, server->mountpoint) == 0)
+			return TRUE;
+		g_autofree char *why = take_fuse_messages();
+		fuse_session_destroy(server->session);
+		server->session = NULL;
+		if (i + 1 < (auto_unmount ? 2u : 1u)) {
+			g_info("mounting %s with auto_unmount failed (%s); trying without",
+			       server->mountpoint, why);
+			continue;
+		}
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot mount %s: %s",
+			    server->mountpoint, why);
+	}
+	return FALSE;
+}
+
 IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *options,
 			 GError **error)
 {
@@ -290,25 +326,21 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	g_cond_init(&server->cond);
 	server->open_files = g_hash_table_new(NULL, NULL);
 
-	g_autofree char *mount_options = g_strdup_printf("fsname=idict,subtype=idict%s%s",
-							 options && *options ? "," : "",
-							 options ? options : "");
-	char *argv[] = { (char *)"idict", (char *)"-o", mount_options, NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-	server->session = fuse_session_new(&args, idict__fs_ops(), sizeof(struct fuse_lowlevel_ops),
-					   server);
-	fuse_opt_free_args(&args);
-	if (server->session == NULL) {
-		g_autofree char *why = take_fuse_messages();
-		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "bad mount options \"%s\": %s",
-			    options ? options : "", why);
-		server_free(server);
-		return NULL;
+	/* Our own option: no_auto_unmount.  By default the mount is made
+	 * through fusermount3's auto_unmount, whose helper process unmounts
+	 * when this process dies, even by SIGKILL: no stale mount is left. */
+	gboolean auto_unmount = TRUE;
+	g_autoptr(GString) passed = g_string_new("fsname=idict,subtype=idict");
+	g_auto(GStrv) words = g_strsplit(options ? options : "", ",", -1);
+	for (char **w = words; *w; w++) {
+		if (g_str_equal(*w, "no_auto_unmount"))
+			auto_unmount = FALSE;
+		else if (g_str_equal(*w, "auto_unmount"))
+			continue;
+		else if (**w)
+			g_string_append_printf(passed, ",%s", *w);
 	}
-	if (fuse_session_mount(server->session, server->mountpoint) != 0) {
-		g_autofree char *why = take_fuse_messages();
-		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot mount %s: %s",
-			    server->mountpoint, why);
+	if (!mount_session(server, passed->str, auto_unmount, error)) {
 		server_free(server);
 		return NULL;
 	}

@@ -190,6 +190,7 @@ void idict_free(IDict *self)
 {
 	if (self == NULL)
 		return;
+	idict__signals_forget(self);
 	for (guint i = 0; i < self->callbacks->len; i++)
 		g_rc_box_release_full(self->callbacks->pdata[i], callback_rec_clear);
 	g_ptr_array_unref(self->callbacks);

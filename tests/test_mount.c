@@ -700,7 +700,7 @@ START_TEST(test_mount_stale_mount_recovered)
 		/* A computation that crashes while serving. */
 		IDict *d = idict_new();
 		idict_set_int(d, "x", 1, NULL);
-		IDictServer *s = idict_serve(d, where, NULL, NULL);
+		IDictServer *s = idict_serve(d, where, "no_auto_unmount", NULL);
 		ssize_t n = write(ready[1], s ? "y" : "n", 1);
 		(void)n;
 		pause();
@@ -730,6 +730,41 @@ START_TEST(test_mount_stale_mount_recovered)
 	g_autofree char *deeper = g_build_filename(dir, "deeper", NULL);
 	rmdir(where);
 	rmdir(deeper);
+	rmdir(dir);
+	close(ready[0]);
+	close(ready[1]);
+}
+END_TEST
+
+START_TEST(test_mount_killed_leaves_no_mount)
+{
+	g_autofree char *dir = g_dir_make_tmp("idict-kill-XXXXXX", NULL);
+	g_autofree char *where = g_build_filename(dir, "mnt", NULL);
+	int ready[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		IDict *d = idict_new();
+		IDictServer *s = idict_serve(d, where, NULL, NULL);
+		ssize_t n = write(ready[1], s ? "y" : "n", 1);
+		(void)n;
+		pause();
+		_exit(0);
+	}
+	char answer = 0;
+	ck_assert_int_eq(read(ready[0], &answer, 1), 1);
+	ck_assert_int_eq(answer, 'y');
+	ck_assert(is_mounted(where));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* fusermount3's auto_unmount helper notices and unmounts. */
+	for (int i = 0; i < 500 && is_mounted(where); i++)
+		g_usleep(10000);
+	ck_assert(!is_mounted(where));
+	struct stat st;
+	ck_assert_int_eq(stat(where, &st), 0);
+	rmdir(where);
 	rmdir(dir);
 	close(ready[0]);
 	close(ready[1]);
@@ -801,6 +836,7 @@ static Suite *mount_suite(void)
 	tc = tcase_create("mounting");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_mount_stale_mount_recovered);
+	tcase_add_test(tc, test_mount_killed_leaves_no_mount);
 	tcase_add_test(tc, test_mount_bad_options);
 	suite_add_tcase(s, tc);
 	return s;

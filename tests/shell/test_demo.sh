@@ -121,12 +121,26 @@ check "SIGINT: the demo sends the final update and exits 0" test "${exit_status:
 check "SIGINT: unmounted" bash -c "! grep -q ' $mnt ' /proc/mounts"
 check "SIGINT: message says terminated" grep -q "terminated after" "$dir/demo.out"
 
-# ---- a crashed run leaves a stale mount; the next run clears it ----
+# ---- a second SIGINT ends the process at once, even while it lingers ----
+start_demo --delay 10 --linger 60 || exit 1
+exec 3<"$mnt/u"
+kill -INT "$demo"
+for _ in $(seq 100); do grep -qx "state finished" "$mnt/ctl/status" && break; sleep 0.05; done
+check "first SIGINT: finished, lingering for the open file" grep -qx "state finished" "$mnt/ctl/status"
+kill -INT "$demo"
+wait_pid "$demo" 30
+exec 3<&-
+check "second SIGINT: the process ends by SIGINT (status 130)" test "${exit_status:-0}" = 130
+for _ in $(seq 100); do grep -q " $mnt " /proc/mounts || break; sleep 0.05; done
+check "second SIGINT: no mount left behind" bash -c "! grep -q ' $mnt ' /proc/mounts"
+
+# ---- a killed run leaves no mount behind; the next run starts cleanly ----
 start_demo --delay 10 --linger 2 || exit 1
 kill -9 "$demo"
 wait "$demo" 2>/dev/null
-err=$(stat "$mnt" 2>&1)
-check "after kill -9 the mount is stale" bash -c "[[ '$err' == *'not connected'* ]]"
+for _ in $(seq 100); do grep -q " $mnt " /proc/mounts || break; sleep 0.05; done
+check "after kill -9 the mount is gone (auto_unmount)" bash -c "! grep -q ' $mnt ' /proc/mounts"
+check "... and the mount point is a plain directory again" bash -c "stat '$mnt' >/dev/null"
 start_demo --steps 20 --delay 50 --linger 2 || exit 1
 wait_pid "$demo" 30
 check "the next run on the same mount point works" test "${exit_status:-1}" = 0
