@@ -28,10 +28,10 @@ DEFINES := -D_GNU_SOURCE -DFUSE_USE_VERSION=312 \
 PROJECT_CFLAGS := $(WARNINGS) $(DEFINES) -Iinclude -fPIC -MMD -MP $(SAN_FLAGS)
 
 LIB_SRCS := src/names.c src/format.c src/store.c src/update_log.c src/ctl.c src/fs.c \
-	src/updates.c src/server.c src/signals.c
+	src/updates.c src/server.c src/signals.c src/checkpoint.c
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SONAME := libidict.so.0
-TESTS := test_names test_format test_store test_update_log test_mount
+TESTS := test_names test_format test_store test_update_log test_checkpoint test_mount
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 
 ifeq ($(V),1)

@@ -58,6 +58,7 @@ int main(int argc, char **argv)
 	gint points = 64, delay_ms = 100;
 	gint64 steps = 100000;
 	double linger = 10, tolerance = 1e-9;
+	g_autofree char *checkpoint = NULL, *resume = NULL;
 	GOptionEntry entries[] = {
 		{ "points", 'n', 0, G_OPTION_ARG_INT, &points, "Grid points (default 64)", "N" },
 		{ "steps", 's', 0, G_OPTION_ARG_INT64, &steps, "Most steps (default 100000)", "N" },
@@ -68,6 +69,11 @@ int main(int argc, char **argv)
 		{ "linger", 'l', 0, G_OPTION_ARG_DOUBLE, &linger,
 		  "After the end, keep serving while clients have files open, at most S seconds "
 		  "(default 10)", "S" },
+		{ "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint,
+		  "At the end, save the state to FILE (atomically)", "FILE" },
+		{ "resume", 'r', 0, G_OPTION_ARG_FILENAME, &resume,
+		  "Start from a checkpoint saved with --checkpoint (its grid replaces --points)",
+		  "FILE" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	g_autoptr(GOptionContext) context = g_option_context_new("MOUNTPOINT");
@@ -83,27 +89,50 @@ int main(int argc, char **argv)
 	}
 	const char *mountpoint = argv[1];
 
-	g_autoptr(IDict) dict = idict_new();
+	g_autoptr(IDict) dict = resume ? idict_load(resume, &error) : idict_new();
+	if (dict == NULL) {
+		fprintf(stderr, "idict-demo: %s\n", error->message);
+		return 1;
+	}
 	/* Ctrl-C: the first stops the loop cleanly, a second ends the process. */
 	idict_terminate_on_signals(dict, NULL);
-	gsize n = (gsize)points;
-	g_autofree double *u = g_new(double, n);
-	g_autofree double *next = g_new(double, n);
-	double dx = 1.0 / (double)(n - 1);
-	for (gsize i = 0; i < n; i++) {
-		double x = (double)i * dx;
-		u[i] = sin(G_PI * x) + 0.5 * sin(5 * G_PI * x);
-	}
-	u[0] = u[n - 1] = 0;
 
-	idict_set_int(dict, "step", 0, NULL);
-	idict_set_double(dict, "time", 0, NULL);
-	idict_set_double(dict, "residual", INFINITY, NULL);
-	idict_set_array(dict, "u", u, n, NULL);
-	idict_set_double(dict, "params/alpha", 0.25, NULL);
+	gsize n = (gsize)points;
+	g_autofree double *u = NULL;
+	double t = 0, residual = INFINITY;
+	gint64 step = 0;
+	if (resume) {
+		u = idict_dup_array(dict, "u", &n, &error);
+		if (u == NULL || n < 3 || !idict_get_int(dict, "step", &step, &error) ||
+		    !idict_get_double(dict, "time", &t, &error)) {
+			fprintf(stderr, "idict-demo: %s is not a checkpoint of this demo%s%s\n",
+				resume, error ? ": " : "", error ? error->message : "");
+			return 1;
+		}
+		idict_get_double(dict, "residual", &residual, NULL);
+		if (!idict_contains(dict, "params/alpha"))
+			idict_set_double(dict, "params/alpha", 0.25, NULL);
+		idict_set_string(dict, "message", "resumed", NULL);
+	} else {
+		u = g_new(double, n);
+		double dx = 1.0 / (double)(n - 1);
+		for (gsize i = 0; i < n; i++) {
+			double x = (double)i * dx;
+			u[i] = sin(G_PI * x) + 0.5 * sin(5 * G_PI * x);
+		}
+		u[0] = u[n - 1] = 0;
+		idict_set_int(dict, "step", 0, NULL);
+		idict_set_double(dict, "time", 0, NULL);
+		idict_set_double(dict, "residual", INFINITY, NULL);
+		idict_set_array(dict, "u", u, n, NULL);
+		idict_set_double(dict, "params/alpha", 0.25, NULL);
+		idict_set_string(dict, "message", "starting", NULL);
+	}
+	/* Checks are code, not data: attached again after a resume. */
 	idict_set_writable(dict, "params/alpha", TRUE, NULL);
 	idict_set_check(dict, "params/alpha", check_alpha, NULL, NULL, NULL);
-	idict_set_string(dict, "message", "starting", NULL);
+	g_autofree double *next = g_new(double, n);
+	double dx = 1.0 / (double)(n - 1);
 
 	IDictServer *server = idict_serve(dict, mountpoint, NULL, &error);
 	if (server == NULL) {
@@ -125,8 +154,6 @@ int main(int argc, char **argv)
 	Progress progress = { .steps = steps };
 	idict_add_callback(dict, print_progress, &progress, NULL);
 
-	double t = 0, residual = INFINITY;
-	gint64 step = 0;
 	const char *why = "reached --steps";
 	while (step < steps) {
 		idict_wait(dict, -1);
@@ -165,6 +192,13 @@ int main(int argc, char **argv)
 			g_usleep((gulong)delay_ms * 1000);
 	}
 	idict_set_string(dict, "message", why, NULL);
+	/* Saved before the final update, so a client that sees "final" finds it. */
+	if (checkpoint) {
+		if (idict_save(dict, checkpoint, &error))
+			printf("idict-demo: saved the state to %s (--resume it)\n", checkpoint);
+		else
+			fprintf(stderr, "idict-demo: %s\n", error->message);
+	}
 	idict_notify_update(dict, TRUE);
 	printf("idict-demo: %s after %" G_GINT64_FORMAT " steps; serving up to %g s more\n", why,
 	       step, linger);

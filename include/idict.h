@@ -154,6 +154,28 @@ IDICT_API gboolean idict_set_writable(IDict *self, const char *key, gboolean wri
 IDICT_API gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc check,
 				   gpointer user_data, GDestroyNotify destroy, GError **error);
 
+/* ---- Checkpoints -------------------------------------------------------- */
+
+/**
+ * idict_save:
+ * Writes every key (value, type, writable flag) of @self to @path,
+ * atomically and durably: a temporary file in the same directory is synced
+ * and renamed over @path, so a crash at any moment leaves the previous
+ * checkpoint or the new one, whole.  The keys are read in one moment (as
+ * under idict_lock()).  Checks (code) are not saved.
+ * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED.
+ */
+IDICT_API gboolean idict_save(IDict *self, const char *path, GError **error);
+/**
+ * idict_load:
+ * Reads a checkpoint written by idict_save().  The file is data only
+ * (serialized GVariant); a damaged or foreign file is refused, never run.
+ * Returns: (transfer full) (nullable): a new dictionary with the saved keys
+ *   (sequence 0, running, changes not yet published); idict_free() it.
+ *   NULL with IDICT_ERROR_FAILED.
+ */
+IDICT_API IDict *idict_load(const char *path, GError **error);
+
 /* ---- Control ------------------------------------------------------------ */
 
 /** Asks the loop to stop: idict_terminated() becomes %TRUE and idict_wait() returns. */

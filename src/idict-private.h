@@ -102,6 +102,9 @@ void idict__dir_entry_free(IDictDirEntry *entry);
  * Returns: 0, or -ENOENT, -EISDIR, -EACCES, -EINVAL. */
 int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len);
 void idict__store_status(IDict *self, IDictStatus *status);
+/* Returns: (transfer full): every key as a{s(vb)}: value (boxed) and
+ * writable flag, taken in one moment under the store lock. */
+GVariant *idict__store_snapshot(IDict *self);
 
 typedef struct _IDictUpdateLog IDictUpdateLog;
 /* Returns: (transfer none): the dictionary's update log. */

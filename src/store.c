@@ -776,6 +776,23 @@ GPtrArray *idict__store_list_dir(IDict *self, guint64 ino, int *err)
 	return entries;
 }
 
+GVariant *idict__store_snapshot(IDict *self)
+{
+	GVariantBuilder builder;
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{s(vb)}"));
+	g_rec_mutex_lock(&self->lock);
+	GHashTableIter iter;
+	gpointer key, value;
+	g_hash_table_iter_init(&iter, self->keys);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		const Node *node = value;
+		g_variant_builder_add(&builder, "{s(vb)}", (const char *)key, node->value,
+				      node->writable);
+	}
+	g_rec_mutex_unlock(&self->lock);
+	return g_variant_ref_sink(g_variant_builder_end(&builder));
+}
+
 /* ---- control ---- */
 
 void idict_terminate(IDict *self)

@@ -147,6 +147,21 @@ check "the next run on the same mount point works" test "${exit_status:-1}" = 0
 check "it reached --steps" grep -q "reached --steps after 20 steps" "$dir/demo.out"
 check "no mount left behind" bash -c "! grep -q ' $mnt ' /proc/mounts"
 
+# ---- checkpoint at the end, resume from it ----
+start_demo --steps 30 --delay 5 --linger 1 --checkpoint "$dir/run.ckpt" || exit 1
+wait_pid "$demo" 30
+check "--checkpoint: saved at the end" grep -q "saved the state to $dir/run.ckpt" "$dir/demo.out"
+start_demo --steps 50 --delay 5 --linger 1 --resume "$dir/run.ckpt" || exit 1
+first_step=$(cat "$mnt/step")
+wait_pid "$demo" 30
+check "--resume: continues from step 30 (first read: $first_step)" test "$first_step" -ge 30
+check "--resume: stops at --steps 50" grep -q "reached --steps after 50 steps" "$dir/demo.out"
+echo "garbage" >"$dir/bad.ckpt"
+out=$("$DEMO" --resume "$dir/bad.ckpt" "$mnt" 2>&1)
+rc=$?
+check "--resume of a foreign file: exit 1, 'not an idict checkpoint'" \
+	bash -c "[ $rc = 1 ] && [[ '$out' == *'not an idict checkpoint'* ]]"
+
 # Under SANITIZE=address,undefined the demo reports to its output.
 check "the demo's runs had no sanitizer reports" \
 	bash -c "! grep -qE 'Sanitizer|runtime error' '$dir/demo.out'"
