@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 	gint points = 64, delay_ms = 100;
 	gint64 steps = 100000;
 	double linger = 10, tolerance = 1e-9;
-	g_autofree char *checkpoint = NULL, *resume = NULL;
+	g_autofree char *checkpoint = NULL, *resume = NULL, *options = NULL;
 	GOptionEntry entries[] = {
 		{ "points", 'n', 0, G_OPTION_ARG_INT, &points, "Grid points (default 64)", "N" },
 		{ "steps", 's', 0, G_OPTION_ARG_INT64, &steps, "Most steps (default 100000)", "N" },
@@ -74,6 +74,8 @@ int main(int argc, char **argv)
 		{ "resume", 'r', 0, G_OPTION_ARG_FILENAME, &resume,
 		  "Start from a checkpoint saved with --checkpoint (its grid replaces --points)",
 		  "FILE" },
+		{ "options", 'o', 0, G_OPTION_ARG_STRING, &options,
+		  "Mount options, e.g. allow_other,write_mode=0664 (see idict_serve)", "OPTS" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	g_autoptr(GOptionContext) context = g_option_context_new("MOUNTPOINT");
@@ -134,7 +136,7 @@ int main(int argc, char **argv)
 	g_autofree double *next = g_new(double, n);
 	double dx = 1.0 / (double)(n - 1);
 
-	IDictServer *server = idict_serve(dict, mountpoint, NULL, &error);
+	IDictServer *server = idict_serve(dict, mountpoint, options, &error);
 	if (server == NULL) {
 		fprintf(stderr, "idict-demo: %s\n", error->message);
 		return 1;

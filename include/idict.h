@@ -242,9 +242,15 @@ IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);
  * crashed run ("Transport endpoint is not connected").
  * By default the mount is made with fusermount3's auto_unmount: a helper
  * process unmounts it when this process ends, even by SIGKILL.
- * @options: (nullable): comma-separated FUSE mount options, for example
- *   "allow_other,default_permissions"; NULL for none.  "no_auto_unmount"
- *   turns auto_unmount off.
+ * Only the user running the computation can see inside the mount, unless
+ * @options has "allow_other"; then the files' modes are enforced for other
+ * users (default_permissions is added): they may read every key and write
+ * nothing.
+ * @options: (nullable): comma-separated FUSE mount options (e.g.
+ *   "allow_other"), and two of ours: "no_auto_unmount" turns auto_unmount
+ *   off; "write_mode=0664" (octal) gives the permission bits of writable
+ *   keys and of ctl/pause and ctl/terminate (default 0644: the owner
+ *   only).  NULL for none.
  * Returns: (transfer full) (nullable): the server, to be ended with
  *   idict_server_wait_then_close(); NULL with IDICT_ERROR_MOUNT on failure.
  */

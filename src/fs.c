@@ -100,9 +100,12 @@ static void fill_stat(struct stat *st, guint64 ino, mode_t mode, guint64 size, g
 }
 
 /* Fills @st for @ino.  For a key, also returns its text if @text_out is
- * given.  Returns: 0 or -errno. */
-static int stat_ino(IDict *dict, guint64 ino, struct stat *st, GBytes **text_out)
+ * given.  Writable files get the server's write mode (0644 by default).
+ * Returns: 0 or -errno. */
+static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_out)
 {
+	IDict *dict = dict_of(req);
+	mode_t write_mode = idict__server_write_mode(server_of(req));
 	if (text_out)
 		*text_out = NULL;
 	IDictStatus status;
@@ -120,7 +123,8 @@ static int stat_ino(IDict *dict, guint64 ino, struct stat *st, GBytes **text_out
 	const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
 	if (ctl) {
 		GBytes *text = ctl->render(dict);
-		fill_stat(st, ino, S_IFREG | ctl->mode, g_bytes_get_size(text), g_get_real_time(), 1);
+		fill_stat(st, ino, S_IFREG | (ctl->write ? write_mode : ctl->mode),
+			  g_bytes_get_size(text), g_get_real_time(), 1);
 		if (text_out)
 			*text_out = text;
 		else
@@ -135,7 +139,7 @@ static int stat_ino(IDict *dict, guint64 ino, struct stat *st, GBytes **text_out
 		fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us,
 			  info.nlink + (ino == IDICT__INO_ROOT)); /* ctl/ */
 	else
-		fill_stat(st, ino, S_IFREG | (info.writable ? 0644 : 0444), info.size,
+		fill_stat(st, ino, S_IFREG | (info.writable ? write_mode : 0444), info.size,
 			  info.mtime_us, 1);
 	return 0;
 }
@@ -186,7 +190,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	guint64 ino = 0;
 	int err = lookup_ino(dict, parent, name, &ino);
 	if (err == 0)
-		err = stat_ino(dict, ino, &entry.attr, NULL);
+		err = stat_ino(req, ino, &entry.attr, NULL);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -202,22 +206,25 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	(void)fi;
 	struct stat st;
-	int err = stat_ino(dict_of(req), ino, &st, NULL);
+	int err = stat_ino(req, ino, &st, NULL);
 	if (err)
 		fuse_reply_err(req, -err);
 	else
 		fuse_reply_attr(req, &st, 0.0);
 }
 
-static gboolean is_writable(IDict *dict, guint64 ino)
+/* Whether the caller of @req may write a file of @mode.  The kernel checks
+ * this too when mounted with default_permissions; checking here as well
+ * keeps an allow_other mount safe without it.  Read-only files have no
+ * write bit, so nobody, not even root, may write them. */
+static gboolean caller_may_write(fuse_req_t req, mode_t mode)
 {
-	const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
-	if (ctl)
-		return ctl->write != NULL;
-	if (ino < IDICT__INO_FIRST_KEY)
-		return FALSE;
-	IDictNodeInfo info;
-	return idict__store_stat(dict, ino, &info, NULL) == 0 && !info.is_dir && info.writable;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (ctx->uid == 0 || ctx->uid == getuid())
+		return (mode & S_IWUSR) != 0;
+	if (ctx->gid == getgid())
+		return (mode & S_IWGRP) != 0;
+	return (mode & S_IWOTH) != 0;
 }
 
 /* Truncation to size 0 is accepted on writable files and does nothing: the
@@ -226,9 +233,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	(void)fi;
-	IDict *dict = dict_of(req);
 	struct stat st;
-	int err = stat_ino(dict, ino, &st, NULL);
+	int err = stat_ino(req, ino, &st, NULL);
 	if (err == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
 				   FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 				   FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
@@ -236,7 +242,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (err == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (S_ISDIR(st.st_mode))
 			err = -EISDIR;
-		else if (!is_writable(dict, ino))
+		else if (!caller_may_write(req, st.st_mode))
 			err = -EACCES;
 		else if (attr->st_size != 0)
 			err = -EINVAL;
@@ -251,7 +257,6 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	IDict *dict = dict_of(req);
 	int accmode = fi->flags & O_ACCMODE;
 	gboolean wants_write = accmode != O_RDONLY;
 
@@ -273,10 +278,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	struct stat st;
 	GBytes *text = NULL;
-	int err = stat_ino(dict, ino, &st, accmode == O_WRONLY ? NULL : &text);
+	int err = stat_ino(req, ino, &st, accmode == O_WRONLY ? NULL : &text);
 	if (err == 0 && S_ISDIR(st.st_mode))
 		err = -EISDIR;
-	if (err == 0 && wants_write && !is_writable(dict, ino))
+	if (err == 0 && wants_write && !caller_may_write(req, st.st_mode))
 		err = -EACCES;
 	if (err) {
 		if (text)

@@ -178,6 +178,8 @@ typedef struct {
 } IDictStreams;
 
 IDict *idict__server_dict(IDictServer *server);
+/* The permission bits of writable keys and control files (option write_mode). */
+mode_t idict__server_write_mode(IDictServer *server);
 IDictStreams *idict__server_streams(IDictServer *server);
 /* Tracks open files, so that wait-then-close knows when clients are gone,
  * and frees with idict__fs_free_open_file() those still open when the

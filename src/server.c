@@ -31,6 +31,7 @@ struct _IDictServer {
 	struct fuse_session *session;
 	int fuse_fd;
 	int wake_fd; /* eventfd: readable when the workers must stop */
+	mode_t write_mode;
 	GThread *workers[N_WORKERS];
 	GThread *dispatcher;
 	IDictStreams streams;
@@ -47,6 +48,11 @@ struct _IDictServer {
 IDict *idict__server_dict(IDictServer *server)
 {
 	return server->dict;
+}
+
+mode_t idict__server_write_mode(IDictServer *server)
+{
+	return server->write_mode;
 }
 
 IDictStreams *idict__server_streams(IDictServer *server)
@@ -326,20 +332,40 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	g_cond_init(&server->cond);
 	server->open_files = g_hash_table_new(NULL, NULL);
 
-	/* Our own option: no_auto_unmount.  By default the mount is made
-	 * through fusermount3's auto_unmount, whose helper process unmounts
-	 * when this process dies, even by SIGKILL: no stale mount is left. */
-	gboolean auto_unmount = TRUE;
+	/* Our own options: no_auto_unmount, write_mode=OCTAL.  By default the
+	 * mount is made through fusermount3's auto_unmount, whose helper
+	 * process unmounts when this process dies, even by SIGKILL: no stale
+	 * mount is left.  allow_other brings default_permissions, so that
+	 * the kernel enforces the files' modes for other users. */
+	gboolean auto_unmount = TRUE, allow_other = FALSE, default_permissions = FALSE;
+	server->write_mode = 0644;
 	g_autoptr(GString) passed = g_string_new("fsname=idict,subtype=idict");
 	g_auto(GStrv) words = g_strsplit(options ? options : "", ",", -1);
 	for (char **w = words; *w; w++) {
-		if (g_str_equal(*w, "no_auto_unmount"))
+		if (g_str_equal(*w, "no_auto_unmount")) {
 			auto_unmount = FALSE;
-		else if (g_str_equal(*w, "auto_unmount"))
+		} else if (g_str_equal(*w, "auto_unmount")) {
 			continue;
-		else if (**w)
+		} else if (g_str_has_prefix(*w, "write_mode=")) {
+			char *end = NULL;
+			guint64 mode = g_ascii_strtoull(*w + strlen("write_mode="), &end, 8);
+			if (end == *w + strlen("write_mode=") || *end != '\0' || mode > 0777 ||
+			    (mode & 0200) == 0) {
+				g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+					    "bad option %s: an octal mode with the owner's write bit "
+					    "(e.g. 0664)", *w);
+				server_free(server);
+				return NULL;
+			}
+			server->write_mode = (mode_t)mode;
+		} else if (**w) {
+			allow_other |= g_str_equal(*w, "allow_other");
+			default_permissions |= g_str_equal(*w, "default_permissions");
 			g_string_append_printf(passed, ",%s", *w);
+		}
 	}
+	if (allow_other && !default_permissions)
+		g_string_append(passed, ",default_permissions");
 	if (!mount_session(server, passed->str, auto_unmount, error)) {
 		server_free(server);
 		return NULL;

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Who may see and change what: the default mount is private to the user
+# who runs the computation; with allow_other, everyone may read and only
+# the owner may write, unless write_mode says otherwise.  The other user is
+# "nobody", reached with setpriv.  Prints "ok - ..." / "not ok - ...".
+set -u
+BUILD=${BUILD:-build}
+DEMO=$(cd "$(dirname "$BUILD/idict-demo")" && pwd)/idict-demo
+dir=$(mktemp -d "${TMPDIR:-/tmp}/idict-perm-test-XXXXXX")
+chmod 755 "$dir"
+mnt=$dir/mnt
+demo=
+
+cleanup() {
+	[ -n "$demo" ] && kill -9 "$demo" 2>/dev/null
+	if grep -q " $mnt " /proc/mounts; then fusermount3 -u -z "$mnt" 2>/dev/null; fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+check() {
+	local name=$1
+	shift
+	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fi
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "not ok - the permission tests need root, to act as a second user with setpriv"
+	exit 1
+fi
+# Runs a shell command as nobody; prints its stderr.
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- sh -c "$1" 2>&1 >/dev/null
+}
+
+start_demo() {
+	"$DEMO" --delay 20 --linger 1 "$@" "$mnt" >>"$dir/demo.out" 2>&1 &
+	demo=$!
+	for _ in $(seq 200); do
+		[ -e "$mnt/ctl/status" ] && return 0
+		sleep 0.05
+	done
+	cat "$dir/demo.out" >&2
+	return 1
+}
+
+stop_demo() {
+	echo 1 >"$mnt/ctl/terminate"
+	wait "$demo"
+	demo=
+}
+
+# ---- the default: private ----
+start_demo || exit 1
+err=$(as_nobody "cat '$mnt/residual'")
+check "default: another user cannot read a key (EACCES)" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+err=$(as_nobody "ls '$mnt'")
+check "default: another user cannot list the mount" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+check "default: the owner reads" test -n "$(cat "$mnt/residual")"
+stop_demo
+
+# ---- allow_other: read by all, written by the owner ----
+start_demo --options allow_other || exit 1
+check "allow_other: mounted with default_permissions" \
+	bash -c "grep ' $mnt ' /proc/mounts | grep -q default_permissions"
+err=$(as_nobody "cat '$mnt/residual' '$mnt/u' '$mnt/ctl/status' >/dev/null")
+check "allow_other: another user reads keys and ctl/status" test -z "$err"
+err=$(as_nobody "echo 0.3 > '$mnt/params/alpha'")
+check "allow_other: another user cannot write a writable key (EACCES)" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+err=$(as_nobody "echo 1 > '$mnt/ctl/pause'")
+check "allow_other: another user cannot pause" bash -c "[[ '$err' == *'Permission denied'* ]]"
+err=$(as_nobody "echo 1 > '$mnt/ctl/terminate'")
+check "allow_other: another user cannot terminate" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+check "allow_other: nothing changed" bash -c "[ \"\$(cat '$mnt/ctl/pause')\" = 0 ] && [ \"\$(cat '$mnt/params/alpha')\" = 0.25 ]"
+echo 0.3 >"$mnt/params/alpha"
+check "allow_other: the owner writes" test "$(cat "$mnt/params/alpha")" = 0.3
+stop_demo
+
+# ---- allow_other,write_mode=0666: the computation lets everyone steer ----
+start_demo --options allow_other,write_mode=0666 || exit 1
+check "write_mode=0666: params/alpha is -rw-rw-rw-" \
+	test "$(stat -c %A "$mnt/params/alpha")" = "-rw-rw-rw-"
+check "write_mode=0666: read-only keys stay -r--r--r--" \
+	test "$(stat -c %A "$mnt/residual")" = "-r--r--r--"
+err=$(as_nobody "echo 0.4 > '$mnt/params/alpha'")
+check "write_mode=0666: another user writes a writable key" test -z "$err"
+check "... and the value changed" test "$(cat "$mnt/params/alpha")" = 0.4
+err=$(as_nobody "echo 1 > '$mnt/residual'")
+check "write_mode=0666: read-only keys are still refused" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+err=$(as_nobody "echo 1 > '$mnt/ctl/pause'")
+check "write_mode=0666: another user pauses" test -z "$err"
+echo 0 >"$mnt/ctl/pause"
+stop_demo
+
+"$DEMO" --options write_mode=abc "$mnt" >"$dir/bad.out" 2>&1
+rc=$?
+check "a bad write_mode is refused (exit 1)" test "$rc" = 1
+check "... with a message naming it" grep -q "bad option write_mode=abc" "$dir/bad.out"
