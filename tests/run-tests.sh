@@ -8,6 +8,7 @@ BUILD=${BUILD:-build}
 export BUILD
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/idict-tests-XXXXXX")
+chmod 755 "$work" # the permission tests reach mounts below it as another user
 export TMPDIR=$work
 
 cleanup() {
