@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static IDict *dict;
@@ -34,7 +35,9 @@ static gboolean check_positive(IDict *d, const char *key, GVariant *value, gpoin
 }
 
 /* Every key fill_dict() sets: all of them are in the first update. */
-#define ALL_KEYS "converged m message pair params/alpha params/name params/weights residual step u"
+#define ALL_KEYS                                                                       \
+	"converged m message pair params/alpha params/count params/flag params/grid "      \
+	"params/name params/tuple params/weights residual step u"
 
 static void fill_dict(IDict *d)
 {
@@ -54,6 +57,14 @@ static void fill_dict(IDict *d)
 	ck_assert(idict_set_writable(d, "params/name", TRUE, NULL));
 	ck_assert(idict_set_array(d, "params/weights", u, G_N_ELEMENTS(u), NULL));
 	ck_assert(idict_set_writable(d, "params/weights", TRUE, NULL));
+	ck_assert(idict_set_int(d, "params/count", 5, NULL));
+	ck_assert(idict_set_writable(d, "params/count", TRUE, NULL));
+	ck_assert(idict_set_bool(d, "params/flag", FALSE, NULL));
+	ck_assert(idict_set_writable(d, "params/flag", TRUE, NULL));
+	ck_assert(idict_set_matrix(d, "params/grid", m, 2, 2, NULL));
+	ck_assert(idict_set_writable(d, "params/grid", TRUE, NULL));
+	ck_assert(idict_set_value(d, "params/tuple", g_variant_new("(is)", 1, "a"), NULL));
+	ck_assert(idict_set_writable(d, "params/tuple", TRUE, NULL));
 }
 
 static void mount_setup(void)
@@ -231,7 +242,7 @@ START_TEST(test_mount_directories)
 	for (gsize i = 0; i < G_N_ELEMENTS(expected); i++)
 		ck_assert_msg(has_name(root, expected[i]), "root lacks %s", expected[i]);
 	g_autoptr(GPtrArray) params = list_dir("params");
-	ck_assert_uint_eq(params->len, 3);
+	ck_assert_uint_eq(params->len, 7);
 	ck_assert(has_name(params, "alpha"));
 	g_autoptr(GPtrArray) ctl = list_dir("ctl");
 	ck_assert(has_name(ctl, "pause") && has_name(ctl, "terminate") && has_name(ctl, "status"));
@@ -302,32 +313,102 @@ typedef struct {
 	const char *text;
 	int extra_flags;
 	int expected_errno;
+	gsize len; /* 0: strlen(text) */
 } WriteCase;
 
+/* Hostile writes: each fails with its errno (0: accepted but changes
+ * nothing) and leaves the file reading as before. */
 static const WriteCase bad_writes[] = {
-	{ "params/alpha", "x\n", O_TRUNC, EINVAL },
-	{ "params/alpha", "-1\n", O_TRUNC, EINVAL },      /* refused by the check */
-	{ "params/alpha", "1e999\n", O_TRUNC, EINVAL },
-	{ "params/alpha", "0.3 junk\n", O_TRUNC, EINVAL },
-	{ "params/alpha", "", O_TRUNC, 0 },                /* never reaches us: no change */
-	{ "params/weights", "1\n2\n", O_TRUNC, EINVAL },  /* shape must not change */
-	{ "params/name", "\xff\xfe\n", O_TRUNC, EINVAL }, /* invalid UTF-8 */
-	{ "residual", "0.5\n", O_TRUNC, EACCES },         /* read-only key */
-	{ "params", "1\n", 0, EISDIR },
-	{ "ctl/status", "1\n", 0, EACCES },
-	{ "updates", "1\n", 0, EACCES },
-	{ "ctl/pause", "2\n", O_TRUNC, EINVAL },
-	{ "ctl/pause", "yes\n", O_TRUNC, EINVAL },
-	{ "ctl/terminate", "0\n", O_TRUNC, EINVAL },
-	{ "params/alpha", "0.3\n", O_APPEND, EINVAL },    /* not at offset 0 */
+	{ "params/alpha", "x\n", O_TRUNC, EINVAL, 0 },
+	{ "params/alpha", "-1\n", O_TRUNC, EINVAL, 0 },      /* refused by the check */
+	{ "params/alpha", "1e999\n", O_TRUNC, EINVAL, 0 },
+	{ "params/alpha", "0.3 junk\n", O_TRUNC, EINVAL, 0 },
+	{ "params/alpha", "", O_TRUNC, 0, 0 },                /* never reaches us: no change */
+	{ "params/weights", "1\n2\n", O_TRUNC, EINVAL, 0 },  /* shape must not change */
+	{ "params/name", "\xff\xfe\n", O_TRUNC, EINVAL, 0 }, /* invalid UTF-8 */
+	{ "residual", "0.5\n", O_TRUNC, EACCES, 0 },         /* read-only key */
+	{ "params", "1\n", 0, EISDIR, 0 },
+	{ "ctl/status", "1\n", 0, EACCES, 0 },
+	{ "updates", "1\n", 0, EACCES, 0 },
+	{ "ctl/pause", "2\n", O_TRUNC, EINVAL, 0 },
+	{ "ctl/pause", "yes\n", O_TRUNC, EINVAL, 0 },
+	{ "ctl/terminate", "0\n", O_TRUNC, EINVAL, 0 },
+	{ "params/alpha", "0.3\n", O_APPEND, EINVAL, 0 },    /* not at offset 0 */
+	{ "params/alpha", "0.\0003\n", O_TRUNC, EINVAL, 5 }, /* a NUL byte */
+	{ "params/alpha", "0x\n", O_TRUNC, EINVAL, 0 },
+	{ "params/alpha", "--1\n", O_TRUNC, EINVAL, 0 },
+	{ "params/alpha", "0.3\n0.4\n", O_TRUNC, EINVAL, 0 },
+	{ "params/count", "9223372036854775808\n", O_TRUNC, EINVAL, 0 },
+	{ "params/count", "-9223372036854775809\n", O_TRUNC, EINVAL, 0 },
+	{ "params/count", "12abc\n", O_TRUNC, EINVAL, 0 },
+	{ "params/count", "1.5\n", O_TRUNC, EINVAL, 0 },
+	{ "params/count", "1e3\n", O_TRUNC, EINVAL, 0 },
+	{ "params/flag", "yes\n", O_TRUNC, EINVAL, 0 },
+	{ "params/flag", "2\n", O_TRUNC, EINVAL, 0 },
+	{ "params/flag", "TRUE\n", O_TRUNC, EINVAL, 0 },
+	{ "params/grid", "1 2\n3\n", O_TRUNC, EINVAL, 0 },       /* ragged */
+	{ "params/grid", "1 2 3\n4 5 6\n", O_TRUNC, EINVAL, 0 }, /* another shape */
+	{ "params/grid", "1 2\n3 x\n", O_TRUNC, EINVAL, 0 },
+	{ "params/weights", "1\n2\nnan3\n", O_TRUNC, EINVAL, 0 },
+	{ "params/tuple", "(1)\n", O_TRUNC, EINVAL, 0 },
+	{ "params/tuple", "nonsense\n", O_TRUNC, EINVAL, 0 },
+	{ "params/tuple", "(1, 'a') junk\n", O_TRUNC, EINVAL, 0 },
+	{ "params/name", "a\0b\n", O_TRUNC, EINVAL, 4 },
+	{ "params/name", "\xc3\x28\n", O_TRUNC, EINVAL, 0 },     /* invalid UTF-8 */
+	{ "ctl/terminate", "", O_TRUNC, 0, 0 },
+	{ "ctl/terminate", "1 1\n", O_TRUNC, EINVAL, 0 },
+	{ "ctl/pause", "\0", O_TRUNC, EINVAL, 1 },
+	{ "ctl/pause", "1", O_APPEND, EINVAL, 0 },
 };
+
+/* Odd but valid writes, and what the file reads afterwards. */
+static const struct {
+	const char *rel;
+	const char *text;
+	const char *reads;
+} odd_writes[] = {
+	{ "params/alpha", " 0.3 \n", "0.3\n" },
+	{ "params/alpha", "\t1e-3", "0.001\n" },
+	{ "params/alpha", "inf\n", "inf\n" },
+	{ "params/count", " -7\n", "-7\n" },
+	{ "params/count", "9223372036854775807", "9223372036854775807\n" },
+	{ "params/flag", "1", "true\n" },
+	{ "params/flag", "true\n", "true\n" },
+	{ "params/grid", "1 2\n3 4", "1 2\n3 4\n" },
+	{ "params/grid", "\n  5\t6\n\n7 8\n", "5 6\n7 8\n" },
+	{ "params/weights", "1 2 3", "1\n2\n3\n" },
+	{ "params/tuple", "(3, 'y')\n", "(3, 'y')\n" },
+	{ "params/name", "  spaces kept \n", "  spaces kept \n" },
+	{ "params/name", "two\nlines\n", "two\nlines\n" },
+	{ "params/name", "\n", "\n" },
+};
+
+START_TEST(test_mount_write_odd_but_valid)
+{
+	ck_assert_int_eq(write_file(odd_writes[_i].rel, odd_writes[_i].text), 0);
+	assert_file(odd_writes[_i].rel, odd_writes[_i].reads);
+}
+END_TEST
+
+START_TEST(test_mount_setxattr_refused)
+{
+	const char *targets[] = { "residual", "params/alpha", "ctl/pause", "updates", "params" };
+	for (gsize i = 0; i < G_N_ELEMENTS(targets); i++) {
+		g_autofree char *p = path(targets[i]);
+		ck_assert_int_eq(setxattr(p, "user.test", "1", 1, 0), -1);
+		ck_assert_msg(errno == ENOTSUP, "%s: %s", targets[i], g_strerror(errno));
+	}
+	assert_file("residual", "0.1\n");
+}
+END_TEST
 
 START_TEST(test_mount_write_refused)
 {
 	const WriteCase *c = &bad_writes[_i];
 	gboolean readable = !g_str_equal(c->rel, "updates") && !g_str_equal(c->rel, "params");
 	g_autoptr(GString) before = readable ? read_file(c->rel) : NULL;
-	int err = write_file_len(c->rel, c->text, strlen(c->text), c->extra_flags);
+	int err = write_file_len(c->rel, c->text, c->len ? c->len : strlen(c->text),
+				 c->extra_flags);
 	ck_assert_msg(err == c->expected_errno, "%s <- \"%s\": got %s", c->rel, c->text,
 		      g_strerror(err));
 	if (readable && !g_str_equal(c->rel, "ctl/status")) {
@@ -431,7 +512,7 @@ START_TEST(test_mount_ctl_status)
 	g_auto(GStrv) lines = g_strsplit(status->str, "\n", -1);
 	ck_assert_str_eq(lines[0], "state running");
 	ck_assert_str_eq(lines[1], "sequence 2");
-	ck_assert_str_eq(lines[2], "keys 10");
+	ck_assert_str_eq(lines[2], "keys 14");
 	ck_assert(g_str_has_prefix(lines[3], "started 20"));
 	ck_assert(g_str_has_suffix(lines[3], "Z"));
 	ck_assert(g_str_has_prefix(lines[4], "last_update 20"));
@@ -673,6 +754,80 @@ START_TEST(test_mount_close_answers_blocked_reads)
 }
 END_TEST
 
+/* Starts `cat FILE` as a child, its output to /dev/null.  Returns: its pid. */
+static pid_t spawn_cat(const char *rel)
+{
+	g_autofree char *p = path(rel);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		execlp("cat", "cat", p, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+START_TEST(test_mount_stopped_reader_never_blocks)
+{
+	/* A reader of updates stopped with SIGSTOP, and one that never reads. */
+	pid_t stopped = spawn_cat("updates");
+	int never_read = open_updates(0);
+	g_usleep(200000);
+	ck_assert_int_eq(kill(stopped, SIGSTOP), 0);
+	/* The computation goes on: many updates, none waits for them. */
+	for (int i = 0; i < 5000; i++) {
+		idict_set_int(dict, "step", i, NULL);
+		idict_notify_update(dict, FALSE);
+	}
+	idict_notify_update(dict, TRUE);
+	ck_assert_uint_eq(idict_sequence(dict), 5001);
+	/* Closing ends at its timeout although both still hold the file. */
+	idict_server_wait_then_close(server, 0.3);
+	server = NULL;
+	ck_assert(!is_mounted(mnt));
+	kill(stopped, SIGKILL);
+	ck_assert_int_ne(wait_child(stopped), -1);
+	close(never_read);
+}
+END_TEST
+
+typedef struct {
+	IDictServer *server;
+	gint done;
+} CloseJob;
+
+static gpointer close_in_thread(gpointer data)
+{
+	CloseJob *job = data;
+	idict_server_wait_then_close(job->server, 30);
+	g_atomic_int_set(&job->done, 1);
+	return NULL;
+}
+
+START_TEST(test_mount_interrupt_during_shutdown)
+{
+	pid_t reader = spawn_cat("updates");
+	g_usleep(200000);
+	/* The computation is closing and waits for the reader... */
+	CloseJob job = { .server = server };
+	server = NULL;
+	GThread *closer = g_thread_new("close", close_in_thread, &job);
+	g_usleep(200000);
+	ck_assert_int_eq(g_atomic_int_get(&job.done), 0);
+	/* ...who presses Ctrl-C: its read ends, it closes, closing ends. */
+	ck_assert_int_eq(kill(reader, SIGINT), 0);
+	int status = wait_child(reader);
+	ck_assert(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT);
+	for (int i = 0; i < 1000 && !g_atomic_int_get(&job.done); i++)
+		g_usleep(10000);
+	ck_assert_msg(g_atomic_int_get(&job.done), "wait_then_close still waits after the reader left");
+	g_thread_join(closer);
+	ck_assert(!is_mounted(mnt));
+}
+END_TEST
+
 START_TEST(test_mount_unmounted_from_outside)
 {
 	g_autofree char *command = g_strdup_printf("fusermount3 -u '%s'", mnt);
@@ -805,6 +960,8 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_modes);
 	tcase_add_test(tc, test_mount_write_valid);
 	tcase_add_loop_test(tc, test_mount_write_refused, 0, G_N_ELEMENTS(bad_writes));
+	tcase_add_loop_test(tc, test_mount_write_odd_but_valid, 0, G_N_ELEMENTS(odd_writes));
+	tcase_add_test(tc, test_mount_setxattr_refused);
 	tcase_add_test(tc, test_mount_write_at_offset_refused);
 	tcase_add_test(tc, test_mount_write_size_limit);
 	tcase_add_test(tc, test_mount_no_namespace_changes);
@@ -831,6 +988,8 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_close_when_clients_leave);
 	tcase_add_test(tc, test_mount_close_answers_blocked_reads);
 	tcase_add_test(tc, test_mount_unmounted_from_outside);
+	tcase_add_test(tc, test_mount_stopped_reader_never_blocks);
+	tcase_add_test(tc, test_mount_interrupt_during_shutdown);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mounting");
