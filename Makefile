@@ -30,7 +30,14 @@ PROJECT_CFLAGS := $(WARNINGS) $(DEFINES) -Iinclude -fPIC -MMD -MP $(SAN_FLAGS)
 LIB_SRCS := src/names.c src/format.c src/store.c src/update_log.c src/ctl.c src/fs.c \
 	src/updates.c src/server.c src/signals.c src/checkpoint.c
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+VERSION := 0.1.0
 SONAME := libidict.so.0
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 TESTS := test_names test_format test_store test_update_log test_checkpoint test_mount
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 
@@ -40,8 +47,8 @@ else
 Q := @
 endif
 
-.PHONY: all check check-sanitize demo clean
-all: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(TEST_BINS)
+.PHONY: all check check-sanitize demo clean install uninstall
+all: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(BUILD)/idict.pc $(TEST_BINS)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -52,10 +59,15 @@ $(BUILD)/libidict.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/libidict.so: $(LIB_OBJS)
+$(BUILD)/libidict.so: $(LIB_OBJS) src/libidict.map
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) \
-		-o $@ $^ $(LIB_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined \
+		-Wl,--version-script=src/libidict.map $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $(LIB_OBJS) $(LIB_LIBS)
+
+$(BUILD)/idict.pc: src/idict.pc.in Makefile
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
 
 $(BUILD)/idict-demo: contrib/idict-demo.c $(BUILD)/libidict.a
 	@mkdir -p $(dir $@)
@@ -79,7 +91,30 @@ check-sanitize:
 demo: $(BUILD)/idict-demo
 	$(BUILD)/idict-demo mnt
 
+# PREFIX is where the files will live (written into idict.pc); DESTDIR is
+# prepended when copying, for packaging.
+install: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(BUILD)/idict.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 $(BUILD)/libidict.a $(DESTDIR)$(LIBDIR)/libidict.a
+	install -m 755 $(BUILD)/libidict.so $(DESTDIR)$(LIBDIR)/libidict.so.$(VERSION)
+	ln -sf libidict.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libidict.so
+	install -m 644 include/idict.h $(DESTDIR)$(INCLUDEDIR)/idict.h
+	install -m 644 $(BUILD)/idict.pc $(DESTDIR)$(PKGCONFIGDIR)/idict.pc
+	install -m 755 $(BUILD)/idict-demo $(DESTDIR)$(BINDIR)/idict-demo
+	install -m 644 contrib/man/idict.3 $(DESTDIR)$(MANDIR)/man3/idict.3
+	install -m 644 contrib/man/idictfs.7 $(DESTDIR)$(MANDIR)/man7/idictfs.7
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libidict.a $(DESTDIR)$(LIBDIR)/libidict.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libidict.so \
+		$(DESTDIR)$(INCLUDEDIR)/idict.h $(DESTDIR)$(PKGCONFIGDIR)/idict.pc \
+		$(DESTDIR)$(BINDIR)/idict-demo $(DESTDIR)$(MANDIR)/man3/idict.3 \
+		$(DESTDIR)$(MANDIR)/man7/idictfs.7
+
 clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d)
+

@@ -141,7 +141,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "idict-demo: %s\n", error->message);
 		return 1;
 	}
-	const char *mnt = idict_server_mountpoint(server);
+	/* Quoted, so that the lines can be pasted whatever the path. */
+	g_autofree char *mnt = g_shell_quote(idict_server_mountpoint(server));
 	printf("idict-demo: serving at %s (Ctrl-C to stop; twice to quit at once).\n"
 	       "Try, in another shell:\n"
 	       "  cat %s/residual %s/step        # current values\n"

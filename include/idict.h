@@ -31,8 +31,10 @@ typedef struct _IDictServer IDictServer;
 
 /** Longest key, in bytes, including the `/` between components. */
 #define IDICT_KEY_MAX 255
-/** Largest text accepted by one write to a key file, in bytes. */
-#define IDICT_WRITE_MAX (128 * 1024 - 1)
+/** Largest text accepted by one write to a key file, in bytes: one FUSE
+ *  request carries 1 MiB (256 pages), so a write(2) this long arrives whole
+ *  whatever the alignment of the buffer; longer ones fail with EFBIG. */
+#define IDICT_WRITE_MAX (1020 * 1024)
 
 #define IDICT_ERROR (idict_error_quark())
 IDICT_API GQuark idict_error_quark(void);
@@ -75,8 +77,9 @@ IDICT_API gboolean idict_check_key_name(const char *key, GError **error);
 /* ---- Values -------------------------------------------------------------
  * Setters copy their argument, mark the key changed (it is listed in the next
  * update) and set its modification time.  They create the key if needed, and
- * may replace a value of another type.  They fail only for a bad name or a
- * name conflict.  A new key is read-only for clients.  Setters do not wake
+ * may replace a value of another type.  They fail for a bad name, a name
+ * conflict, or (idict_set_string) text that is not valid UTF-8.  A new key
+ * is read-only for clients.  Setters do not wake
  * readers of `updates`: call idict_notify_update() for that.
  */
 IDICT_API gboolean idict_set_double(IDict *self, const char *key, double value, GError **error);
@@ -217,7 +220,8 @@ typedef void (*IDictUpdateFunc)(IDict *dict, gboolean final, gpointer user_data)
  */
 IDICT_API guint idict_add_callback(IDict *self, IDictUpdateFunc func, gpointer user_data,
 				   GDestroyNotify destroy);
-/** Returns: %TRUE if @id was registered.  Safe from within a callback. */
+/** Returns: %TRUE if @id was registered.  Safe from within a callback.  A
+ *  call of the callback already under way in another thread may still run. */
 IDICT_API gboolean idict_remove_callback(IDict *self, guint id);
 
 /**
@@ -251,6 +255,10 @@ IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);
  *   off; "write_mode=0664" (octal) gives the permission bits of writable
  *   keys and of ctl/pause and ctl/terminate (default 0644: the owner
  *   only).  NULL for none.
+ * One server per dictionary, and one computation per mount point: serving
+ * a dictionary twice, or at a mount point another process serves, fails.
+ * libfuse's own messages are sent to g_log() (process-wide, through
+ * fuse_set_log_func()).
  * Returns: (transfer full) (nullable): the server, to be ended with
  *   idict_server_wait_then_close(); NULL with IDICT_ERROR_MOUNT on failure.
  */

@@ -122,9 +122,15 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 	}
 	const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
 	if (ctl) {
+		/* mtime: the last change of what the file shows, so that tar and
+		 * rsync see a file that changed only when it did. */
+		idict__store_status(dict, &status);
+		gint64 mtime = ctl->ino == IDICT__INO_STATUS
+			? MAX(status.control_changed_us, status.last_update_us)
+			: status.control_changed_us;
 		GBytes *text = ctl->render(dict);
 		fill_stat(st, ino, S_IFREG | (ctl->write ? write_mode : ctl->mode),
-			  g_bytes_get_size(text), g_get_real_time(), 1);
+			  g_bytes_get_size(text), mtime, 1);
 		if (text_out)
 			*text_out = text;
 		else
@@ -146,7 +152,7 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 
 static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *ino_out)
 {
-	IDictNodeInfo info;
+	IDictNodeInfo info = { 0 };
 	if (strcmp(name, ".") == 0) {
 		*ino_out = parent;
 		return 0;
@@ -426,7 +432,8 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	OpenFile *file = open_file_of(fi);
 	g_autofree char *buf = g_malloc(size);
 	size_t used = 0;
-	for (guint i = (guint)MAX(off, 0); i < file->entries->len; i++) {
+	guint first = off < 0 || (guint64)off > file->entries->len ? file->entries->len : (guint)off;
+	for (guint i = first; i < file->entries->len; i++) {
 		const IDictDirEntry *entry = file->entries->pdata[i];
 		struct stat st = {
 			.st_ino = entry->ino,

@@ -84,6 +84,7 @@ typedef struct {
 	guint n_keys;
 	gint64 started_us;
 	gint64 last_update_us; /* 0 if none yet */
+	gint64 control_changed_us; /* last pause, resume or terminate; else started */
 } IDictStatus;
 
 /* Looks up @name in directory @parent.  Returns: 0 or -ENOENT / -ENOTDIR. */
@@ -110,9 +111,12 @@ typedef struct _IDictUpdateLog IDictUpdateLog;
 /* Returns: (transfer none): the dictionary's update log. */
 IDictUpdateLog *idict__store_update_log(IDict *self);
 /* Called after each update, without the store lock, from the notifying
- * thread.  Used by the server to wake its dispatcher.  Must be quick. */
+ * thread.  Used by the server to wake its dispatcher.  Must be quick and
+ * must not call back into the dictionary.  One hook per dictionary; a NULL
+ * @hook clears the hook set with the same @data.
+ * Returns: FALSE if @hook is not NULL and another hook is already set. */
 typedef void (*IDictUpdateHook)(gpointer data);
-void idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data);
+gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data);
 
 /* ---- update_log.c ----
  * The last updates as text lines "SEQ KIND KEY...\n", bounded in count and
@@ -173,8 +177,9 @@ void idict__stream_release(IDictStream *stream);
 void idict__streams_dispatch(IDictServer *server, gboolean closing);
 
 typedef struct {
-	GMutex lock;        /* protects list and everything in each stream */
+	GMutex lock;        /* protects list, closing and everything in each stream */
 	GList *list;        /* IDictStream*, open readers */
+	gboolean closing;   /* the server is closing: reads end at once */
 } IDictStreams;
 
 IDict *idict__server_dict(IDictServer *server);

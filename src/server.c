@@ -201,6 +201,27 @@ static GThread *start_thread(const char *name, GThreadFunc func, gpointer data)
 
 /* Makes @mountpoint a usable directory: creates it, or clears the stale
  * mount of a crashed run ("Transport endpoint is not connected"). */
+/* TRUE if a live idict filesystem is mounted at @mountpoint (canonical). */
+static gboolean served_already(const char *mountpoint)
+{
+	g_autofree char *table = NULL;
+	if (!g_file_get_contents("/proc/self/mountinfo", &table, NULL, NULL))
+		return FALSE;
+	g_auto(GStrv) lines = g_strsplit(table, "\n", -1);
+	for (char **line = lines; *line; line++) {
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE ..." */
+		g_auto(GStrv) fields = g_strsplit(*line, " ", -1);
+		if (g_strv_length(fields) < 5)
+			continue;
+		g_autofree char *where = g_strcompress(fields[4]);
+		const char *dash = strstr(*line, " - ");
+		if (dash && g_str_has_prefix(dash + 3, "fuse.idict ") &&
+		    strcmp(where, mountpoint) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static gboolean prepare_mountpoint(const char *mountpoint, GError **error)
 {
 	struct stat st;
@@ -208,6 +229,12 @@ static gboolean prepare_mountpoint(const char *mountpoint, GError **error)
 		if (!S_ISDIR(st.st_mode)) {
 			g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
 				    "mount point %s is not a directory", mountpoint);
+			return FALSE;
+		}
+		g_autofree char *canonical = g_canonicalize_filename(mountpoint, NULL);
+		if (served_already(canonical)) {
+			g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+				    "%s is already served by a running computation", mountpoint);
 			return FALSE;
 		}
 		return TRUE;
@@ -250,6 +277,8 @@ static gboolean prepare_mountpoint(const char *mountpoint, GError **error)
 
 static void server_free(IDictServer *server)
 {
+	if (server->dict)
+		idict__store_set_update_hook(server->dict, NULL, NULL);
 	/* Files that clients still hold open: their release will never come. */
 	GHashTableIter iter;
 	gpointer file;
@@ -331,6 +360,14 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	g_mutex_init(&server->lock);
 	g_cond_init(&server->cond);
 	server->open_files = g_hash_table_new(NULL, NULL);
+	if (!idict__store_set_update_hook(self, on_update, server)) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+			    "cannot serve at %s: this dictionary is already served elsewhere",
+			    server->mountpoint);
+		server->dict = NULL;
+		server_free(server);
+		return NULL;
+	}
 
 	/* Our own options: no_auto_unmount, write_mode=OCTAL.  By default the
 	 * mount is made through fusermount3's auto_unmount, whose helper
@@ -384,7 +421,6 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	server->dispatcher = start_thread("idict-dispatch", dispatcher_main, server);
 	for (int i = 0; i < N_WORKERS; i++)
 		server->workers[i] = start_thread("idict-fuse", worker_main, server);
-	idict__store_set_update_hook(self, on_update, server);
 	g_debug("serving at %s", server->mountpoint);
 	return server;
 }

@@ -66,6 +66,7 @@ struct _IDict {
 	gboolean paused;
 	gboolean terminated;
 	gboolean finished;
+	gint64 control_changed_us;
 
 	/* Protects callbacks, next_callback_id and the update hook. */
 	GMutex callbacks_lock;
@@ -111,8 +112,9 @@ static Node *node_new(IDict *self, Node *parent, const char *key, gsize key_len,
 	return node;
 }
 
-/* Frees @node, which must have no children, and unlinks it. */
-static void node_free(IDict *self, Node *node)
+/* Unlinks @node, which must have no children, from the tree and tables.
+ * Store lock held. */
+static void node_unlink(IDict *self, Node *node)
 {
 	g_hash_table_remove(self->inodes, &node->ino);
 	if (node->parent) {
@@ -120,7 +122,14 @@ static void node_free(IDict *self, Node *node)
 		node->parent->mtime_us = g_get_real_time();
 		if (node->children)
 			node->parent->n_subdirs--;
+		node->parent = NULL;
 	}
+}
+
+/* Frees an unlinked @node.  Without the store lock: it may free a large
+ * value and run the destroy function of the user's check. */
+static void node_destroy(Node *node)
+{
 	if (node->children)
 		g_tree_destroy(node->children);
 	g_clear_pointer(&node->value, g_variant_unref);
@@ -128,6 +137,12 @@ static void node_free(IDict *self, Node *node)
 	check_rec_release(node->check);
 	g_free(node->key);
 	g_free(node);
+}
+
+static void node_free(IDict *self, Node *node)
+{
+	node_unlink(self, node);
+	node_destroy(node);
 }
 
 static gboolean free_subtree(gpointer key, gpointer value, gpointer data);
@@ -170,6 +185,7 @@ IDict *idict_new(void)
 	self->root = node_new(self, NULL, "", 0, TRUE);
 	self->next_ino = IDICT__INO_FIRST_KEY;
 	self->started_us = g_get_real_time();
+	self->control_changed_us = self->started_us;
 	self->log = idict__update_log_new(1024, 16 * 1024 * 1024);
 	g_mutex_init(&self->control_lock);
 	g_cond_init(&self->control_cond);
@@ -514,21 +530,25 @@ gboolean idict_remove(IDict *self, const char *key)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(key != NULL, FALSE);
+	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func((GDestroyNotify)node_destroy);
 	g_rec_mutex_lock(&self->lock);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	if (node) {
 		mark_changed_locked(self, key);
 		g_hash_table_remove(self->keys, key);
 		Node *dir = node->parent;
-		node_free(self, node);
+		node_unlink(self, node);
+		g_ptr_array_add(gone, node);
 		/* Directories exist only while they hold keys. */
 		while (dir != self->root && g_tree_nnodes(dir->children) == 0) {
 			Node *up = dir->parent;
-			node_free(self, dir);
+			node_unlink(self, dir);
+			g_ptr_array_add(gone, dir);
 			dir = up;
 		}
 	}
 	g_rec_mutex_unlock(&self->lock);
+	/* The nodes are freed here, after unlocking (g_autoptr). */
 	return node != NULL;
 }
 
@@ -637,8 +657,9 @@ int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize 
 		err = -ENOENT;
 	else if (!node->writable)
 		err = -EACCES;
-	else if (!g_variant_is_of_type(node->value, g_variant_get_type(value)))
-		err = -EINVAL; /* the computation changed the type meanwhile */
+	else if (!g_variant_is_of_type(node->value, g_variant_get_type(value)) ||
+		 !same_shape(node->value, value))
+		err = -EINVAL; /* the computation changed the type or shape meanwhile */
 	GVariant *old = NULL;
 	GBytes *old_text = NULL;
 	if (err == 0) {
@@ -800,6 +821,7 @@ void idict_terminate(IDict *self)
 	g_return_if_fail(self != NULL);
 	g_mutex_lock(&self->control_lock);
 	self->terminated = TRUE;
+	self->control_changed_us = g_get_real_time();
 	g_cond_broadcast(&self->control_cond);
 	g_mutex_unlock(&self->control_lock);
 }
@@ -818,6 +840,7 @@ void idict_pause(IDict *self)
 	g_return_if_fail(self != NULL);
 	g_mutex_lock(&self->control_lock);
 	self->paused = TRUE;
+	self->control_changed_us = g_get_real_time();
 	g_mutex_unlock(&self->control_lock);
 }
 
@@ -826,6 +849,7 @@ void idict_resume(IDict *self)
 	g_return_if_fail(self != NULL);
 	g_mutex_lock(&self->control_lock);
 	self->paused = FALSE;
+	self->control_changed_us = g_get_real_time();
 	g_cond_broadcast(&self->control_cond);
 	g_mutex_unlock(&self->control_lock);
 }
@@ -861,6 +885,7 @@ void idict__store_status(IDict *self, IDictStatus *status)
 	status->state = self->finished ? "finished"
 		: self->terminated ? "terminating"
 		: self->paused ? "paused" : "running";
+	status->control_changed_us = self->control_changed_us;
 	g_mutex_unlock(&self->control_lock);
 	g_rec_mutex_lock(&self->lock);
 	status->sequence = self->sequence;
@@ -877,12 +902,19 @@ IDictUpdateLog *idict__store_update_log(IDict *self)
 	return self->log;
 }
 
-void idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data)
+gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data)
 {
 	g_mutex_lock(&self->callbacks_lock);
-	self->hook = hook;
-	self->hook_data = data;
+	gboolean taken = hook != NULL && self->hook != NULL;
+	if (hook != NULL && !taken) {
+		self->hook = hook;
+		self->hook_data = data;
+	} else if (hook == NULL && self->hook_data == data) {
+		self->hook = NULL;
+		self->hook_data = NULL;
+	}
 	g_mutex_unlock(&self->callbacks_lock);
+	return !taken;
 }
 
 guint64 idict_sequence(IDict *self)
@@ -919,16 +951,16 @@ void idict_notify_update(IDict *self, gboolean final)
 	}
 
 	g_mutex_lock(&self->callbacks_lock);
-	IDictUpdateHook hook = self->hook;
-	gpointer hook_data = self->hook_data;
+	/* The hook runs under callbacks_lock, so that once it is cleared
+	 * (the server closing) no call of it is still on its way. */
+	if (self->hook)
+		self->hook(self->hook_data);
 	guint n_callbacks = self->callbacks->len;
 	g_autofree CallbackRec **callbacks = g_new(CallbackRec *, n_callbacks + 1);
 	for (guint i = 0; i < n_callbacks; i++)
 		callbacks[i] = g_rc_box_acquire(self->callbacks->pdata[i]);
 	g_mutex_unlock(&self->callbacks_lock);
 
-	if (hook)
-		hook(hook_data);
 	for (guint i = 0; i < n_callbacks; i++) {
 		g_mutex_lock(&self->callbacks_lock);
 		gboolean removed = callbacks[i]->removed;

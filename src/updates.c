@@ -166,7 +166,7 @@ void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t o
 	fuse_req_interrupt_func(req, on_interrupt, stream->server);
 
 	g_mutex_lock(&streams->lock);
-	gboolean answered = try_read_locked(stream, size, off, &reply.data);
+	gboolean answered = try_read_locked(stream, size, off, &reply.data) || streams->closing;
 	if (!answered) {
 		if (flags & O_NONBLOCK) {
 			reply.err = EAGAIN;
@@ -236,6 +236,7 @@ void idict__streams_dispatch(IDictServer *server, gboolean closing)
 	g_autoptr(GPtrArray) polls = g_ptr_array_new();
 
 	g_mutex_lock(&streams->lock);
+	streams->closing |= closing;
 	for (GList *l = streams->list; l != NULL; l = l->next) {
 		IDictStream *stream = l->data;
 		ParkedRead *parked;

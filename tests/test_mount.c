@@ -504,6 +504,21 @@ START_TEST(test_mount_ctl_pause_terminate)
 }
 END_TEST
 
+START_TEST(test_mount_ctl_mtime_is_the_last_change)
+{
+	struct stat a, b;
+	g_autofree char *pause_path = path("ctl/pause");
+	ck_assert_int_eq(stat(pause_path, &a), 0);
+	g_usleep(20000);
+	ck_assert_int_eq(stat(pause_path, &b), 0);
+	ck_assert(a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
+	ck_assert_int_eq(write_file("ctl/pause", "1\n"), 0);
+	ck_assert_int_eq(stat(pause_path, &b), 0);
+	ck_assert(b.st_mtim.tv_sec > a.st_mtim.tv_sec ||
+		  (b.st_mtim.tv_sec == a.st_mtim.tv_sec && b.st_mtim.tv_nsec > a.st_mtim.tv_nsec));
+}
+END_TEST
+
 START_TEST(test_mount_ctl_status)
 {
 	idict_notify_update(dict, FALSE);
@@ -926,6 +941,29 @@ START_TEST(test_mount_killed_leaves_no_mount)
 }
 END_TEST
 
+START_TEST(test_mount_one_server_per_dictionary)
+{
+	g_autofree char *other = g_build_filename(tmpdir, "other", NULL);
+	g_autoptr(GError) error = NULL;
+	/* The same dictionary twice. */
+	ck_assert_ptr_null(idict_serve(dict, other, NULL, &error));
+	ck_assert(g_error_matches(error, IDICT_ERROR, IDICT_ERROR_MOUNT));
+	g_clear_error(&error);
+	/* Another dictionary on a mount point already served. */
+	IDict *d = idict_new();
+	ck_assert_ptr_null(idict_serve(d, mnt, NULL, &error));
+	ck_assert(g_error_matches(error, IDICT_ERROR, IDICT_ERROR_MOUNT));
+	idict_free(d);
+	/* The first server still works. */
+	int fd = open_updates(0);
+	idict_notify_update(dict, FALSE);
+	g_autofree char *line = read_some(fd);
+	ck_assert(g_str_has_prefix(line, "1 update "));
+	close(fd);
+	rmdir(other);
+}
+END_TEST
+
 START_TEST(test_mount_bad_options)
 {
 	g_autofree char *dir = g_dir_make_tmp("idict-opt-XXXXXX", NULL);
@@ -967,6 +1005,7 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_no_namespace_changes);
 	tcase_add_test(tc, test_mount_ctl_pause_terminate);
 	tcase_add_test(tc, test_mount_ctl_status);
+	tcase_add_test(tc, test_mount_ctl_mtime_is_the_last_change);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("updates");
@@ -989,6 +1028,7 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_close_answers_blocked_reads);
 	tcase_add_test(tc, test_mount_unmounted_from_outside);
 	tcase_add_test(tc, test_mount_stopped_reader_never_blocks);
+	tcase_add_test(tc, test_mount_one_server_per_dictionary);
 	tcase_add_test(tc, test_mount_interrupt_during_shutdown);
 	suite_add_tcase(s, tc);
 

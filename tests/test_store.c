@@ -1687,14 +1687,20 @@ static void count_hook(gpointer data)
 START_TEST(test_store_update_hook)
 {
 	g_autoptr(IDict) dict = idict_new();
-	gint hooked = 0;
-	idict__store_set_update_hook(dict, count_hook, &hooked);
+	gint hooked = 0, other = 0;
+	ck_assert(idict__store_set_update_hook(dict, count_hook, &hooked));
 	idict_notify_update(dict, FALSE);
 	idict_notify_update(dict, TRUE);
 	ck_assert_int_eq(hooked, 2);
-	idict__store_set_update_hook(dict, NULL, NULL);
+	/* One hook per dictionary; clearing needs the same data. */
+	ck_assert(!idict__store_set_update_hook(dict, count_hook, &other));
+	idict__store_set_update_hook(dict, NULL, &other);
 	idict_notify_update(dict, FALSE);
-	ck_assert_int_eq(hooked, 2);
+	ck_assert_int_eq(hooked, 3);
+	idict__store_set_update_hook(dict, NULL, &hooked);
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(hooked, 3);
+	ck_assert_int_eq(other, 0);
 }
 END_TEST
 
