@@ -48,7 +48,7 @@ Q := @
 endif
 
 .PHONY: all check check-sanitize demo clean install uninstall
-all: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(BUILD)/idict.pc $(TEST_BINS)
+all: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(TEST_BINS)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -65,10 +65,6 @@ $(BUILD)/libidict.so: $(LIB_OBJS) src/libidict.map
 		-Wl,--version-script=src/libidict.map $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) \
 		-o $@ $(LIB_OBJS) $(LIB_LIBS)
 
-$(BUILD)/idict.pc: src/idict.pc.in Makefile
-	@mkdir -p $(dir $@)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
-
 $(BUILD)/idict-demo: contrib/idict-demo.c $(BUILD)/libidict.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
@@ -82,7 +78,7 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libidict.a
 		$(BUILD)/libidict.a $(LIB_LIBS) $(CHECK_LIBS) -lm
 
 check: all
-	$(Q)BUILD=$(BUILD) tests/run-tests.sh $(TESTS)
+	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run-tests.sh $(TESTS)
 
 # G_SLICE=always-malloc lets LeakSanitizer see GLib's allocations.
 check-sanitize:
@@ -93,7 +89,7 @@ demo: $(BUILD)/idict-demo
 
 # PREFIX is where the files will live (written into idict.pc); DESTDIR is
 # prepended when copying, for packaging.
-install: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(BUILD)/idict.pc
+install: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 $(BUILD)/libidict.a $(DESTDIR)$(LIBDIR)/libidict.a
@@ -101,7 +97,8 @@ install: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(BUILD)/i
 	ln -sf libidict.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libidict.so
 	install -m 644 include/idict.h $(DESTDIR)$(INCLUDEDIR)/idict.h
-	install -m 644 $(BUILD)/idict.pc $(DESTDIR)$(PKGCONFIGDIR)/idict.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' src/idict.pc.in \
+		>$(DESTDIR)$(PKGCONFIGDIR)/idict.pc
 	install -m 755 $(BUILD)/idict-demo $(DESTDIR)$(BINDIR)/idict-demo
 	install -m 644 contrib/man/idict.3 $(DESTDIR)$(MANDIR)/man3/idict.3
 	install -m 644 contrib/man/idictfs.7 $(DESTDIR)$(MANDIR)/man7/idictfs.7

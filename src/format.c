@@ -168,7 +168,10 @@ static GVariant *parse_matrix(char *text, GError **error)
 	g_autoptr(GArray) values = g_array_new(FALSE, FALSE, sizeof(double));
 	gsize cols = 0, rows = 0;
 	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+	/* Rows end at newlines, or at ';' so that a matrix can be written in one
+	 * line: bash's echo and printf write each line separately. */
+	for (char *line = strtok_r(text, "\n;", &save); line != NULL;
+	     line = strtok_r(NULL, "\n;", &save)) {
 		guint before = values->len;
 		if (!parse_row(line, values, error))
 			return NULL;

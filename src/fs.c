@@ -230,6 +230,14 @@ static gboolean caller_may_write(fuse_req_t req, mode_t mode)
 		return (mode & S_IWUSR) != 0;
 	if (ctx->gid == getgid())
 		return (mode & S_IWGRP) != 0;
+	if (mode & S_IWGRP) {
+		/* The caller's supplementary groups count too, as in the kernel. */
+		gid_t groups[64];
+		int n = fuse_req_getgroups(req, G_N_ELEMENTS(groups), groups);
+		for (int i = 0; i < MIN(n, (int)G_N_ELEMENTS(groups)); i++)
+			if (groups[i] == getgid())
+				return TRUE;
+	}
 	return (mode & S_IWOTH) != 0;
 }
 

@@ -376,6 +376,7 @@ static const struct {
 	{ "params/flag", "true\n", "true\n" },
 	{ "params/grid", "1 2\n3 4", "1 2\n3 4\n" },
 	{ "params/grid", "\n  5\t6\n\n7 8\n", "5 6\n7 8\n" },
+	{ "params/grid", "1 2; 3 4\n", "1 2\n3 4\n" },
 	{ "params/weights", "1 2 3", "1\n2\n3\n" },
 	{ "params/tuple", "(3, 'y')\n", "(3, 'y')\n" },
 	{ "params/name", "  spaces kept \n", "  spaces kept \n" },

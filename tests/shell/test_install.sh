@@ -1,0 +1,86 @@
+#!/bin/bash
+# make install into a temporary PREFIX (and a DESTDIR), then build and run a
+# small computation against the installed library with pkg-config only.
+# Prints "ok - ..." / "not ok - ...".
+set -u
+BUILD=${BUILD:-build}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/idict-install-test-XXXXXX")
+mnt=$dir/mnt
+app=
+cleanup() {
+	[ -n "$app" ] && kill -9 "$app" 2>/dev/null
+	if grep -q " $mnt " /proc/mounts; then fusermount3 -u -z "$mnt" 2>/dev/null; fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+check() {
+	local name=$1
+	shift
+	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fi
+}
+
+prefix=$dir/prefix
+make -s -C "$root" install BUILD="$BUILD" SANITIZE="${SANITIZE:-}" PREFIX="$prefix" >"$dir/install.log" 2>&1
+check "make install PREFIX=... succeeds" test $? = 0
+for f in lib/libidict.a lib/libidict.so lib/libidict.so.0 include/idict.h lib/pkgconfig/idict.pc \
+	bin/idict-demo share/man/man3/idict.3 share/man/man7/idictfs.7; do
+	check "installed $f" test -e "$prefix/$f"
+done
+check "the shared library has the soname libidict.so.0" \
+	bash -c "objdump -p '$prefix/lib/libidict.so' | grep -q 'SONAME *libidict.so.0'"
+exported=$(nm -D --defined-only "$prefix/lib/libidict.so" | awk '$2 ~ /[TDBR]/ {print $3}' |
+	grep -v '^idict_' | grep -v '^_' | tr '\n' ' ')
+check "libidict.so exports only idict_* (others: ${exported:-none})" test -z "$exported"
+
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+check "pkg-config knows idict" pkg-config --exists idict
+cat >"$dir/app.c" <<'C'
+#include <idict.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	(void)argc;
+	g_autoptr(IDict) dict = idict_new();
+	idict_set_double(dict, "x", 0.5, NULL);
+	g_autoptr(GError) error = NULL;
+	IDictServer *server = idict_serve(dict, argv[1], NULL, &error);
+	if (server == NULL) {
+		fprintf(stderr, "%s\n", error->message);
+		return 1;
+	}
+	puts("ready");
+	fflush(stdout);
+	while (!idict_terminated(dict))
+		idict_wait(dict, 0.05), g_usleep(10000);
+	idict_notify_update(dict, TRUE);
+	idict_server_wait_then_close(server, 5);
+	return 0;
+}
+C
+san=${SANITIZE:+-fsanitize=$SANITIZE}
+# shellcheck disable=SC2046
+cc $san -o "$dir/app" "$dir/app.c" $(pkg-config --cflags --libs idict) -Wl,-rpath,"$prefix/lib" \
+	>"$dir/cc.log" 2>&1
+check "a computation builds with pkg-config --cflags --libs idict" test $? = 0
+"$dir/app" "$mnt" >"$dir/app.out" 2>&1 &
+app=$!
+for _ in $(seq 100); do [ -e "$mnt/x" ] && break; sleep 0.05; done
+check "... and serves its dictionary" test "$(cat "$mnt/x" 2>/dev/null)" = 0.5
+echo 1 >"$mnt/ctl/terminate"
+wait "$app"
+check "... and ends cleanly" test $? = 0
+app=
+# shellcheck disable=SC2046
+cc $san -o "$dir/app-static" "$dir/app.c" $(pkg-config --static --cflags idict) \
+	"$prefix/lib/libidict.a" $(pkg-config --static --libs idict | sed 's/-lidict//') >"$dir/cc2.log" 2>&1
+check "a computation links the static library with pkg-config --static" test $? = 0
+
+make -s -C "$root" install BUILD="$BUILD" SANITIZE="${SANITIZE:-}" PREFIX=/usr/local \
+	DESTDIR="$dir/dest" >"$dir/install2.log" 2>&1
+check "make install DESTDIR=... puts files under DESTDIR" \
+	test -e "$dir/dest/usr/local/lib/pkgconfig/idict.pc" -a -e "$dir/dest/usr/local/include/idict.h"
+check "... with the final prefix in idict.pc" grep -qx "prefix=/usr/local" "$dir/dest/usr/local/lib/pkgconfig/idict.pc"
+make -s -C "$root" uninstall BUILD="$BUILD" PREFIX=/usr/local DESTDIR="$dir/dest" >/dev/null 2>&1
+left=$(find "$dir/dest" -type f | wc -l)
+check "make uninstall removes every file ($left left)" test "$left" = 0
