@@ -14,7 +14,7 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 
 PKG_CONFIG ?= pkg-config
-LIB_PKGS := fuse3 glib-2.0
+LIB_PKGS := fuse3 glib-2.0 json-glib-1.0
 LIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
 LIB_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS)) -lpthread
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
@@ -28,7 +28,7 @@ DEFINES := -D_GNU_SOURCE -DFUSE_USE_VERSION=312 \
 PROJECT_CFLAGS := $(WARNINGS) $(DEFINES) -Iinclude -fPIC -MMD -MP $(SAN_FLAGS)
 
 LIB_SRCS := src/names.c src/format.c src/store.c src/update_log.c src/ctl.c src/fs.c \
-	src/updates.c src/server.c src/signals.c src/checkpoint.c
+	src/updates.c src/server.c src/signals.c src/checkpoint.c src/snapshot.c
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 VERSION := 0.1.0
 SONAME := libidict.so.0
@@ -38,7 +38,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
-TESTS := test_names test_format test_store test_update_log test_checkpoint test_mount
+TESTS := test_names test_format test_store test_update_log test_checkpoint test_history test_mount
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 
 ifeq ($(V),1)

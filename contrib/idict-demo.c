@@ -130,6 +130,11 @@ int main(int argc, char **argv)
 		idict_set_double(dict, "params/alpha", 0.25, NULL);
 		idict_set_string(dict, "message", "starting", NULL);
 	}
+	/* Clients can plot convergence from history/residual, and ctl/status
+	 * shows the fraction of --steps done and the time left. */
+	idict_set_history(dict, "residual", 10000, NULL);
+	idict_set_history(dict, "params/alpha", 1000, NULL);
+	idict_set_progress_target(dict, "step", (double)MAX(steps, 1), NULL);
 	/* Checks are code, not data: attached again after a resume. */
 	idict_set_writable(dict, "params/alpha", TRUE, NULL);
 	idict_set_check(dict, "params/alpha", check_alpha, NULL, NULL, NULL);

@@ -6,6 +6,7 @@ packages=(
 	make gcc pkg-config        # the build
 	libfuse3-dev fuse3         # FUSE: library, fusermount3, /dev/fuse users
 	libglib2.0-dev             # GLib
+	libjson-glib-dev jq        # snapshot.json, and jq to test it
 	check                      # unit tests
 	procps psmisc              # tests: ps, fuser
 )

@@ -135,6 +135,24 @@ IDICT_API guint idict_size(IDict *self);
 IDICT_API void idict_lock(IDict *self);
 IDICT_API void idict_unlock(IDict *self);
 
+/**
+ * idict_set_history:
+ * Keeps the last @depth values of @key (which must exist), one per update
+ * that changed it, for clients to read in history/KEY as lines
+ * "SEQ UNIXTIME VALUE": a convergence plot without anyone having watched.
+ * Only scalar values (double, int, bool) are recorded.  @depth 0 turns it
+ * off.  Costs nothing for updates that do not change @key.
+ */
+IDICT_API gboolean idict_set_history(IDict *self, const char *key, guint depth, GError **error);
+/**
+ * idict_set_progress_target:
+ * Declares that the value of @key (a double or int, e.g. "step") counts
+ * toward @target; ctl/status then shows the fraction done and an estimate
+ * of the time left.  @key NULL removes the target.
+ */
+IDICT_API gboolean idict_set_progress_target(IDict *self, const char *key, double target,
+					     GError **error);
+
 /* ---- Writable keys ------------------------------------------------------ */
 
 /**

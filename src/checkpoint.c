@@ -45,7 +45,7 @@ gboolean idict_save(IDict *self, const char *path, GError **error)
 	g_return_val_if_fail(path != NULL, FALSE);
 
 	/* References under the lock; serializing and writing outside it. */
-	g_autoptr(GVariant) entries = idict__store_snapshot(self);
+	g_autoptr(GVariant) entries = idict__store_snapshot(self, NULL);
 	g_autoptr(GVariant) checkpoint = g_variant_ref_sink(
 		g_variant_new("(st@a{s(vb)})", CHECKPOINT_MAGIC, (guint64)CHECKPOINT_VERSION,
 			      entries));

@@ -7,6 +7,7 @@
 #include "idict-private.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,6 +78,19 @@ static void append_time(GString *out, const char *name, gint64 usec)
 	g_string_append_printf(out, "%s\n", text);
 }
 
+/* "NAME VALUE\n", with "-" for an unknown (NAN) value. */
+static void append_number(GString *out, const char *name, double value)
+{
+	char buf[IDICT__DOUBLE_BUF];
+	if (isnan(value)) {
+		g_string_append_printf(out, "%s -\n", name);
+		return;
+	}
+	/* Six significant digits are plenty for rates and estimates. */
+	g_ascii_formatd(buf, sizeof buf, "%.6g", value);
+	g_string_append_printf(out, "%s %s\n", name, buf);
+}
+
 static GBytes *render_status(IDict *dict)
 {
 	IDictStatus status;
@@ -88,11 +102,27 @@ static GBytes *render_status(IDict *dict)
 	append_time(out, "started", status.started_us);
 	append_time(out, "last_update", status.last_update_us);
 	g_string_append_printf(out, "pid %ld\n", (long)getpid());
+	append_number(out, "updates_per_second", status.updates_per_second);
+	append_number(out, "progress", status.progress);
+	append_number(out, "eta_seconds", status.eta_seconds);
 	return g_string_free_to_bytes(out);
+}
+
+/* ctl/sequence: the number of the last update, and a newline.  It never
+ * blocks, so a client that cannot hold a blocking read of `updates` (an NFS
+ * client, a script polling over sshfs) follows progress by reading it again
+ * and re-reading the keys when it changes. */
+
+static GBytes *render_sequence(IDict *dict)
+{
+	char buf[32];
+	g_snprintf(buf, sizeof buf, "%" G_GUINT64_FORMAT "\n", idict_sequence(dict));
+	return text_bytes(buf);
 }
 
 static const IDictCtlFile ctl_files[] = {
 	{ IDICT__INO_PAUSE, "pause", 0644, render_pause, write_pause },
+	{ IDICT__INO_SEQUENCE, "sequence", 0444, render_sequence, NULL },
 	{ IDICT__INO_STATUS, "status", 0444, render_status, NULL },
 	{ IDICT__INO_TERMINATE, "terminate", 0644, render_terminate, write_terminate },
 };

@@ -247,14 +247,20 @@ GVariant *idict__format_parse(const GVariantType *type, const char *text, gsize 
 		return NULL;
 	}
 
-	/* Any other type: GVariant text format, data only. */
+	/* Any other type: GVariant text format, data only.  It must be UTF-8
+	 * (g_variant_parse() fails an assertion, without an error, on
+	 * invalid UTF-8 inside a string literal). */
+	if (!g_utf8_validate(copy, -1, NULL)) {
+		invalid(error, "GVariant text is not valid UTF-8");
+		return NULL;
+	}
 	GError *local = NULL;
 	GVariant *value = g_variant_parse(type, copy, NULL, NULL, &local);
 	if (value == NULL) {
 		invalid(error, "not a GVariant of type %.*s: %s",
 			(int)g_variant_type_get_string_length(type), g_variant_type_peek_string(type),
-			local->message);
-		g_error_free(local);
+			local ? local->message : "parse error");
+		g_clear_error(&local);
 		return NULL;
 	}
 	return value; /* g_variant_parse() returns a non-floating reference */

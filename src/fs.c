@@ -10,6 +10,15 @@
  * key renders its text once (a GBytes snapshot) and serves every read from
  * it, so a file opened once is one consistent value however many reads it
  * takes.  Writes are validated in write(), never later.
+ *
+ * Exporting (NFS, issue 4): FUSE export support is asked for, lookups of
+ * "." and ".." are answered (the kernel sends them to turn a file handle
+ * back into a file after it forgot the inode), and every inode but the root
+ * carries one generation number per dictionary, so that a handle kept
+ * across a restart of the computation is refused (ESTALE) rather than
+ * opening whatever key got the same inode number.  An NFS client asks the
+ * size and reads in separate requests; "told" below keeps a client that
+ * reads exactly st_size bytes from getting a truncated value.
  */
 #include "idict-private.h"
 
@@ -30,7 +39,8 @@ typedef enum {
 typedef struct {
 	OpenKind kind;
 	guint64 ino;
-	GBytes *text;       /* OPEN_TEXT opened for reading */
+	GBytes *text;       /* OPEN_TEXT opened for reading; fixed once read_started */
+	gint read_started;  /* atomic: a read has been answered (see told_swap) */
 	GPtrArray *entries; /* OPEN_DIR: IDictDirEntry*, including . and .. */
 	IDictStream *stream;
 } OpenFile;
@@ -79,6 +89,161 @@ static void open_file_register(fuse_req_t req, struct fuse_file_info *fi, OpenFi
 	}
 }
 
+/* ---- sizes told to clients ----
+ *
+ * NFS asks a file's size (GETATTR) and reads it (OPEN, READ) in separate
+ * requests, and nfs-cat and other libnfs clients read exactly st_size bytes.
+ * If the key changed in between, the open's snapshot may be longer than the
+ * size the client was told, and it gets a truncated value (measured through
+ * nfs-ganesha with the demo at --delay 2: 7% of reads); or shorter, and
+ * nfs-cat (libnfs-utils 4.0) then reads at the end forever, waiting for the
+ * bytes st_size promised.  The READ's size says which value the client
+ * expects.  So each server remembers, per file, the last TOLD_MAX texts
+ * whose size a lookup or getattr reported within TOLD_USEC; the first read
+ * of an open file, at offset 0 and of another length than its snapshot,
+ * swaps the snapshot for the newest remembered text of exactly that length
+ * (told_swap()).  The client gets the whole value that was current when it
+ * asked the size.  A read whose length happens to equal a recent text's
+ * length without being meant so (a prefix, a 4 KiB page) gets that whole, at
+ * most TOLD_USEC older value: complete too.  Texts are shared with the
+ * store's cache, so
+ * remembering one costs memory only once it is superseded; texts over
+ * TOLD_TEXT_MAX (the largest FUSE read) are not remembered.
+ */
+#define TOLD_MAX 16 /* enough for several clients on a value that changes every ms */
+#define TOLD_USEC G_USEC_PER_SEC
+#define TOLD_TEXT_MAX (1024 * 1024)
+
+typedef struct {
+	IDictServer *server;
+	guint64 ino;
+} ToldKey;
+
+typedef struct {
+	GBytes *text;
+	gint64 when_us; /* monotonic time it was last reported */
+} Told;
+
+/* Protects told, told_swept_us and OpenFile.text until read_started. */
+static GMutex told_lock;
+static GHashTable *told; /* ToldKey* -> GQueue* of Told*, newest first */
+static gint64 told_swept_us;
+
+static guint told_key_hash(gconstpointer p)
+{
+	const ToldKey *key = p;
+	return g_direct_hash(key->server) ^ g_int64_hash(&key->ino);
+}
+
+static gboolean told_key_equal(gconstpointer a, gconstpointer b)
+{
+	const ToldKey *x = a, *y = b;
+	return x->server == y->server && x->ino == y->ino;
+}
+
+static void told_free(Told *entry)
+{
+	g_bytes_unref(entry->text);
+	g_free(entry);
+}
+
+static void told_queue_free(GQueue *queue)
+{
+	g_queue_free_full(queue, (GDestroyNotify)told_free);
+}
+
+/* Remembers that the size of @text (nullable: a directory) was reported
+ * for @ino. */
+static void told_record(fuse_req_t req, guint64 ino, GBytes *text)
+{
+	if (text == NULL || g_bytes_get_size(text) > TOLD_TEXT_MAX)
+		return;
+	gint64 now = g_get_monotonic_time();
+	ToldKey key = { server_of(req), ino };
+	g_mutex_lock(&told_lock);
+	if (told == NULL)
+		told = g_hash_table_new_full(told_key_hash, told_key_equal, g_free,
+					     (GDestroyNotify)told_queue_free);
+	GQueue *queue = g_hash_table_lookup(told, &key);
+	if (queue == NULL) {
+		queue = g_queue_new();
+		g_hash_table_insert(told, g_memdup2(&key, sizeof key), queue);
+	}
+	Told *newest = g_queue_peek_head(queue);
+	if (newest && (newest->text == text || g_bytes_equal(newest->text, text))) {
+		newest->when_us = now;
+	} else {
+		newest = g_new(Told, 1);
+		newest->text = g_bytes_ref(text);
+		newest->when_us = now;
+		g_queue_push_head(queue, newest);
+		if (queue->length > TOLD_MAX)
+			told_free(g_queue_pop_tail(queue));
+	}
+	/* Once every TOLD_USEC, forget what has expired, for every file. */
+	if (now - told_swept_us > TOLD_USEC) {
+		told_swept_us = now;
+		GHashTableIter iter;
+		gpointer value;
+		g_hash_table_iter_init(&iter, told);
+		while (g_hash_table_iter_next(&iter, NULL, &value)) {
+			Told *oldest;
+			while ((oldest = g_queue_peek_tail(value)) != NULL &&
+			       now - oldest->when_us > TOLD_USEC)
+				told_free(g_queue_pop_tail(value));
+			if (g_queue_is_empty(value))
+				g_hash_table_iter_remove(&iter);
+		}
+	}
+	g_mutex_unlock(&told_lock);
+}
+
+/* Called before the first read of @file is answered: if it asks, from
+ * offset 0, for another number of bytes than the snapshot holds, and a text
+ * of exactly @size bytes was told for the file lately, that text becomes the
+ * snapshot.
+ * After the first read the snapshot never changes, so one open stays one
+ * consistent value. */
+static void told_swap(fuse_req_t req, OpenFile *file, gsize size, off_t off)
+{
+	if (g_atomic_int_get(&file->read_started))
+		return;
+	gint64 now = g_get_monotonic_time();
+	ToldKey key = { server_of(req), file->ino };
+	g_mutex_lock(&told_lock);
+	GQueue *queue = told ? g_hash_table_lookup(told, &key) : NULL;
+	if (queue && !g_atomic_int_get(&file->read_started) && off == 0 &&
+	    size != g_bytes_get_size(file->text)) {
+		for (GList *l = queue->head; l != NULL; l = l->next) {
+			Told *entry = l->data;
+			if (now - entry->when_us > TOLD_USEC)
+				break;
+			if (g_bytes_get_size(entry->text) == size) {
+				g_bytes_unref(file->text);
+				file->text = g_bytes_ref(entry->text);
+				break;
+			}
+		}
+	}
+	g_atomic_int_set(&file->read_started, 1);
+	g_mutex_unlock(&told_lock);
+}
+
+/* Forgets what was told for @server's files. */
+static void told_forget_server(IDictServer *server)
+{
+	g_mutex_lock(&told_lock);
+	if (told) {
+		GHashTableIter iter;
+		gpointer key;
+		g_hash_table_iter_init(&iter, told);
+		while (g_hash_table_iter_next(&iter, &key, NULL))
+			if (((ToldKey *)key)->server == server)
+				g_hash_table_iter_remove(&iter);
+	}
+	g_mutex_unlock(&told_lock);
+}
+
 /* ---- attributes ---- */
 
 static void fill_stat(struct stat *st, guint64 ino, mode_t mode, guint64 size, gint64 mtime_us,
@@ -120,12 +285,41 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 			  status.last_update_us ? status.last_update_us : status.started_us, 1);
 		return 0;
 	}
+	if (ino == IDICT__INO_HISTORY) {
+		idict__store_status(dict, &status);
+		fill_stat(st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
+		return 0;
+	}
+	if (ino == IDICT__INO_SNAPSHOT) {
+		idict__store_status(dict, &status);
+		GBytes *text = idict__snapshot_render(dict);
+		fill_stat(st, ino, S_IFREG | 0444, g_bytes_get_size(text),
+			  status.last_update_us ? status.last_update_us : status.started_us, 1);
+		if (text_out)
+			*text_out = text;
+		else
+			g_bytes_unref(text);
+		return 0;
+	}
+	if (ino & IDICT__INO_HISTORY_BIT) {
+		IDictNodeInfo info;
+		int err = idict__store_history_stat(dict, ino & ~IDICT__INO_HISTORY_BIT, &info,
+						    text_out);
+		if (err)
+			return err;
+		if (info.is_dir)
+			fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us, 2);
+		else
+			fill_stat(st, ino, S_IFREG | 0444, info.size, info.mtime_us, 1);
+		return 0;
+	}
 	const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
 	if (ctl) {
 		/* mtime: the last change of what the file shows, so that tar and
-		 * rsync see a file that changed only when it did. */
+		 * rsync see a file that changed only when it did.  The read-only
+		 * ones (status, sequence) also change with every update. */
 		idict__store_status(dict, &status);
-		gint64 mtime = ctl->ino == IDICT__INO_STATUS
+		gint64 mtime = ctl->write == NULL
 			? MAX(status.control_changed_us, status.last_update_us)
 			: status.control_changed_us;
 		GBytes *text = ctl->render(dict);
@@ -143,7 +337,7 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 		return err;
 	if (info.is_dir)
 		fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us,
-			  info.nlink + (ino == IDICT__INO_ROOT)); /* ctl/ */
+			  info.nlink + (ino == IDICT__INO_ROOT ? 2 : 0)); /* ctl/, history/ */
 	else
 		fill_stat(st, ino, S_IFREG | (info.writable ? write_mode : 0444), info.size,
 			  info.mtime_us, 1);
@@ -158,9 +352,16 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
 		return 0;
 	}
 	if (strcmp(name, "..") == 0) {
-		if (parent == IDICT__INO_CTL || parent == IDICT__INO_ROOT) {
+		if (parent == IDICT__INO_CTL || parent == IDICT__INO_ROOT ||
+		    parent == IDICT__INO_HISTORY) {
 			*ino_out = IDICT__INO_ROOT;
 			return 0;
+		}
+		if (parent & IDICT__INO_HISTORY_BIT) {
+			int err = idict__store_parent(dict, parent & ~IDICT__INO_HISTORY_BIT, &info);
+			*ino_out = info.ino == IDICT__INO_ROOT ? IDICT__INO_HISTORY
+				: info.ino | IDICT__INO_HISTORY_BIT;
+			return err;
 		}
 		int err = idict__store_parent(dict, parent, &info);
 		*ino_out = info.ino;
@@ -181,11 +382,43 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
 		*ino_out = IDICT__INO_UPDATES;
 		return 0;
 	}
+	if (parent == IDICT__INO_ROOT && strcmp(name, "history") == 0) {
+		*ino_out = IDICT__INO_HISTORY;
+		return 0;
+	}
+	if (parent == IDICT__INO_ROOT && strcmp(name, "snapshot.json") == 0) {
+		*ino_out = IDICT__INO_SNAPSHOT;
+		return 0;
+	}
+	if (parent == IDICT__INO_HISTORY || (parent & IDICT__INO_HISTORY_BIT)) {
+		guint64 real = parent == IDICT__INO_HISTORY ? IDICT__INO_ROOT
+			: parent & ~IDICT__INO_HISTORY_BIT;
+		int err = idict__store_history_lookup(dict, real, name, &info);
+		*ino_out = info.ino | IDICT__INO_HISTORY_BIT;
+		return err;
+	}
 	if (parent < IDICT__INO_FIRST_KEY && parent != IDICT__INO_ROOT)
 		return -ENOTDIR;
 	int err = idict__store_lookup(dict, parent, name, &info);
 	*ino_out = info.ino;
 	return err;
+}
+
+/* The generation number of @ino.  The root's must be 0, the one the kernel
+ * gives it at mount: a lookup of ".." that returned the root with another
+ * generation would make the kernel take the root for a reused inode and
+ * mark it bad.  Every other inode gets one number per dictionary, from the
+ * time it was created (32 bits, as the kernel keeps them): inode numbers
+ * start at 16 again in each run, and an NFS server exporting with a fixed
+ * fsid must find the handles of an earlier run stale. */
+static guint64 generation_of(IDict *dict, guint64 ino)
+{
+	if (ino == IDICT__INO_ROOT)
+		return 0;
+	IDictStatus status;
+	idict__store_status(dict, &status);
+	guint32 generation = (guint32)status.started_us ^ (guint32)(status.started_us >> 32);
+	return generation ? generation : 1;
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -194,15 +427,18 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param entry;
 	memset(&entry, 0, sizeof entry);
 	guint64 ino = 0;
+	GBytes *text = NULL;
 	int err = lookup_ino(dict, parent, name, &ino);
 	if (err == 0)
-		err = stat_ino(req, ino, &entry.attr, NULL);
+		err = stat_ino(req, ino, &entry.attr, &text);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
+	told_record(req, ino, text);
+	g_clear_pointer(&text, g_bytes_unref);
 	entry.ino = ino;
-	entry.generation = 1;
+	entry.generation = generation_of(dict, ino);
 	entry.attr_timeout = 0.0;
 	entry.entry_timeout = 0.0;
 	fuse_reply_entry(req, &entry);
@@ -212,11 +448,15 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	(void)fi;
 	struct stat st;
-	int err = stat_ino(req, ino, &st, NULL);
-	if (err)
+	GBytes *text = NULL;
+	int err = stat_ino(req, ino, &st, &text);
+	if (err) {
 		fuse_reply_err(req, -err);
-	else
-		fuse_reply_attr(req, &st, 0.0);
+		return;
+	}
+	told_record(req, ino, text);
+	g_clear_pointer(&text, g_bytes_unref);
+	fuse_reply_attr(req, &st, 0.0);
 }
 
 /* Whether the caller of @req may write a file of @mode.  The kernel checks
@@ -324,8 +564,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
+	told_swap(req, file, size, off);
+	/* Our own reference: once the kernel has the reply, the client may
+	 * close the file and release() free file->text while the reply is
+	 * still being written out. */
+	g_autoptr(GBytes) text = g_bytes_ref(file->text);
 	gsize len = 0;
-	const char *data = g_bytes_get_data(file->text, &len);
+	const char *data = g_bytes_get_data(text, &len);
 	if (off < 0 || (guint64)off >= len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -405,6 +650,20 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		g_ptr_array_add(entries, dir_entry_new("..", IDICT__INO_ROOT, TRUE));
 		for (guint i = 0; i < n; i++)
 			g_ptr_array_add(entries, dir_entry_new(files[i].name, files[i].ino, FALSE));
+	} else if (ino == IDICT__INO_HISTORY || (ino & IDICT__INO_HISTORY_BIT)) {
+		guint64 real = ino == IDICT__INO_HISTORY ? IDICT__INO_ROOT
+			: ino & ~IDICT__INO_HISTORY_BIT;
+		entries = idict__store_history_list_dir(dict, real, &err);
+		if (entries == NULL) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+		for (guint i = 0; i < entries->len; i++)
+			((IDictDirEntry *)entries->pdata[i])->ino |= IDICT__INO_HISTORY_BIT;
+		guint64 parent_ino = IDICT__INO_ROOT;
+		lookup_ino(dict, ino, "..", &parent_ino);
+		g_ptr_array_insert(entries, 0, dir_entry_new(".", ino, TRUE));
+		g_ptr_array_insert(entries, 1, dir_entry_new("..", parent_ino, TRUE));
 	} else if (ino < IDICT__INO_FIRST_KEY && ino != IDICT__INO_ROOT) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -424,6 +683,10 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			g_ptr_array_insert(entries, 2, dir_entry_new("ctl", IDICT__INO_CTL, TRUE));
 			g_ptr_array_insert(entries, 3,
 					   dir_entry_new("updates", IDICT__INO_UPDATES, FALSE));
+			g_ptr_array_insert(entries, 4,
+					   dir_entry_new("history", IDICT__INO_HISTORY, TRUE));
+			g_ptr_array_insert(entries, 5,
+					   dir_entry_new("snapshot.json", IDICT__INO_SNAPSHOT, FALSE));
 		}
 	}
 	OpenFile *file = g_new0(OpenFile, 1);
@@ -547,10 +810,21 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	 * IDICT_WRITE_MAX bytes then always arrives whole, whatever the
 	 * alignment of the caller's buffer. */
 	conn->max_write = 1024 * 1024;
+	/* File handles that outlive the kernel's inode cache, so that the
+	 * mount can be exported over NFS (lookups of "." and ".." and the
+	 * generation numbers in fs_lookup() are what the kernel then needs). */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+}
+
+static void fs_destroy(void *userdata)
+{
+	told_forget_server(userdata);
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_init,
+	.destroy = fs_destroy,
 	.lookup = fs_lookup,
 	.getattr = fs_getattr,
 	.setattr = fs_setattr,

@@ -30,8 +30,15 @@ enum {
 	IDICT__INO_TERMINATE = 4,
 	IDICT__INO_STATUS = 5,
 	IDICT__INO_UPDATES = 6,
+	IDICT__INO_HISTORY = 7,
+	IDICT__INO_SNAPSHOT = 8,
+	IDICT__INO_SEQUENCE = 9,
 	IDICT__INO_FIRST_KEY = 16,
 };
+
+/* history/PATH has the inode number of PATH with this bit set (inode
+ * numbers of keys never get near it). */
+#define IDICT__INO_HISTORY_BIT (G_GUINT64_CONSTANT(1) << 62)
 
 /* The monotonic time @timeout seconds from now, G_MAXINT64 for "no limit"
  * (negative, infinite, NaN or more than a century). */
@@ -85,6 +92,9 @@ typedef struct {
 	gint64 started_us;
 	gint64 last_update_us; /* 0 if none yet */
 	gint64 control_changed_us; /* last pause, resume or terminate; else started */
+	double updates_per_second; /* over the last 64 updates; NAN if unknown */
+	double progress;           /* progress key / target; NAN if none */
+	double eta_seconds;        /* NAN if unknown */
 } IDictStatus;
 
 /* Looks up @name in directory @parent.  Returns: 0 or -ENOENT / -ENOTDIR. */
@@ -103,9 +113,21 @@ void idict__dir_entry_free(IDictDirEntry *entry);
  * Returns: 0, or -ENOENT, -EISDIR, -EACCES, -EINVAL. */
 int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len);
 void idict__store_status(IDict *self, IDictStatus *status);
+/* history/: the same tree, limited to keys with a history (and their
+ * directories); inode numbers are the keys'.  Return 0 or -errno. */
+int idict__store_history_lookup(IDict *self, guint64 parent, const char *name,
+				IDictNodeInfo *info);
+GPtrArray *idict__store_history_list_dir(IDict *self, guint64 ino, int *err);
+/* For a key, *@text_out gets "SEQ UNIXTIME VALUE" lines (transfer full). */
+int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
 /* Returns: (transfer full): every key as a{s(vb)}: value (boxed) and
- * writable flag, taken in one moment under the store lock. */
-GVariant *idict__store_snapshot(IDict *self);
+ * writable flag, sorted by key, taken in one moment under the store lock,
+ * with the sequence number of that moment in *@sequence_out (nullable). */
+GVariant *idict__store_snapshot(IDict *self, guint64 *sequence_out);
+
+/* ---- snapshot.c ---- */
+/* Returns: (transfer full): snapshot.json's text. */
+GBytes *idict__snapshot_render(IDict *dict);
 
 typedef struct _IDictUpdateLog IDictUpdateLog;
 /* Returns: (transfer none): the dictionary's update log. */
@@ -180,6 +202,10 @@ typedef struct {
 	GMutex lock;        /* protects list, closing and everything in each stream */
 	GList *list;        /* IDictStream*, open readers */
 	gboolean closing;   /* the server is closing: reads end at once */
+	/* Parked reads and poll handles, atomic: an update wakes the dispatcher
+	 * only when someone waits.  Raised before a waiter checks the log one
+	 * last time, so an update is never missed. */
+	gint waiters;
 } IDictStreams;
 
 IDict *idict__server_dict(IDictServer *server);

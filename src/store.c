@@ -10,6 +10,7 @@
 #include "idict-private.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 /* A user's check, reference-counted (g_rc_box) so that a client's write can
@@ -19,6 +20,22 @@ typedef struct {
 	gpointer data;
 	GDestroyNotify destroy;
 } CheckRec;
+
+/* The last values of a scalar key, one per update that changed it. */
+typedef struct {
+	guint64 seq;
+	gint64 time_us;
+	GVariant *value;
+} HistoryEntry;
+
+typedef struct {
+	guint depth;  /* capacity */
+	guint head;   /* oldest entry */
+	guint count;
+	HistoryEntry entries[];
+} History;
+
+#define RATE_WINDOW 64 /* updates per second: over the last this many updates */
 
 typedef struct _Node Node;
 struct _Node {
@@ -34,6 +51,8 @@ struct _Node {
 	gint64 mtime_us;
 	gboolean writable;
 	CheckRec *check;    /* nullable */
+	History *history;   /* keys only, nullable: idict_set_history() */
+	guint n_history;    /* directories only: keys with a history below */
 };
 
 typedef struct {
@@ -58,6 +77,12 @@ struct _IDict {
 	gint64 started_us;
 	gint64 last_update_us;
 	IDictUpdateLog *log;
+	gint64 update_times[RATE_WINDOW]; /* ring of the last updates' times */
+	char *progress_key;               /* nullable: idict_set_progress_target() */
+	double progress_target;
+	gboolean progress_started;        /* progress_t0_us/f0 recorded */
+	gint64 progress_t0_us;
+	double progress_f0;
 
 	/* Control state, with its own lock so that idict_wait() can sleep on a
 	 * condition.  Protects paused, terminated, finished. */
@@ -75,6 +100,8 @@ struct _IDict {
 	IDictUpdateHook hook;
 	gpointer hook_data;
 };
+
+static double progress_fraction_locked(IDict *self);
 
 /* ---- nodes ---- */
 
@@ -117,6 +144,9 @@ static Node *node_new(IDict *self, Node *parent, const char *key, gsize key_len,
 static void node_unlink(IDict *self, Node *node)
 {
 	g_hash_table_remove(self->inodes, &node->ino);
+	if (node->history)
+		for (Node *up = node->parent; up; up = up->parent)
+			up->n_history--;
 	if (node->parent) {
 		g_tree_remove(node->parent->children, node->name);
 		node->parent->mtime_us = g_get_real_time();
@@ -128,8 +158,18 @@ static void node_unlink(IDict *self, Node *node)
 
 /* Frees an unlinked @node.  Without the store lock: it may free a large
  * value and run the destroy function of the user's check. */
+static void history_free(History *history)
+{
+	if (history == NULL)
+		return;
+	for (guint i = 0; i < history->count; i++)
+		g_variant_unref(history->entries[(history->head + i) % history->depth].value);
+	g_free(history);
+}
+
 static void node_destroy(Node *node)
 {
+	history_free(node->history);
 	if (node->children)
 		g_tree_destroy(node->children);
 	g_clear_pointer(&node->value, g_variant_unref);
@@ -215,6 +255,7 @@ void idict_free(IDict *self)
 	g_hash_table_unref(self->inodes);
 	g_hash_table_unref(self->changed);
 	idict__update_log_free(self->log);
+	g_free(self->progress_key);
 	g_rec_mutex_clear(&self->lock);
 	g_mutex_clear(&self->control_lock);
 	g_cond_clear(&self->control_cond);
@@ -285,12 +326,20 @@ static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
 static gboolean set_value_take(IDict *self, const char *key, GVariant *value, GError **error)
 {
 	g_variant_ref_sink(value);
-	if (!idict_check_key_name(key, error)) {
-		g_variant_unref(value);
-		return FALSE;
-	}
+	g_return_val_if_fail(key != NULL, (g_variant_unref(value), FALSE));
 	g_rec_mutex_lock(&self->lock);
-	Node *node = ensure_key_locked(self, key, error);
+	/* A key in the table was checked when it was created: only new names
+	 * need the (comparatively slow) check. */
+	Node *node = g_hash_table_lookup(self->keys, key);
+	if (node == NULL) {
+		g_rec_mutex_unlock(&self->lock);
+		if (!idict_check_key_name(key, error)) {
+			g_variant_unref(value);
+			return FALSE;
+		}
+		g_rec_mutex_lock(&self->lock);
+		node = ensure_key_locked(self, key, error);
+	}
 	GVariant *old = NULL;
 	GBytes *old_text = NULL;
 	if (node) {
@@ -797,20 +846,47 @@ GPtrArray *idict__store_list_dir(IDict *self, guint64 ino, int *err)
 	return entries;
 }
 
-GVariant *idict__store_snapshot(IDict *self)
+typedef struct {
+	char *key;
+	GVariant *value;
+	gboolean writable;
+} SnapshotEntry;
+
+static int compare_snapshot_entries(gconstpointer a, gconstpointer b)
 {
-	GVariantBuilder builder;
-	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{s(vb)}"));
+	return strcmp(((const SnapshotEntry *)a)->key, ((const SnapshotEntry *)b)->key);
+}
+
+GVariant *idict__store_snapshot(IDict *self, guint64 *sequence_out)
+{
+	/* References under the lock; sorting and building after unlocking. */
 	g_rec_mutex_lock(&self->lock);
+	guint n = g_hash_table_size(self->keys);
+	g_autofree SnapshotEntry *entries = g_new(SnapshotEntry, MAX(n, 1));
 	GHashTableIter iter;
 	gpointer key, value;
+	guint i = 0;
 	g_hash_table_iter_init(&iter, self->keys);
 	while (g_hash_table_iter_next(&iter, &key, &value)) {
 		const Node *node = value;
-		g_variant_builder_add(&builder, "{s(vb)}", (const char *)key, node->value,
-				      node->writable);
+		entries[i].key = g_strdup(key);
+		entries[i].value = g_variant_ref(node->value);
+		entries[i].writable = node->writable;
+		i++;
 	}
+	if (sequence_out)
+		*sequence_out = self->sequence;
 	g_rec_mutex_unlock(&self->lock);
+
+	qsort(entries, n, sizeof(SnapshotEntry), compare_snapshot_entries);
+	GVariantBuilder builder;
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{s(vb)}"));
+	for (i = 0; i < n; i++) {
+		g_variant_builder_add(&builder, "{s(vb)}", entries[i].key, entries[i].value,
+				      entries[i].writable);
+		g_free(entries[i].key);
+		g_variant_unref(entries[i].value);
+	}
 	return g_variant_ref_sink(g_variant_builder_end(&builder));
 }
 
@@ -892,6 +968,25 @@ void idict__store_status(IDict *self, IDictStatus *status)
 	status->n_keys = g_hash_table_size(self->keys);
 	status->started_us = self->started_us;
 	status->last_update_us = self->last_update_us;
+	/* Updates per second over the last RATE_WINDOW updates. */
+	guint64 window = MIN(self->sequence, (guint64)RATE_WINDOW);
+	status->updates_per_second = NAN;
+	if (window >= 2) {
+		gint64 first = self->update_times[(self->sequence - window + 1) % RATE_WINDOW];
+		gint64 span = self->last_update_us - first;
+		if (span > 0)
+			status->updates_per_second = (double)(window - 1) * G_USEC_PER_SEC / (double)span;
+	}
+	status->progress = self->progress_key ? progress_fraction_locked(self) : NAN;
+	status->eta_seconds = NAN;
+	if (self->progress_started && isfinite(status->progress)) {
+		double done = status->progress - self->progress_f0;
+		double elapsed = (double)(g_get_real_time() - self->progress_t0_us) / G_USEC_PER_SEC;
+		if (status->progress >= 1)
+			status->eta_seconds = 0;
+		else if (done > 0)
+			status->eta_seconds = elapsed * (1 - status->progress) / done;
+	}
 	g_rec_mutex_unlock(&self->lock);
 }
 
@@ -917,6 +1012,192 @@ gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointe
 	return !taken;
 }
 
+static gboolean is_scalar(GVariant *value)
+{
+	return g_variant_is_of_type(value, G_VARIANT_TYPE_DOUBLE) ||
+		g_variant_is_of_type(value, G_VARIANT_TYPE_INT64) ||
+		g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN);
+}
+
+static void history_push_locked(History *history, guint64 seq, gint64 time_us, GVariant *value)
+{
+	if (!is_scalar(value))
+		return;
+	HistoryEntry *slot;
+	if (history->count == history->depth) {
+		slot = &history->entries[history->head];
+		g_variant_unref(slot->value);
+		history->head = (history->head + 1) % history->depth;
+	} else {
+		slot = &history->entries[(history->head + history->count) % history->depth];
+		history->count++;
+	}
+	slot->seq = seq;
+	slot->time_us = time_us;
+	slot->value = g_variant_ref(value);
+}
+
+/* The progress key's value over the target; NAN if unknown.  Lock held. */
+static double progress_fraction_locked(IDict *self)
+{
+	Node *node = self->progress_key ? g_hash_table_lookup(self->keys, self->progress_key) : NULL;
+	if (node == NULL)
+		return NAN;
+	double value;
+	if (g_variant_is_of_type(node->value, G_VARIANT_TYPE_DOUBLE))
+		value = g_variant_get_double(node->value);
+	else if (g_variant_is_of_type(node->value, G_VARIANT_TYPE_INT64))
+		value = (double)g_variant_get_int64(node->value);
+	else
+		return NAN;
+	return value / self->progress_target;
+}
+
+gboolean idict_set_progress_target(IDict *self, const char *key, double target, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	if (key != NULL && !idict_check_key_name(key, error))
+		return FALSE;
+	if (key != NULL && !(target > 0 && isfinite(target))) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_INVALID_VALUE,
+			    "the progress target must be a positive number");
+		return FALSE;
+	}
+	g_rec_mutex_lock(&self->lock);
+	g_free(self->progress_key);
+	self->progress_key = g_strdup(key);
+	self->progress_target = target;
+	self->progress_started = FALSE;
+	g_rec_mutex_unlock(&self->lock);
+	return TRUE;
+}
+
+gboolean idict_set_history(IDict *self, const char *key, guint depth, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(key != NULL, FALSE);
+	History *old = NULL;
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->keys, key);
+	if (node) {
+		old = node->history;
+		History *history = NULL;
+		if (depth > 0) {
+			history = g_malloc0(sizeof(History) + depth * sizeof(HistoryEntry));
+			history->depth = depth;
+			/* Keep the newest entries that fit. */
+			guint keep = old ? MIN(old->count, depth) : 0;
+			for (guint i = old ? old->count - keep : 0; old && i < old->count; i++) {
+				HistoryEntry *e = &old->entries[(old->head + i) % old->depth];
+				history_push_locked(history, e->seq, e->time_us, e->value);
+			}
+		}
+		node->history = history;
+		if ((old == NULL) != (history == NULL))
+			for (Node *up = node->parent; up; up = up->parent)
+				up->n_history += history ? 1 : (guint)-1;
+	}
+	g_rec_mutex_unlock(&self->lock);
+	history_free(old);
+	if (node == NULL)
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND, "no key \"%s\"", key);
+	return node != NULL;
+}
+
+int idict__store_history_lookup(IDict *self, guint64 parent, const char *name,
+				IDictNodeInfo *info)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *dir = g_hash_table_lookup(self->inodes, &parent);
+	Node *node = dir && dir->children ? g_tree_lookup(dir->children, name) : NULL;
+	int err = 0;
+	if (node == NULL || (node->children ? node->n_history == 0 : node->history == NULL))
+		err = dir && dir->children ? -ENOENT : -ENOTDIR;
+	else
+		fill_info_locked(node, info);
+	g_rec_mutex_unlock(&self->lock);
+	return err;
+}
+
+static gboolean add_history_entry(gpointer key, gpointer value, gpointer data)
+{
+	const Node *node = value;
+	if (node->children ? node->n_history > 0 : node->history != NULL) {
+		IDictDirEntry *entry = g_new(IDictDirEntry, 1);
+		entry->name = g_strdup(key);
+		entry->ino = node->ino;
+		entry->is_dir = node->children != NULL;
+		g_ptr_array_add(data, entry);
+	}
+	return FALSE;
+}
+
+GPtrArray *idict__store_history_list_dir(IDict *self, guint64 ino, int *err)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *dir = g_hash_table_lookup(self->inodes, &ino);
+	GPtrArray *entries = NULL;
+	if (dir == NULL || (dir->children && dir != self->root && dir->n_history == 0)) {
+		*err = -ENOENT;
+	} else if (dir->children == NULL) {
+		*err = -ENOTDIR;
+	} else {
+		entries = g_ptr_array_new_with_free_func((GDestroyNotify)idict__dir_entry_free);
+		g_tree_foreach(dir->children, add_history_entry, entries);
+		*err = 0;
+	}
+	g_rec_mutex_unlock(&self->lock);
+	return entries;
+}
+
+int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	if (node == NULL || (node->children ? node != self->root && node->n_history == 0
+			     : node->history == NULL)) {
+		g_rec_mutex_unlock(&self->lock);
+		return -ENOENT;
+	}
+	fill_info_locked(node, info);
+	info->writable = FALSE;
+	if (node->children) {
+		g_rec_mutex_unlock(&self->lock);
+		if (text_out)
+			*text_out = NULL;
+		return 0;
+	}
+	/* Copy the entries (references), format after unlocking. */
+	History *history = node->history;
+	guint count = history->count;
+	g_autofree HistoryEntry *copy = g_new(HistoryEntry, MAX(count, 1));
+	for (guint i = 0; i < count; i++) {
+		copy[i] = history->entries[(history->head + i) % history->depth];
+		g_variant_ref(copy[i].value);
+	}
+	if (count > 0)
+		info->mtime_us = copy[count - 1].time_us;
+	g_rec_mutex_unlock(&self->lock);
+
+	GString *out = g_string_sized_new(count * 40 + 1);
+	for (guint i = 0; i < count; i++) {
+		g_autoptr(GBytes) value = idict__format_render(copy[i].value);
+		g_string_append_printf(out, "%" G_GUINT64_FORMAT " %" G_GINT64_FORMAT ".%06d ",
+				       copy[i].seq, copy[i].time_us / G_USEC_PER_SEC,
+				       (int)(copy[i].time_us % G_USEC_PER_SEC));
+		g_string_append_len(out, g_bytes_get_data(value, NULL),
+				    (gssize)g_bytes_get_size(value));
+		g_variant_unref(copy[i].value);
+	}
+	GBytes *text = g_string_free_to_bytes(out);
+	info->size = g_bytes_get_size(text);
+	if (text_out)
+		*text_out = text;
+	else
+		g_bytes_unref(text);
+	return 0;
+}
+
 guint64 idict_sequence(IDict *self)
 {
 	g_return_val_if_fail(self != NULL, 0);
@@ -937,6 +1218,18 @@ void idict_notify_update(IDict *self, gboolean final)
 	qsort(keys, n, sizeof(char *), compare_strings);
 	self->sequence++;
 	self->last_update_us = g_get_real_time();
+	self->update_times[self->sequence % RATE_WINDOW] = self->last_update_us;
+	for (guint i = 0; i < n; i++) {
+		Node *node = g_hash_table_lookup(self->keys, keys[i]);
+		if (node && node->history)
+			history_push_locked(node->history, self->sequence, self->last_update_us,
+					    node->value);
+	}
+	if (self->progress_key && !self->progress_started) {
+		self->progress_started = TRUE;
+		self->progress_t0_us = self->last_update_us;
+		self->progress_f0 = progress_fraction_locked(self);
+	}
 	/* Append under the store lock so that lines stay in sequence order
 	 * when several threads notify. */
 	idict__update_log_append(self->log, self->sequence, final, (const char *const *)keys, n);

@@ -136,6 +136,7 @@ static gboolean unpark_locked(IDictStreams *streams, fuse_req_t req)
 			if (parked->req == req) {
 				g_queue_delete_link(&stream->parked, p);
 				g_free(parked);
+				g_atomic_int_dec_and_test(&streams->waiters);
 				return TRUE;
 			}
 		}
@@ -173,11 +174,20 @@ void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t o
 		} else if (fuse_req_interrupted(req)) {
 			reply.err = EINTR;
 		} else {
-			ParkedRead *parked = g_new(ParkedRead, 1);
-			parked->req = req;
-			parked->size = size;
-			parked->off = off;
-			g_queue_push_tail(&stream->parked, parked);
+			/* Count ourselves as a waiter, then look once more: an
+			 * update appended before the count rose is seen here, one
+			 * appended after it wakes the dispatcher. */
+			g_atomic_int_inc(&streams->waiters);
+			answered = try_read_locked(stream, size, off, &reply.data);
+			if (answered) {
+				g_atomic_int_dec_and_test(&streams->waiters);
+			} else {
+				ParkedRead *parked = g_new(ParkedRead, 1);
+				parked->req = req;
+				parked->size = size;
+				parked->off = off;
+				g_queue_push_tail(&stream->parked, parked);
+			}
 		}
 	}
 	g_mutex_unlock(&streams->lock);
@@ -192,10 +202,17 @@ void idict__stream_poll(IDictStream *stream, fuse_req_t req, struct fuse_pollhan
 	struct fuse_pollhandle *old = NULL;
 
 	g_mutex_lock(&streams->lock);
-	gboolean ready = ready_locked(stream, dict);
 	if (ph) {
+		/* Waiter first, then the check (see idict__stream_read()). */
 		old = stream->poll_handle;
-		stream->poll_handle = ready ? NULL : ph;
+		stream->poll_handle = ph;
+		if (old == NULL)
+			g_atomic_int_inc(&streams->waiters);
+	}
+	gboolean ready = ready_locked(stream, dict);
+	if (ph && ready) {
+		stream->poll_handle = NULL;
+		g_atomic_int_dec_and_test(&streams->waiters);
 	}
 	g_mutex_unlock(&streams->lock);
 
@@ -214,6 +231,7 @@ void idict__stream_release(IDictStream *stream)
 	GQueue parked = stream->parked;
 	g_queue_init(&stream->parked);
 	struct fuse_pollhandle *ph = g_steal_pointer(&stream->poll_handle);
+	g_atomic_int_add(&streams->waiters, -(gint)(parked.length + (ph != NULL)));
 	g_mutex_unlock(&streams->lock);
 
 	/* No read can be pending on a released file; answer any leftovers. */
@@ -247,10 +265,13 @@ void idict__streams_dispatch(IDictServer *server, gboolean closing)
 				break;
 			g_queue_pop_head(&stream->parked);
 			g_free(parked);
+			g_atomic_int_dec_and_test(&streams->waiters);
 			g_array_append_val(replies, reply);
 		}
-		if (stream->poll_handle && (closing || ready_locked(stream, dict)))
+		if (stream->poll_handle && (closing || ready_locked(stream, dict))) {
 			g_ptr_array_add(polls, g_steal_pointer(&stream->poll_handle));
+			g_atomic_int_dec_and_test(&streams->waiters);
+		}
 	}
 	g_mutex_unlock(&streams->lock);
 

@@ -69,6 +69,18 @@ check "u has one line per point" test "$(wc -l <"$mnt/u")" = 64
 check "awk reads u" test "$(awk '{ n++ } END { print n }' "$mnt/u")" = 64
 check "step is an integer" bash -c "grep -Eqx '[0-9]+' '$mnt/step'"
 
+check "history/residual has SEQ TIME VALUE lines" \
+	bash -c "awk 'NF != 3 || \$1 !~ /^[0-9]+\$/ { bad = 1 } END { exit bad || NR == 0 }' '$mnt/history/residual'"
+check "history/ lists only keys with a history" \
+	test "$(ls "$mnt/history" | tr '\n' ' ')" = "params residual "
+check "snapshot.json is valid JSON for jq, with the sequence" \
+	bash -c "jq -e '.sequence > 0 and (.values.u | length) == 64' '$mnt/snapshot.json' >/dev/null"
+check "snapshot.json is one moment: its step is in the same update as its sequence" \
+	bash -c "jq -e '.values.step == .sequence' '$mnt/snapshot.json' >/dev/null"
+check "ctl/status shows progress toward --steps" \
+	bash -c "grep -Eq '^progress 0?\.[0-9]+|^progress [0-9.e-]+' '$mnt/ctl/status'"
+check "ctl/status shows updates per second and a time left" \
+	bash -c "grep -q '^updates_per_second ' '$mnt/ctl/status' && grep -q '^eta_seconds ' '$mnt/ctl/status'"
 echo 0.3 >"$mnt/params/alpha"
 check "echo 0.3 > params/alpha sets it" test "$(cat "$mnt/params/alpha")" = 0.3
 err=$( (echo x >"$mnt/params/alpha") 2>&1)
