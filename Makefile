@@ -115,3 +115,20 @@ clean:
 
 -include $(LIB_OBJS:.o=.d)
 
+# ---- remote access tests (issue 4) ----
+# The client side of tests/shell/test_sshfs.sh and test_nfs.sh: timed reads
+# through a mount or over NFSv4 with libnfs (libnfs-dev), file handles.
+NFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libnfs 2>/dev/null)
+NFS_LIBS := $(shell $(PKG_CONFIG) --libs libnfs 2>/dev/null || echo -lnfs)
+
+$(BUILD)/tests/idict-remote-check: tests/idict-remote-check.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(PROJECT_CFLAGS) $(LIB_CFLAGS) $(NFS_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(LIB_LIBS) $(NFS_LIBS)
+
+all: $(BUILD)/tests/idict-remote-check
+check: $(BUILD)/tests/idict-remote-check
+
+-include $(BUILD)/tests/idict-remote-check.d
+

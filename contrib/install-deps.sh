@@ -9,6 +9,12 @@ packages=(
 	libjson-glib-dev jq        # snapshot.json, and jq to test it
 	check                      # unit tests
 	procps psmisc              # tests: ps, fuser
+	# Remote access tests (tests/shell/test_sshfs.sh, test_nfs.sh) run
+	# private instances of these servers on 127.0.0.1; a system service
+	# the install may start does not get in their way.
+	openssh-server openssh-client sshfs        # sshd, ssh, ssh-keygen, sshfs
+	nfs-ganesha nfs-ganesha-vfs                # a userspace NFSv4 server
+	libnfs-utils libnfs-dev                    # a userspace NFS client
 )
 missing=()
 for p in "${packages[@]}"; do
