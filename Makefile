@@ -187,3 +187,31 @@ check: $(BUILD)/tests/idict-remote-check
 
 -include $(BUILD)/tests/idict-remote-check.d
 
+# ---- python and tools (issue 6) ----
+# `make install` also installs contrib/idict-watch and contrib/idict-plot to
+# BINDIR and the Python module contrib/python/idict.py to PYTHONDIR, with
+# LIBDIR written into it so that it finds the installed libidict.so.0.
+# PYTHONDIR defaults to where Debian's python3 looks: /usr/lib/python3/
+# dist-packages for PREFIX=/usr, PREFIX/lib/python3.X/dist-packages else.
+PYTHON3 ?= $(firstword $(wildcard /usr/bin/python3) python3)
+ifeq ($(PREFIX),/usr)
+PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
+else
+PYTHONDIR ?= $(PREFIX)/lib/python$(shell $(PYTHON3) -c \
+	'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)/dist-packages
+endif
+CONTRIB_TOOLS := idict-watch idict-plot
+
+.PHONY: install-contrib uninstall-contrib
+install: install-contrib
+uninstall: uninstall-contrib
+
+install-contrib:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PYTHONDIR)
+	install -m 755 $(CONTRIB_TOOLS:%=contrib/%) $(DESTDIR)$(BINDIR)/
+	sed -e 's|^_INSTALLED_LIBDIR = None$$|_INSTALLED_LIBDIR = "$(LIBDIR)"|' contrib/python/idict.py \
+		>$(DESTDIR)$(PYTHONDIR)/idict.py
+	chmod 644 $(DESTDIR)$(PYTHONDIR)/idict.py
+
+uninstall-contrib:
+	rm -f $(CONTRIB_TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(PYTHONDIR)/idict.py

@@ -9,6 +9,7 @@ packages=(
 	libjson-glib-dev jq        # snapshot.json, and jq to test it
 	check                      # unit tests
 	procps psmisc              # tests: ps, fuser
+	python3 python3-numpy gnuplot-nox   # contrib/python/idict.py, idict-plot (and their tests)
 	clang libclang-rt-14-dev   # libFuzzer targets (make fuzz, make check): compiler, runtime
 	# Remote access tests (tests/shell/test_sshfs.sh, test_nfs.sh) run
 	# private instances of these servers on 127.0.0.1; a system service
