@@ -115,6 +115,37 @@ clean:
 
 -include $(LIB_OBJS:.o=.d)
 
+# ---- benchmarks (issue 5) ----
+# `make bench` builds tests/bench/ and prints issue 5's table: every figure
+# beside its baseline measured in the same run (FUSE floor, tmpfs, Redis).
+# Not part of `all` or `check`.  BENCH_ARGS passes options to the harness
+# (--quick, --only cost,read,...; see tests/bench/bench.c).  The Redis rows
+# need `apt-get install redis-server libhiredis-dev`; without them they are
+# left empty.
+BENCH_ARGS ?=
+BENCH_SRCS := tests/bench/bench.c tests/bench/floor_fs.c
+BENCH_OBJS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%.o)
+ifeq ($(shell $(PKG_CONFIG) --exists hiredis 2>/dev/null && echo yes),yes)
+BENCH_CFLAGS := -DHAVE_HIREDIS $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags hiredis))
+BENCH_LIBS := $(shell $(PKG_CONFIG) --libs hiredis)
+endif
+
+.PHONY: bench
+bench: $(BUILD)/bench/idict-bench
+	$(Q)tests/bench/run-bench.sh $(BUILD)/bench/idict-bench $(BENCH_ARGS)
+
+$(BUILD)/bench/%.o: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PROJECT_CFLAGS) -Isrc $(BENCH_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/idict-bench: $(BENCH_OBJS) $(BUILD)/libidict.a
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $(BENCH_OBJS) $(BUILD)/libidict.a \
+		$(LIB_LIBS) $(BENCH_LIBS) -lm
+
+-include $(BENCH_OBJS:.o=.d)
+
 # ---- fuzzing and soak (issue 3) ----
 # `make fuzz` builds the libFuzzer targets tests/fuzz/fuzz_*.c with clang into
 # build/fuzz/ and runs each for FUZZ_SECONDS after replaying its regression
