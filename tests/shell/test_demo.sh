@@ -2,6 +2,8 @@
 # The demo computation driven from a shell with real cat, echo, head, stat,
 # awk and timeout, as a user would.  Prints "ok - ..." / "not ok - ...".
 set -u
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/../testlib.sh"
 BUILD=${BUILD:-build}
 DEMO=$(cd "$(dirname "$BUILD/idict-demo")" && pwd)/idict-demo
 dir=$(mktemp -d "${TMPDIR:-/tmp}/idict-demo-test-XXXXXX")
@@ -15,13 +17,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 
 # Starts the demo in the background; sets $demo.
 start_demo() {
@@ -37,19 +32,6 @@ start_demo() {
 	return 1
 }
 
-# Waits up to $2 seconds for process $1 to end; its exit status in $exit_status.
-wait_pid() {
-	local pid=$1 limit=$(($2 * 20))
-	for _ in $(seq "$limit"); do
-		if ! kill -0 "$pid" 2>/dev/null || grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
-			wait "$pid"
-			exit_status=$?
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
 
 
 # ---- a running demo: reading, writing, control ----

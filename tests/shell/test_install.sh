@@ -3,6 +3,8 @@
 # small computation against the installed library with pkg-config only.
 # Prints "ok - ..." / "not ok - ...".
 set -u
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/../testlib.sh"
 BUILD=${BUILD:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/idict-install-test-XXXXXX")
@@ -14,11 +16,6 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-check() {
-	local name=$1
-	shift
-	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fi
-}
 
 prefix=$dir/prefix
 make -s -C "$root" install BUILD="$BUILD" SANITIZE="${SANITIZE:-}" PREFIX="$prefix" >"$dir/install.log" 2>&1

@@ -7,17 +7,12 @@
 # kernel's caches.  Prints "ok - ..." / "not ok - ..." and "# nfs: ..." lines
 # with the measured read latency and rate of incomplete reads.
 set -u
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/../testlib.sh"
 BUILD=${BUILD:-build}
 DEMO=$(cd "$(dirname "$BUILD/idict-demo")" && pwd)/idict-demo
 CHECK=$(cd "$(dirname "$BUILD/tests/idict-remote-check")" && pwd)/idict-remote-check
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 
 for tool in ganesha.nfsd nfs-ls nfs-cat setpriv; do
 	if ! command -v "$tool" >/dev/null; then
@@ -48,20 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Waits up to $2 seconds for child $1 to end; its status in $exit_status.
-wait_pid() {
-	local pid=$1 limit=$(($2 * 20))
-	exit_status=
-	for _ in $(seq "$limit"); do
-		if ! kill -0 "$pid" 2>/dev/null || grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
-			wait "$pid"
-			exit_status=$?
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on or uses.
 free_port() {

@@ -4,6 +4,8 @@
 # the owner may write, unless write_mode says otherwise.  The other user is
 # "nobody", reached with setpriv.  Prints "ok - ..." / "not ok - ...".
 set -u
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/../testlib.sh"
 BUILD=${BUILD:-build}
 DEMO=$(cd "$(dirname "$BUILD/idict-demo")" && pwd)/idict-demo
 dir=$(mktemp -d "${TMPDIR:-/tmp}/idict-perm-test-XXXXXX")
@@ -18,11 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {
-	local name=$1
-	shift
-	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fi
-}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "not ok - the permission tests need root, to act as a second user with setpriv"

@@ -9,6 +9,8 @@
 # cannot be loaded into an uninstrumented python3 without LD_PRELOAD of
 # libasan.  The sanitizers cover the same C code through the other tests.
 set -u
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/../testlib.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/idict-python-test-XXXXXX")
 mnt=$dir/mnt
@@ -21,13 +23,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 
 # Debian's python3 with python3-numpy (contrib/install-deps.sh), even when
 # another python3 comes first in PATH.
@@ -78,19 +73,6 @@ start_comp() {
 	return 1
 }
 
-# Waits up to $2 seconds for process $1 to end; its exit status in $exit_status.
-wait_pid() {
-	local pid=$1 limit=$(($2 * 20))
-	for _ in $(seq "$limit"); do
-		if ! kill -0 "$pid" 2>/dev/null || grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
-			wait "$pid"
-			exit_status=$?
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
 
 # Waits up to 10 s for the file $1 to read something other than $2.
 wait_change() {

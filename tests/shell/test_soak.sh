@@ -10,6 +10,8 @@
 # pause toggling, which stops the loop on purpose), printed as "# soak: ...".
 # Prints "ok - ..." / "not ok - ...".
 set -u
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/../testlib.sh"
 BUILD=${BUILD:-build}
 DEMO=$(cd "$(dirname "$BUILD/idict-demo")" && pwd)/idict-demo
 SOAK=$(cd "$BUILD/tests" && pwd)/soak
@@ -26,13 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 
 # Starts the demo in the background (stdout in $dir/demo.out, stderr in
 # $dir/demo.err); sets $demo.
@@ -50,20 +45,6 @@ start_demo() {
 	return 1
 }
 
-# Waits up to $2 seconds for process $1 to end; its exit status in $exit_status.
-wait_pid() {
-	local pid=$1 limit=$(($2 * 20))
-	exit_status=
-	for _ in $(seq "$limit"); do
-		if ! kill -0 "$pid" 2>/dev/null || grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
-			wait "$pid"
-			exit_status=$?
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
 
 # Runs the soak program with "$@" on a demo started with $demo_args; $1 is a
 # label for the ok lines.  Sets $rate to the steps per second it measured.

@@ -5,6 +5,8 @@
 # Prints "ok - ..." / "not ok - ..." and "# sshfs: ..." lines with the
 # measured read latency and rate of incomplete reads.
 set -u
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/../testlib.sh"
 BUILD=${BUILD:-build}
 DEMO=$(cd "$(dirname "$BUILD/idict-demo")" && pwd)/idict-demo
 CHECK=$(cd "$(dirname "$BUILD/tests/idict-remote-check")" && pwd)/idict-remote-check
@@ -13,13 +15,6 @@ SFTP_SERVER=/usr/lib/openssh/sftp-server
 # The options the README documents.
 SSHFS_OPTS=direct_io,dir_cache=no,attr_timeout=0,entry_timeout=0,negative_timeout=0,sshfs_sync,max_conns=4
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 
 for tool in "$SSHD" "$SFTP_SERVER" sshfs ssh ssh-keygen setpriv; do
 	if ! command -v "$tool" >/dev/null; then
@@ -68,21 +63,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Waits up to $2 seconds for child $1 to end; its status in $exit_status.
-# (Orphans are reaped late here: a zombie counts as ended.)
-wait_pid() {
-	local pid=$1 limit=$(($2 * 20))
-	exit_status=
-	for _ in $(seq "$limit"); do
-		if ! kill -0 "$pid" 2>/dev/null || grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
-			wait "$pid"
-			exit_status=$?
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on or uses.
 free_port() {

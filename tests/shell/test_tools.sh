@@ -2,6 +2,8 @@
 # contrib/idict-watch and contrib/idict-plot against the demo computation.
 # Prints "ok - ..." / "not ok - ...".
 set -u
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/../testlib.sh"
 BUILD=${BUILD:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 DEMO=$(cd "$(dirname "$BUILD/idict-demo")" && pwd)/idict-demo
@@ -23,13 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 
 # Starts the demo in the background; sets $demo.
 start_demo() {
@@ -45,20 +40,6 @@ start_demo() {
 	return 1
 }
 
-# Waits up to $2 seconds for process $1 to end; its exit status in $exit_status.
-wait_pid() {
-	local pid=$1 limit=$(($2 * 20))
-	exit_status=
-	for _ in $(seq "$limit"); do
-		if ! kill -0 "$pid" 2>/dev/null || grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
-			wait "$pid"
-			exit_status=$?
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
 
 sequence() { awk '$1 == "sequence" { print $2 }' "$mnt/ctl/status"; }
 
