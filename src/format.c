@@ -10,6 +10,7 @@
 #include "idict-private.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,22 +27,34 @@ gsize idict__format_double(char buf[IDICT__DOUBLE_BUF], double value)
 		memcpy(buf, text, len + 1);
 		return len;
 	}
-	/* If N digits read back exactly, so do N + 1: binary search for the
-	 * fewest.  17 always suffice for an IEEE double. */
 	static const char *const formats[] = {
 		NULL,    "%.1g",  "%.2g",  "%.3g",  "%.4g",  "%.5g",  "%.6g",  "%.7g",  "%.8g",
 		"%.9g",  "%.10g", "%.11g", "%.12g", "%.13g", "%.14g", "%.15g", "%.16g", "%.17g",
 	};
-	int low = 1, high = 17;
-	while (low < high) {
-		int mid = (low + high) / 2;
-		g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[mid], value);
-		if (g_ascii_strtod(buf, NULL) == value)
-			high = mid;
-		else
-			low = mid + 1;
+	/* A normal double whose shortest form has at most 15 digits prints
+	 * exactly that way with %.15g (its 15-digit rounding is that form,
+	 * trailing zeros dropped), and 16 or 17 digits are the correctly
+	 * rounded, closest forms: try 15, 16, 17 in turn. */
+	if (fabs(value) >= DBL_MIN || value == 0) {
+		for (int digits = 15; digits <= 17; digits++) {
+			g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[digits], value);
+			if (digits == 17 || g_ascii_strtod(buf, NULL) == value)
+				break;
+		}
+	} else {
+		/* Subnormals have fewer significant bits: if N digits read
+		 * back exactly, so do N + 1, so binary search for the fewest. */
+		int low = 1, high = 17;
+		while (low < high) {
+			int mid = (low + high) / 2;
+			g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[mid], value);
+			if (g_ascii_strtod(buf, NULL) == value)
+				high = mid;
+			else
+				low = mid + 1;
+		}
+		g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[low], value);
 	}
-	g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[low], value);
 	/* %g writes 100 with one digit as 1e+02; like Python's repr(), write
 	 * whole numbers below 1e16 out in full. */
 	const char *e = strchr(buf, 'e');
