@@ -68,8 +68,8 @@ IDICT_API void idict_free(IDict *self);
  * A key is one or more components separated by single `/`; components show as
  * directories.  Each component is non-empty, not `.` or `..`, and has no
  * whitespace, control characters or invalid UTF-8; the whole key is at most
- * IDICT_KEY_MAX bytes; `ctl`, `updates`, `history` and `snapshot.json` are
- * reserved as first components (the filesystem's own files).
+ * IDICT_KEY_MAX bytes; `ctl`, `updates`, `history`, `snapshot.json` and
+ * `raw` are reserved as first components (the filesystem's own files).
  * Returns: %TRUE if @key is a valid name, else %FALSE with IDICT_ERROR_BAD_NAME.
  */
 IDICT_API gboolean idict_check_key_name(const char *key, GError **error);

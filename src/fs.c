@@ -301,6 +301,22 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 			g_bytes_unref(text);
 		return 0;
 	}
+	if (ino == IDICT__INO_RAW) {
+		idict__store_status(dict, &status);
+		fill_stat(st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
+		return 0;
+	}
+	if (ino & IDICT__INO_RAW_BIT) {
+		IDictNodeInfo info;
+		int err = idict__store_raw_stat(dict, ino & ~IDICT__INO_RAW_BIT, &info, text_out);
+		if (err)
+			return err;
+		if (info.is_dir)
+			fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us, 2);
+		else
+			fill_stat(st, ino, S_IFREG | 0444, info.size, info.mtime_us, 1);
+		return 0;
+	}
 	if (ino & IDICT__INO_HISTORY_BIT) {
 		IDictNodeInfo info;
 		int err = idict__store_history_stat(dict, ino & ~IDICT__INO_HISTORY_BIT, &info,
@@ -337,7 +353,7 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 		return err;
 	if (info.is_dir)
 		fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us,
-			  info.nlink + (ino == IDICT__INO_ROOT ? 2 : 0)); /* ctl/, history/ */
+			  info.nlink + (ino == IDICT__INO_ROOT ? 3 : 0)); /* ctl/, history/, raw/ */
 	else
 		fill_stat(st, ino, S_IFREG | (info.writable ? write_mode : 0444), info.size,
 			  info.mtime_us, 1);
@@ -356,6 +372,16 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
 		    parent == IDICT__INO_HISTORY) {
 			*ino_out = IDICT__INO_ROOT;
 			return 0;
+		}
+		if (parent == IDICT__INO_RAW) {
+			*ino_out = IDICT__INO_ROOT;
+			return 0;
+		}
+		if (parent & IDICT__INO_RAW_BIT) {
+			int err = idict__store_parent(dict, parent & ~IDICT__INO_RAW_BIT, &info);
+			*ino_out = info.ino == IDICT__INO_ROOT ? IDICT__INO_RAW
+				: info.ino | IDICT__INO_RAW_BIT;
+			return err;
 		}
 		if (parent & IDICT__INO_HISTORY_BIT) {
 			int err = idict__store_parent(dict, parent & ~IDICT__INO_HISTORY_BIT, &info);
@@ -389,6 +415,17 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
 	if (parent == IDICT__INO_ROOT && strcmp(name, "snapshot.json") == 0) {
 		*ino_out = IDICT__INO_SNAPSHOT;
 		return 0;
+	}
+	if (parent == IDICT__INO_ROOT && strcmp(name, "raw") == 0) {
+		*ino_out = IDICT__INO_RAW;
+		return 0;
+	}
+	if (parent == IDICT__INO_RAW || (parent & IDICT__INO_RAW_BIT)) {
+		guint64 real = parent == IDICT__INO_RAW ? IDICT__INO_ROOT
+			: parent & ~IDICT__INO_RAW_BIT;
+		int err = idict__store_raw_lookup(dict, real, name, &info);
+		*ino_out = info.ino | IDICT__INO_RAW_BIT;
+		return err;
 	}
 	if (parent == IDICT__INO_HISTORY || (parent & IDICT__INO_HISTORY_BIT)) {
 		guint64 real = parent == IDICT__INO_HISTORY ? IDICT__INO_ROOT
@@ -650,6 +687,19 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		g_ptr_array_add(entries, dir_entry_new("..", IDICT__INO_ROOT, TRUE));
 		for (guint i = 0; i < n; i++)
 			g_ptr_array_add(entries, dir_entry_new(files[i].name, files[i].ino, FALSE));
+	} else if (ino == IDICT__INO_RAW || (ino & IDICT__INO_RAW_BIT)) {
+		guint64 real = ino == IDICT__INO_RAW ? IDICT__INO_ROOT : ino & ~IDICT__INO_RAW_BIT;
+		entries = idict__store_raw_list_dir(dict, real, &err);
+		if (entries == NULL) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+		for (guint i = 0; i < entries->len; i++)
+			((IDictDirEntry *)entries->pdata[i])->ino |= IDICT__INO_RAW_BIT;
+		guint64 parent_ino = IDICT__INO_ROOT;
+		lookup_ino(dict, ino, "..", &parent_ino);
+		g_ptr_array_insert(entries, 0, dir_entry_new(".", ino, TRUE));
+		g_ptr_array_insert(entries, 1, dir_entry_new("..", parent_ino, TRUE));
 	} else if (ino == IDICT__INO_HISTORY || (ino & IDICT__INO_HISTORY_BIT)) {
 		guint64 real = ino == IDICT__INO_HISTORY ? IDICT__INO_ROOT
 			: ino & ~IDICT__INO_HISTORY_BIT;
@@ -687,6 +737,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 					   dir_entry_new("history", IDICT__INO_HISTORY, TRUE));
 			g_ptr_array_insert(entries, 5,
 					   dir_entry_new("snapshot.json", IDICT__INO_SNAPSHOT, FALSE));
+			g_ptr_array_insert(entries, 6, dir_entry_new("raw", IDICT__INO_RAW, TRUE));
 		}
 	}
 	OpenFile *file = g_new0(OpenFile, 1);

@@ -33,12 +33,15 @@ enum {
 	IDICT__INO_HISTORY = 7,
 	IDICT__INO_SNAPSHOT = 8,
 	IDICT__INO_SEQUENCE = 9,
+	IDICT__INO_RAW = 10,
 	IDICT__INO_FIRST_KEY = 16,
 };
 
 /* history/PATH has the inode number of PATH with this bit set (inode
  * numbers of keys never get near it). */
 #define IDICT__INO_HISTORY_BIT (G_GUINT64_CONSTANT(1) << 62)
+/* raw/PATH likewise. */
+#define IDICT__INO_RAW_BIT (G_GUINT64_CONSTANT(1) << 61)
 
 /* The monotonic time @timeout seconds from now, G_MAXINT64 for "no limit"
  * (negative, infinite, NaN or more than a century). */
@@ -120,6 +123,12 @@ int idict__store_history_lookup(IDict *self, guint64 parent, const char *name,
 GPtrArray *idict__store_history_list_dir(IDict *self, guint64 ino, int *err);
 /* For a key, *@text_out gets "SEQ UNIXTIME VALUE" lines (transfer full). */
 int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
+/* raw/: the key tree with only its arrays of doubles ("ad"), whose files
+ * hold the doubles' bytes (native byte order, no text).  Return 0 or
+ * -errno; *@data_out is the array's own serialized data (no copy). */
+int idict__store_raw_lookup(IDict *self, guint64 parent, const char *name, IDictNodeInfo *info);
+GPtrArray *idict__store_raw_list_dir(IDict *self, guint64 ino, int *err);
+int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **data_out);
 /* Returns: (transfer full): every key as a{s(vb)}: value (boxed) and
  * writable flag, sorted by key, taken in one moment under the store lock,
  * with the sequence number of that moment in *@sequence_out (nullable). */

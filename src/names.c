@@ -11,13 +11,13 @@
 
 G_DEFINE_QUARK(idict-error-quark, idict_error)
 
-/* First components that belong to the filesystem itself.  "history" and
- * "snapshot.json" are kept free for files planned in the tracker. */
+/* First components that belong to the filesystem itself. */
 static const char *const reserved_names[] = {
 	"ctl",
 	"updates",
 	"history",
 	"snapshot.json",
+	"raw",
 };
 
 gboolean idict__names_reserved(const char *name, gsize len)

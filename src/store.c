@@ -827,6 +827,77 @@ static gboolean add_dir_entry(gpointer key, gpointer value, gpointer data)
 	return FALSE;
 }
 
+static gboolean is_raw_array(const Node *node)
+{
+	return node->children == NULL && g_variant_is_of_type(node->value, G_VARIANT_TYPE("ad"));
+}
+
+int idict__store_raw_lookup(IDict *self, guint64 parent, const char *name, IDictNodeInfo *info)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *dir = g_hash_table_lookup(self->inodes, &parent);
+	Node *node = dir && dir->children ? g_tree_lookup(dir->children, name) : NULL;
+	int err = 0;
+	if (dir == NULL || dir->children == NULL)
+		err = dir ? -ENOTDIR : -ENOENT;
+	else if (node == NULL || (node->children == NULL && !is_raw_array(node)))
+		err = -ENOENT;
+	else
+		fill_info_locked(node, info);
+	g_rec_mutex_unlock(&self->lock);
+	return err;
+}
+
+static gboolean add_raw_entry(gpointer key, gpointer value, gpointer data)
+{
+	const Node *node = value;
+	if (node->children != NULL || is_raw_array(node)) {
+		IDictDirEntry *entry = g_new(IDictDirEntry, 1);
+		entry->name = g_strdup(key);
+		entry->ino = node->ino;
+		entry->is_dir = node->children != NULL;
+		g_ptr_array_add(data, entry);
+	}
+	return FALSE;
+}
+
+GPtrArray *idict__store_raw_list_dir(IDict *self, guint64 ino, int *err)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *dir = g_hash_table_lookup(self->inodes, &ino);
+	GPtrArray *entries = NULL;
+	if (dir == NULL || dir->children == NULL) {
+		*err = dir ? -ENOTDIR : -ENOENT;
+	} else {
+		entries = g_ptr_array_new_with_free_func((GDestroyNotify)idict__dir_entry_free);
+		g_tree_foreach(dir->children, add_raw_entry, entries);
+		*err = 0;
+	}
+	g_rec_mutex_unlock(&self->lock);
+	return entries;
+}
+
+int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **data_out)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	if (node == NULL || (node->children == NULL && !is_raw_array(node))) {
+		g_rec_mutex_unlock(&self->lock);
+		return -ENOENT;
+	}
+	fill_info_locked(node, info);
+	info->writable = FALSE;
+	g_autoptr(GVariant) value = node->children ? NULL : g_variant_ref(node->value);
+	g_rec_mutex_unlock(&self->lock);
+	GBytes *data = value ? g_variant_get_data_as_bytes(value) : NULL;
+	info->size = data ? g_bytes_get_size(data) : 0;
+	if (data_out)
+		*data_out = data;
+	else if (data)
+		g_bytes_unref(data);
+	return 0;
+}
+
 GPtrArray *idict__store_list_dir(IDict *self, guint64 ino, int *err)
 {
 	g_rec_mutex_lock(&self->lock);

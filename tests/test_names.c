@@ -182,7 +182,7 @@ END_TEST
 
 START_TEST(test_names_reserved)
 {
-	static const char *const reserved[] = { "ctl", "updates", "history", "snapshot.json" };
+	static const char *const reserved[] = { "ctl", "updates", "history", "snapshot.json", "raw" };
 	for (gsize i = 0; i < G_N_ELEMENTS(reserved); i++)
 		ck_assert_msg(idict__names_reserved(reserved[i], strlen(reserved[i])), "%s",
 			      reserved[i]);
