@@ -264,6 +264,40 @@ static void fill_stat(struct stat *st, guint64 ino, mode_t mode, guint64 size, g
 	st->st_atim = st->st_mtim;
 }
 
+/* history/ and raw/ show the key tree again: a node keeps its inode number
+ * there, with the view's bit set; the view's own directory stands for the
+ * root. */
+static const struct {
+	IDictView view;
+	guint64 dir_ino;
+	guint64 bit;
+} views[] = {
+	{ IDICT__VIEW_HISTORY, IDICT__INO_HISTORY, IDICT__INO_HISTORY_BIT },
+	{ IDICT__VIEW_RAW, IDICT__INO_RAW, IDICT__INO_RAW_BIT },
+};
+
+/* Returns: the view @ino belongs to, and in *@node the node's own number. */
+static IDictView view_of(guint64 ino, guint64 *node)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(views); i++) {
+		if (ino == views[i].dir_ino || (ino & views[i].bit)) {
+			*node = ino == views[i].dir_ino ? IDICT__INO_ROOT : ino & ~views[i].bit;
+			return views[i].view;
+		}
+	}
+	*node = ino;
+	return IDICT__VIEW_KEYS;
+}
+
+/* The inverse of view_of(). */
+static guint64 ino_in_view(IDictView view, guint64 node)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(views); i++)
+		if (views[i].view == view)
+			return node == IDICT__INO_ROOT ? views[i].dir_ino : node | views[i].bit;
+	return node;
+}
+
 /* Fills @st for @ino.  For a key, also returns its text if @text_out is
  * given.  Writable files get the server's write mode (0644 by default).
  * Returns: 0 or -errno. */
@@ -285,11 +319,6 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 			  status.last_update_us ? status.last_update_us : status.started_us, 1);
 		return 0;
 	}
-	if (ino == IDICT__INO_HISTORY) {
-		idict__store_status(dict, &status);
-		fill_stat(st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
-		return 0;
-	}
 	if (ino == IDICT__INO_SNAPSHOT) {
 		idict__store_status(dict, &status);
 		GBytes *text = idict__snapshot_render(dict);
@@ -301,26 +330,13 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 			g_bytes_unref(text);
 		return 0;
 	}
-	if (ino == IDICT__INO_RAW) {
-		idict__store_status(dict, &status);
-		fill_stat(st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
-		return 0;
-	}
-	if (ino & IDICT__INO_RAW_BIT) {
+	guint64 node;
+	IDictView view = view_of(ino, &node);
+	if (view != IDICT__VIEW_KEYS) {
 		IDictNodeInfo info;
-		int err = idict__store_raw_stat(dict, ino & ~IDICT__INO_RAW_BIT, &info, text_out);
-		if (err)
-			return err;
-		if (info.is_dir)
-			fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us, 2);
-		else
-			fill_stat(st, ino, S_IFREG | 0444, info.size, info.mtime_us, 1);
-		return 0;
-	}
-	if (ino & IDICT__INO_HISTORY_BIT) {
-		IDictNodeInfo info;
-		int err = idict__store_history_stat(dict, ino & ~IDICT__INO_HISTORY_BIT, &info,
-						    text_out);
+		int err = view == IDICT__VIEW_HISTORY
+			? idict__store_history_stat(dict, node, &info, text_out)
+			: idict__store_raw_stat(dict, node, &info, text_out);
 		if (err)
 			return err;
 		if (info.is_dir)
@@ -367,30 +383,15 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
 		*ino_out = parent;
 		return 0;
 	}
+	guint64 node;
+	IDictView view = view_of(parent, &node);
 	if (strcmp(name, "..") == 0) {
-		if (parent == IDICT__INO_CTL || parent == IDICT__INO_ROOT ||
-		    parent == IDICT__INO_HISTORY) {
+		if (parent == IDICT__INO_CTL || parent == IDICT__INO_ROOT || node == IDICT__INO_ROOT) {
 			*ino_out = IDICT__INO_ROOT;
 			return 0;
 		}
-		if (parent == IDICT__INO_RAW) {
-			*ino_out = IDICT__INO_ROOT;
-			return 0;
-		}
-		if (parent & IDICT__INO_RAW_BIT) {
-			int err = idict__store_parent(dict, parent & ~IDICT__INO_RAW_BIT, &info);
-			*ino_out = info.ino == IDICT__INO_ROOT ? IDICT__INO_RAW
-				: info.ino | IDICT__INO_RAW_BIT;
-			return err;
-		}
-		if (parent & IDICT__INO_HISTORY_BIT) {
-			int err = idict__store_parent(dict, parent & ~IDICT__INO_HISTORY_BIT, &info);
-			*ino_out = info.ino == IDICT__INO_ROOT ? IDICT__INO_HISTORY
-				: info.ino | IDICT__INO_HISTORY_BIT;
-			return err;
-		}
-		int err = idict__store_parent(dict, parent, &info);
-		*ino_out = info.ino;
+		int err = idict__store_parent(dict, node, &info);
+		*ino_out = ino_in_view(view, info.ino);
 		return err;
 	}
 	if (parent == IDICT__INO_CTL) {
@@ -420,24 +421,10 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
 		*ino_out = IDICT__INO_RAW;
 		return 0;
 	}
-	if (parent == IDICT__INO_RAW || (parent & IDICT__INO_RAW_BIT)) {
-		guint64 real = parent == IDICT__INO_RAW ? IDICT__INO_ROOT
-			: parent & ~IDICT__INO_RAW_BIT;
-		int err = idict__store_raw_lookup(dict, real, name, &info);
-		*ino_out = info.ino | IDICT__INO_RAW_BIT;
-		return err;
-	}
-	if (parent == IDICT__INO_HISTORY || (parent & IDICT__INO_HISTORY_BIT)) {
-		guint64 real = parent == IDICT__INO_HISTORY ? IDICT__INO_ROOT
-			: parent & ~IDICT__INO_HISTORY_BIT;
-		int err = idict__store_history_lookup(dict, real, name, &info);
-		*ino_out = info.ino | IDICT__INO_HISTORY_BIT;
-		return err;
-	}
-	if (parent < IDICT__INO_FIRST_KEY && parent != IDICT__INO_ROOT)
+	if (view == IDICT__VIEW_KEYS && parent < IDICT__INO_FIRST_KEY && parent != IDICT__INO_ROOT)
 		return -ENOTDIR;
-	int err = idict__store_lookup(dict, parent, name, &info);
-	*ino_out = info.ino;
+	int err = idict__store_lookup(dict, view, node, name, &info);
+	*ino_out = ino_in_view(view, info.ino);
 	return err;
 }
 
@@ -679,6 +666,8 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	IDict *dict = dict_of(req);
 	GPtrArray *entries;
 	int err = 0;
+	guint64 node;
+	IDictView view = view_of(ino, &node);
 	if (ino == IDICT__INO_CTL) {
 		guint n = 0;
 		const IDictCtlFile *files = idict__ctl_files(&n);
@@ -687,29 +676,16 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		g_ptr_array_add(entries, dir_entry_new("..", IDICT__INO_ROOT, TRUE));
 		for (guint i = 0; i < n; i++)
 			g_ptr_array_add(entries, dir_entry_new(files[i].name, files[i].ino, FALSE));
-	} else if (ino == IDICT__INO_RAW || (ino & IDICT__INO_RAW_BIT)) {
-		guint64 real = ino == IDICT__INO_RAW ? IDICT__INO_ROOT : ino & ~IDICT__INO_RAW_BIT;
-		entries = idict__store_raw_list_dir(dict, real, &err);
+	} else if (view != IDICT__VIEW_KEYS) {
+		entries = idict__store_list_dir(dict, view, node, &err);
 		if (entries == NULL) {
 			fuse_reply_err(req, -err);
 			return;
 		}
-		for (guint i = 0; i < entries->len; i++)
-			((IDictDirEntry *)entries->pdata[i])->ino |= IDICT__INO_RAW_BIT;
-		guint64 parent_ino = IDICT__INO_ROOT;
-		lookup_ino(dict, ino, "..", &parent_ino);
-		g_ptr_array_insert(entries, 0, dir_entry_new(".", ino, TRUE));
-		g_ptr_array_insert(entries, 1, dir_entry_new("..", parent_ino, TRUE));
-	} else if (ino == IDICT__INO_HISTORY || (ino & IDICT__INO_HISTORY_BIT)) {
-		guint64 real = ino == IDICT__INO_HISTORY ? IDICT__INO_ROOT
-			: ino & ~IDICT__INO_HISTORY_BIT;
-		entries = idict__store_history_list_dir(dict, real, &err);
-		if (entries == NULL) {
-			fuse_reply_err(req, -err);
-			return;
+		for (guint i = 0; i < entries->len; i++) {
+			IDictDirEntry *entry = entries->pdata[i];
+			entry->ino = ino_in_view(view, entry->ino);
 		}
-		for (guint i = 0; i < entries->len; i++)
-			((IDictDirEntry *)entries->pdata[i])->ino |= IDICT__INO_HISTORY_BIT;
 		guint64 parent_ino = IDICT__INO_ROOT;
 		lookup_ino(dict, ino, "..", &parent_ino);
 		g_ptr_array_insert(entries, 0, dir_entry_new(".", ino, TRUE));
@@ -718,7 +694,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	} else {
-		entries = idict__store_list_dir(dict, ino, &err);
+		entries = idict__store_list_dir(dict, IDICT__VIEW_KEYS, ino, &err);
 		if (entries == NULL) {
 			fuse_reply_err(req, -err);
 			return;

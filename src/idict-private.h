@@ -100,34 +100,39 @@ typedef struct {
 	double eta_seconds;        /* NAN if unknown */
 } IDictStatus;
 
-/* Looks up @name in directory @parent.  Returns: 0 or -ENOENT / -ENOTDIR. */
-int idict__store_lookup(IDict *self, guint64 parent, const char *name, IDictNodeInfo *info);
+/* The trees the filesystem shows: every key; history/ (keys with a history,
+ * and their directories); raw/ (arrays of doubles, and every directory).
+ * Nodes keep their inode numbers in every view. */
+typedef enum {
+	IDICT__VIEW_KEYS,
+	IDICT__VIEW_HISTORY,
+	IDICT__VIEW_RAW,
+} IDictView;
+
+/* Looks up @name in directory @parent as @view shows it.  info->size is
+ * the cached text's length or 0: idict__store_stat() gives the size.
+ * Returns: 0 or -ENOENT / -ENOTDIR. */
+int idict__store_lookup(IDict *self, IDictView view, guint64 parent, const char *name,
+			IDictNodeInfo *info);
 /* The parent directory of @ino.  Returns: 0 or -ENOENT. */
 int idict__store_parent(IDict *self, guint64 ino, IDictNodeInfo *info);
 /* Fills @info; for a key also returns its text in @text_out (transfer full,
  * may be NULL if not wanted), consistent with info->size.
  * Returns: 0 or -ENOENT. */
 int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
-/* Returns: (transfer full): the entries of directory @ino, sorted by name,
- * or NULL with *err set to -ENOENT / -ENOTDIR. */
-GPtrArray *idict__store_list_dir(IDict *self, guint64 ino, int *err);
+/* Returns: (transfer full): the entries of directory @ino that @view shows,
+ * sorted by name, or NULL with *err set to -ENOENT / -ENOTDIR. */
+GPtrArray *idict__store_list_dir(IDict *self, IDictView view, guint64 ino, int *err);
 void idict__dir_entry_free(IDictDirEntry *entry);
 /* Applies a client's write of @len bytes to key @ino.
  * Returns: 0, or -ENOENT, -EISDIR, -EACCES, -EINVAL. */
 int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len);
 void idict__store_status(IDict *self, IDictStatus *status);
-/* history/: the same tree, limited to keys with a history (and their
- * directories); inode numbers are the keys'.  Return 0 or -errno. */
-int idict__store_history_lookup(IDict *self, guint64 parent, const char *name,
-				IDictNodeInfo *info);
-GPtrArray *idict__store_history_list_dir(IDict *self, guint64 ino, int *err);
-/* For a key, *@text_out gets "SEQ UNIXTIME VALUE" lines (transfer full). */
+/* The file of @ino in history/: "SEQ UNIXTIME VALUE" lines in
+ * *@text_out (transfer full).  Returns: 0 or -ENOENT. */
 int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
-/* raw/: the key tree with only its arrays of doubles ("ad"), whose files
- * hold the doubles' bytes (native byte order, no text).  Return 0 or
- * -errno; *@data_out is the array's own serialized data (no copy). */
-int idict__store_raw_lookup(IDict *self, guint64 parent, const char *name, IDictNodeInfo *info);
-GPtrArray *idict__store_raw_list_dir(IDict *self, guint64 ino, int *err);
+/* The file of @ino in raw/: *@data_out is the array's own serialized
+ * data, the doubles in native byte order (no copy).  Returns: 0 or -ENOENT. */
 int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **data_out);
 /* Returns: (transfer full): every key as a{s(vb)}: value (boxed) and
  * writable flag, sorted by key, taken in one moment under the store lock,

@@ -780,24 +780,6 @@ int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **te
 	return 0;
 }
 
-int idict__store_lookup(IDict *self, guint64 parent, const char *name, IDictNodeInfo *info)
-{
-	g_rec_mutex_lock(&self->lock);
-	Node *dir = g_hash_table_lookup(self->inodes, &parent);
-	int err = 0;
-	Node *node = NULL;
-	if (dir == NULL)
-		err = -ENOENT;
-	else if (dir->children == NULL)
-		err = -ENOTDIR;
-	else if ((node = g_tree_lookup(dir->children, name)) == NULL)
-		err = -ENOENT;
-	guint64 ino = node ? node->ino : 0;
-	g_rec_mutex_unlock(&self->lock);
-	if (err)
-		return err;
-	return idict__store_stat(self, ino, info, NULL);
-}
 
 int idict__store_parent(IDict *self, guint64 ino, IDictNodeInfo *info)
 {
@@ -816,31 +798,38 @@ void idict__dir_entry_free(IDictDirEntry *entry)
 	g_free(entry);
 }
 
-static gboolean add_dir_entry(gpointer key, gpointer value, gpointer data)
-{
-	const Node *node = value;
-	IDictDirEntry *entry = g_new(IDictDirEntry, 1);
-	entry->name = g_strdup(key);
-	entry->ino = node->ino;
-	entry->is_dir = node->children != NULL;
-	g_ptr_array_add(data, entry);
-	return FALSE;
-}
-
 static gboolean is_raw_array(const Node *node)
 {
 	return node->children == NULL && g_variant_is_of_type(node->value, G_VARIANT_TYPE("ad"));
 }
 
-int idict__store_raw_lookup(IDict *self, guint64 parent, const char *name, IDictNodeInfo *info)
+/* Whether @node shows in @view.  Store lock held. */
+static gboolean visible_locked(IDict *self, const Node *node, IDictView view)
+{
+	switch (view) {
+	case IDICT__VIEW_HISTORY:
+		return node->children ? node == self->root || node->n_history > 0
+			: node->history != NULL;
+	case IDICT__VIEW_RAW:
+		return node->children != NULL || is_raw_array(node);
+	case IDICT__VIEW_KEYS:
+	default:
+		return TRUE;
+	}
+}
+
+int idict__store_lookup(IDict *self, IDictView view, guint64 parent, const char *name,
+			IDictNodeInfo *info)
 {
 	g_rec_mutex_lock(&self->lock);
 	Node *dir = g_hash_table_lookup(self->inodes, &parent);
 	Node *node = dir && dir->children ? g_tree_lookup(dir->children, name) : NULL;
 	int err = 0;
-	if (dir == NULL || dir->children == NULL)
-		err = dir ? -ENOTDIR : -ENOENT;
-	else if (node == NULL || (node->children == NULL && !is_raw_array(node)))
+	if (dir == NULL || (dir->children && !visible_locked(self, dir, view)))
+		err = -ENOENT;
+	else if (dir->children == NULL)
+		err = -ENOTDIR;
+	else if (node == NULL || !visible_locked(self, node, view))
 		err = -ENOENT;
 	else
 		fill_info_locked(node, info);
@@ -848,40 +837,50 @@ int idict__store_raw_lookup(IDict *self, guint64 parent, const char *name, IDict
 	return err;
 }
 
-static gboolean add_raw_entry(gpointer key, gpointer value, gpointer data)
+typedef struct {
+	IDict *self;
+	IDictView view;
+	GPtrArray *entries;
+} ListJob;
+
+static gboolean add_dir_entry(gpointer key, gpointer value, gpointer data)
 {
 	const Node *node = value;
-	if (node->children != NULL || is_raw_array(node)) {
+	ListJob *job = data;
+	if (visible_locked(job->self, node, job->view)) {
 		IDictDirEntry *entry = g_new(IDictDirEntry, 1);
 		entry->name = g_strdup(key);
 		entry->ino = node->ino;
 		entry->is_dir = node->children != NULL;
-		g_ptr_array_add(data, entry);
+		g_ptr_array_add(job->entries, entry);
 	}
 	return FALSE;
 }
 
-GPtrArray *idict__store_raw_list_dir(IDict *self, guint64 ino, int *err)
+GPtrArray *idict__store_list_dir(IDict *self, IDictView view, guint64 ino, int *err)
 {
 	g_rec_mutex_lock(&self->lock);
 	Node *dir = g_hash_table_lookup(self->inodes, &ino);
-	GPtrArray *entries = NULL;
-	if (dir == NULL || dir->children == NULL) {
-		*err = dir ? -ENOTDIR : -ENOENT;
+	ListJob job = { self, view, NULL };
+	if (dir == NULL || (dir->children && !visible_locked(self, dir, view))) {
+		*err = -ENOENT;
+	} else if (dir->children == NULL) {
+		*err = -ENOTDIR;
 	} else {
-		entries = g_ptr_array_new_with_free_func((GDestroyNotify)idict__dir_entry_free);
-		g_tree_foreach(dir->children, add_raw_entry, entries);
+		job.entries = g_ptr_array_new_full((guint)g_tree_nnodes(dir->children),
+						   (GDestroyNotify)idict__dir_entry_free);
+		g_tree_foreach(dir->children, add_dir_entry, &job);
 		*err = 0;
 	}
 	g_rec_mutex_unlock(&self->lock);
-	return entries;
+	return job.entries;
 }
 
 int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **data_out)
 {
 	g_rec_mutex_lock(&self->lock);
 	Node *node = g_hash_table_lookup(self->inodes, &ino);
-	if (node == NULL || (node->children == NULL && !is_raw_array(node))) {
+	if (node == NULL || !visible_locked(self, node, IDICT__VIEW_RAW)) {
 		g_rec_mutex_unlock(&self->lock);
 		return -ENOENT;
 	}
@@ -898,24 +897,6 @@ int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes 
 	return 0;
 }
 
-GPtrArray *idict__store_list_dir(IDict *self, guint64 ino, int *err)
-{
-	g_rec_mutex_lock(&self->lock);
-	Node *dir = g_hash_table_lookup(self->inodes, &ino);
-	GPtrArray *entries = NULL;
-	if (dir == NULL) {
-		*err = -ENOENT;
-	} else if (dir->children == NULL) {
-		*err = -ENOTDIR;
-	} else {
-		entries = g_ptr_array_new_full((guint)g_tree_nnodes(dir->children),
-					       (GDestroyNotify)idict__dir_entry_free);
-		g_tree_foreach(dir->children, add_dir_entry, entries);
-		*err = 0;
-	}
-	g_rec_mutex_unlock(&self->lock);
-	return entries;
-}
 
 typedef struct {
 	char *key;
@@ -1175,58 +1156,11 @@ gboolean idict_set_history(IDict *self, const char *key, guint depth, GError **e
 	return node != NULL;
 }
 
-int idict__store_history_lookup(IDict *self, guint64 parent, const char *name,
-				IDictNodeInfo *info)
-{
-	g_rec_mutex_lock(&self->lock);
-	Node *dir = g_hash_table_lookup(self->inodes, &parent);
-	Node *node = dir && dir->children ? g_tree_lookup(dir->children, name) : NULL;
-	int err = 0;
-	if (node == NULL || (node->children ? node->n_history == 0 : node->history == NULL))
-		err = dir && dir->children ? -ENOENT : -ENOTDIR;
-	else
-		fill_info_locked(node, info);
-	g_rec_mutex_unlock(&self->lock);
-	return err;
-}
-
-static gboolean add_history_entry(gpointer key, gpointer value, gpointer data)
-{
-	const Node *node = value;
-	if (node->children ? node->n_history > 0 : node->history != NULL) {
-		IDictDirEntry *entry = g_new(IDictDirEntry, 1);
-		entry->name = g_strdup(key);
-		entry->ino = node->ino;
-		entry->is_dir = node->children != NULL;
-		g_ptr_array_add(data, entry);
-	}
-	return FALSE;
-}
-
-GPtrArray *idict__store_history_list_dir(IDict *self, guint64 ino, int *err)
-{
-	g_rec_mutex_lock(&self->lock);
-	Node *dir = g_hash_table_lookup(self->inodes, &ino);
-	GPtrArray *entries = NULL;
-	if (dir == NULL || (dir->children && dir != self->root && dir->n_history == 0)) {
-		*err = -ENOENT;
-	} else if (dir->children == NULL) {
-		*err = -ENOTDIR;
-	} else {
-		entries = g_ptr_array_new_with_free_func((GDestroyNotify)idict__dir_entry_free);
-		g_tree_foreach(dir->children, add_history_entry, entries);
-		*err = 0;
-	}
-	g_rec_mutex_unlock(&self->lock);
-	return entries;
-}
-
 int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
 {
 	g_rec_mutex_lock(&self->lock);
 	Node *node = g_hash_table_lookup(self->inodes, &ino);
-	if (node == NULL || (node->children ? node != self->root && node->n_history == 0
-			     : node->history == NULL)) {
+	if (node == NULL || !visible_locked(self, node, IDICT__VIEW_HISTORY)) {
 		g_rec_mutex_unlock(&self->lock);
 		return -ENOENT;
 	}

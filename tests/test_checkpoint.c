@@ -70,12 +70,12 @@ START_TEST(test_checkpoint_round_trip)
 	/* The writable flag comes back, and only where it was set. */
 	ck_assert_int_eq(idict__store_client_write(back, 0, "x", 1), -ENOENT);
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_lookup(back, IDICT__INO_ROOT, "params", &info), 0);
+	ck_assert_int_eq(idict__store_lookup(back, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "params", &info), 0);
 	IDictNodeInfo alpha;
-	ck_assert_int_eq(idict__store_lookup(back, info.ino, "alpha", &alpha), 0);
+	ck_assert_int_eq(idict__store_lookup(back, IDICT__VIEW_KEYS, info.ino, "alpha", &alpha), 0);
 	ck_assert(alpha.writable);
 	IDictNodeInfo residual;
-	ck_assert_int_eq(idict__store_lookup(back, IDICT__INO_ROOT, "residual", &residual), 0);
+	ck_assert_int_eq(idict__store_lookup(back, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "residual", &residual), 0);
 	ck_assert(!residual.writable);
 	ck_assert_uint_eq(idict_sequence(back), 0);
 }

@@ -70,7 +70,7 @@ static guint64 path_ino(IDict *dict, const char *key)
 	guint64 ino = IDICT__INO_ROOT;
 	for (char **p = parts; *p; p++) {
 		IDictNodeInfo info;
-		if (idict__store_lookup(dict, ino, *p, &info) != 0)
+		if (idict__store_lookup(dict, IDICT__VIEW_KEYS, ino, *p, &info) != 0)
 			return 0;
 		ino = info.ino;
 	}
@@ -82,7 +82,7 @@ static guint64 path_ino(IDict *dict, const char *key)
 static char *list_names(IDict *dict, guint64 ino)
 {
 	int err = 1;
-	GPtrArray *entries = idict__store_list_dir(dict, ino, &err);
+	GPtrArray *entries = idict__store_list_dir(dict, IDICT__VIEW_KEYS, ino, &err);
 	if (entries == NULL) {
 		ck_assert_int_lt(err, 0);
 		return NULL;
@@ -741,7 +741,7 @@ START_TEST(test_store_remove_prunes_dirs)
 	IDictNodeInfo info;
 	ck_assert_int_eq(idict__store_stat(dict, ab, &info, NULL), -ENOENT);
 	int err = 0;
-	ck_assert_ptr_null(idict__store_list_dir(dict, ab, &err));
+	ck_assert_ptr_null(idict__store_list_dir(dict, IDICT__VIEW_KEYS, ab, &err));
 	ck_assert_int_eq(err, -ENOENT);
 
 	ck_assert(idict_remove(dict, "a/e"));
@@ -767,7 +767,7 @@ START_TEST(test_store_lookup_and_list)
 	ck_assert(idict_set_int(dict, "c/a", 1, NULL));
 
 	int err = 1;
-	g_autoptr(GPtrArray) entries = idict__store_list_dir(dict, IDICT__INO_ROOT, &err);
+	g_autoptr(GPtrArray) entries = idict__store_list_dir(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, &err);
 	ck_assert_ptr_nonnull(entries);
 	ck_assert_int_eq(err, 0);
 	ck_assert_uint_eq(entries->len, 3);
@@ -777,7 +777,7 @@ START_TEST(test_store_lookup_and_list)
 		ck_assert_str_eq(entry->name, names[i]);
 		ck_assert_int_eq(entry->is_dir, i == 2);
 		IDictNodeInfo info;
-		ck_assert_int_eq(idict__store_lookup(dict, IDICT__INO_ROOT, entry->name, &info), 0);
+		ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, entry->name, &info), 0);
 		ck_assert_uint_eq(info.ino, entry->ino);
 		ck_assert_int_eq(info.is_dir, entry->is_dir);
 		ck_assert_uint_ge(info.ino, IDICT__INO_FIRST_KEY);
@@ -787,13 +787,13 @@ START_TEST(test_store_lookup_and_list)
 
 	IDictNodeInfo info;
 	guint64 key = path_ino(dict, "a");
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__INO_ROOT, "missing", &info), -ENOENT);
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__INO_ROOT, "c/d", &info), -ENOENT);
-	ck_assert_int_eq(idict__store_lookup(dict, key, "x", &info), -ENOTDIR);
-	ck_assert_int_eq(idict__store_lookup(dict, 999999, "x", &info), -ENOENT);
-	ck_assert_ptr_null(idict__store_list_dir(dict, key, &err));
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "missing", &info), -ENOENT);
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "c/d", &info), -ENOENT);
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, key, "x", &info), -ENOTDIR);
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, 999999, "x", &info), -ENOENT);
+	ck_assert_ptr_null(idict__store_list_dir(dict, IDICT__VIEW_KEYS, key, &err));
 	ck_assert_int_eq(err, -ENOTDIR);
-	ck_assert_ptr_null(idict__store_list_dir(dict, 999999, &err));
+	ck_assert_ptr_null(idict__store_list_dir(dict, IDICT__VIEW_KEYS, 999999, &err));
 	ck_assert_int_eq(err, -ENOENT);
 	ck_assert_int_eq(idict__store_stat(dict, 999999, &info, NULL), -ENOENT);
 	/* The filesystem's own inodes are not in the store. */
@@ -930,7 +930,7 @@ START_TEST(test_store_stat_size)
 		g_bytes_unref(text);
 		/* Through lookup too. */
 		IDictNodeInfo info3;
-		ck_assert_int_eq(idict__store_lookup(dict, IDICT__INO_ROOT, "k", &info3), 0);
+		ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "k", &info3), 0);
 		ck_assert_uint_eq(info3.size, info2.size);
 
 		/* A new value of another length: the size follows. */

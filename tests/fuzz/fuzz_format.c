@@ -67,7 +67,7 @@ static void setup(void)
 			FAIL("%s", error->message);
 		g_variant_unref(value);
 		IDictNodeInfo info;
-		if (idict__store_lookup(dict, IDICT__INO_ROOT, key, &info) != 0)
+		if (idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, key, &info) != 0)
 			FAIL("lookup of %s failed", key);
 		inos[i] = info.ino;
 	}

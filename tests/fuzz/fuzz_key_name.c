@@ -70,7 +70,7 @@ static void check_stored(const char *name)
 	guint64 ino = IDICT__INO_ROOT;
 	for (guint i = 0; parts[i] != NULL; i++) {
 		IDictNodeInfo info;
-		if (idict__store_lookup(dict, ino, parts[i], &info) != 0)
+		if (idict__store_lookup(dict, IDICT__VIEW_KEYS, ino, parts[i], &info) != 0)
 			FAIL("lookup of component %u failed", i);
 		if (info.is_dir != (parts[i + 1] != NULL))
 			FAIL("component %u: is_dir %d", i, info.is_dir);
