@@ -8,6 +8,7 @@ packages=(
 	libglib2.0-dev             # GLib
 	libjson-glib-dev jq        # snapshot.json, and jq to test it
 	check                      # unit tests
+	locales                    # de_DE.UTF-8 (decimal comma), for the locale test
 	procps psmisc              # tests: ps, fuser
 	python3 python3-numpy gnuplot-nox   # contrib/python/idict.py, idict-plot (and their tests)
 	clang libclang-rt-14-dev   # libFuzzer targets (make fuzz, make check): compiler, runtime
@@ -18,15 +19,24 @@ packages=(
 	nfs-ganesha nfs-ganesha-vfs                # a userspace NFSv4 server
 	libnfs-utils libnfs-dev                    # a userspace NFS client
 )
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+# tests/test_format.c checks that a decimal-comma LC_NUMERIC changes nothing.
+add_comma_locale() {
+	locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$' ||
+		$sudo localedef -i de_DE -c -f UTF-8 de_DE.UTF-8
+}
+
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
+	add_comma_locale
 	exit 0
 fi
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+add_comma_locale
