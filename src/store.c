@@ -21,11 +21,31 @@ typedef struct {
 	GDestroyNotify destroy;
 } CheckRec;
 
+/* A value as the store keeps it: the scalars the computation sets in its
+ * loop (double, int64, boolean) unboxed, so that setting one allocates
+ * nothing; any other type as a GVariant. */
+typedef enum {
+	VALUE_BOXED,
+	VALUE_DOUBLE,
+	VALUE_INT,
+	VALUE_BOOL,
+} ValueKind;
+
+typedef struct {
+	ValueKind kind;
+	union {
+		double d;
+		gint64 i;
+		gboolean b;
+		GVariant *boxed; /* owned, non-floating */
+	} as;
+} Value;
+
 /* The last values of a scalar key, one per update that changed it. */
 typedef struct {
 	guint64 seq;
 	gint64 time_us;
-	GVariant *value;
+	Value value; /* a scalar: owns nothing */
 } HistoryEntry;
 
 typedef struct {
@@ -39,21 +59,27 @@ typedef struct {
 
 typedef struct _Node Node;
 struct _Node {
-	guint64 ino;        /* stable for the node's life, never reused */
-	char *key;          /* full path; "" for the root */
-	const char *name;   /* last component, points into key */
+	guint64 ino;        /* first: the inode table hashes &node->ino; never reused */
 	Node *parent;
 	GTree *children;    /* directories only: name -> Node* */
-	guint n_subdirs;    /* directories only: children that are directories */
-	GVariant *value;    /* keys only, never NULL for a key */
+	Value value;        /* keys only */
 	GBytes *text;       /* rendering of value, cached; NULL until needed */
-	guint64 generation; /* bumped at every change of value */
-	gint64 mtime_us;
-	gboolean writable;
+	Node *next_changed; /* the next node of IDict.changed, while changed */
 	CheckRec *check;    /* nullable */
 	History *history;   /* keys only, nullable: idict_set_history() */
+	guint64 generation; /* bumped at every change of value */
+	gint64 mtime_us;    /* time of the update that published the last change */
+	guint n_subdirs;    /* directories only: children that are directories */
 	guint n_history;    /* directories only: keys with a history below */
+	guint8 name_offset; /* the last component starts at key + name_offset */
+	guint writable : 1;
+	guint changed : 1;  /* on IDict.changed */
+	char key[];         /* full path, "" for the root; the key table's key */
 };
+
+#define NODE_NAME(node) ((node)->key + (node)->name_offset)
+G_STATIC_ASSERT(IDICT_KEY_MAX <= G_MAXUINT8);
+G_STATIC_ASSERT(G_STRUCT_OFFSET(Node, ino) == 0);
 
 typedef struct {
 	guint id;
@@ -66,12 +92,14 @@ typedef struct {
 struct _IDict {
 	/* The store lock: recursive so that the computation can hold it across
 	 * several setters (idict_lock()).  Protects the tree, the tables,
-	 * changed, sequence, last_update_us and next_ino. */
+	 * changed lists, sequence, last_update_us and next_ino. */
 	GRecMutex lock;
 	Node *root;
-	GHashTable *keys;    /* key -> Node*, keys only */
-	GHashTable *inodes;  /* &ino -> Node*, keys and directories */
-	GHashTable *changed; /* key (owned) -> NULL: changed since the last update */
+	GHashTable *keys;    /* node->key -> Node*, keys only */
+	GHashTable *inodes;  /* set of Node*, hashed by their first member, ino */
+	Node *changed;       /* keys changed since the last update, linked by next_changed */
+	guint n_changed;
+	GPtrArray *removed;  /* names (owned) of keys removed since the last update */
 	guint64 next_ino;
 	guint64 sequence;
 	gint64 started_us;
@@ -99,6 +127,9 @@ struct _IDict {
 	guint next_callback_id;
 	IDictUpdateHook hook;
 	gpointer hook_data;
+	/* Atomic, changed under callbacks_lock: callbacks or a hook exist.
+	 * Lets an update with nobody listening skip the lock. */
+	gint listening;
 };
 
 static double progress_fraction_locked(IDict *self);
@@ -118,24 +149,115 @@ static void check_rec_release(CheckRec *rec)
 		g_rc_box_release_full(rec, check_rec_clear);
 }
 
+/* ---- values ---- */
+
+static gboolean is_scalar_type(const GVariantType *type)
+{
+	return g_variant_type_equal(type, G_VARIANT_TYPE_DOUBLE) ||
+		g_variant_type_equal(type, G_VARIANT_TYPE_INT64) ||
+		g_variant_type_equal(type, G_VARIANT_TYPE_BOOLEAN);
+}
+
+/* Returns: a Value holding @variant (transfer full, non-floating): scalars
+ * are unboxed and @variant released. */
+static Value value_take_variant(GVariant *variant)
+{
+	Value value = { .kind = VALUE_BOXED, .as.boxed = variant };
+	const GVariantType *type = g_variant_get_type(variant);
+	if (!is_scalar_type(type))
+		return value;
+	if (g_variant_type_equal(type, G_VARIANT_TYPE_DOUBLE))
+		value = (Value){ .kind = VALUE_DOUBLE, .as.d = g_variant_get_double(variant) };
+	else if (g_variant_type_equal(type, G_VARIANT_TYPE_INT64))
+		value = (Value){ .kind = VALUE_INT, .as.i = g_variant_get_int64(variant) };
+	else
+		value = (Value){ .kind = VALUE_BOOL, .as.b = g_variant_get_boolean(variant) };
+	g_variant_unref(variant);
+	return value;
+}
+
+/* Returns: (transfer full): @value as a non-floating GVariant. */
+static GVariant *value_to_variant(const Value *value)
+{
+	switch (value->kind) {
+	case VALUE_DOUBLE:
+		return g_variant_ref_sink(g_variant_new_double(value->as.d));
+	case VALUE_INT:
+		return g_variant_ref_sink(g_variant_new_int64(value->as.i));
+	case VALUE_BOOL:
+		return g_variant_ref_sink(g_variant_new_boolean(value->as.b));
+	case VALUE_BOXED:
+	default:
+		return g_variant_ref(value->as.boxed);
+	}
+}
+
+static const char *value_type_string(const Value *value)
+{
+	switch (value->kind) {
+	case VALUE_DOUBLE:
+		return "d";
+	case VALUE_INT:
+		return "x";
+	case VALUE_BOOL:
+		return "b";
+	case VALUE_BOXED:
+	default:
+		return g_variant_get_type_string(value->as.boxed);
+	}
+}
+
+static gboolean value_is_of_type(const Value *value, const GVariantType *type)
+{
+	if (value->kind == VALUE_BOXED)
+		return g_variant_is_of_type(value->as.boxed, type);
+	return g_variant_type_equal(type, (const GVariantType *)value_type_string(value));
+}
+
+static void value_clear(Value *value)
+{
+	if (value->kind == VALUE_BOXED && value->as.boxed)
+		g_variant_unref(value->as.boxed);
+	value->kind = VALUE_BOXED;
+	value->as.boxed = NULL;
+}
+
+/* ---- nodes ---- */
+
+static guint node_ino_hash(gconstpointer node)
+{
+	return g_int64_hash(node); /* the node starts with its guint64 ino */
+}
+
+static gboolean node_ino_equal(gconstpointer a, gconstpointer b)
+{
+	return g_int64_equal(a, b);
+}
+
+/* Returns: (transfer none) (nullable): the node of inode @ino. */
+static Node *node_by_ino(IDict *self, guint64 ino)
+{
+	return g_hash_table_lookup(self->inodes, &ino);
+}
+
 static Node *node_new(IDict *self, Node *parent, const char *key, gsize key_len, gboolean is_dir)
 {
-	Node *node = g_new0(Node, 1);
+	Node *node = g_malloc0(sizeof(Node) + key_len + 1);
 	node->ino = self->next_ino++;
-	node->key = g_strndup(key, key_len);
-	const char *slash = strrchr(node->key, '/');
-	node->name = slash ? slash + 1 : node->key;
+	memcpy(node->key, key, key_len);
+	const char *slash = memrchr(key, '/', key_len);
+	node->name_offset = slash ? (guint8)(slash + 1 - key) : 0;
 	node->parent = parent;
 	node->mtime_us = g_get_real_time();
 	if (is_dir)
 		node->children = g_tree_new((GCompareFunc)strcmp);
 	if (parent) {
-		g_tree_insert(parent->children, (gpointer)node->name, node);
+		g_tree_insert(parent->children, (gpointer)NODE_NAME(node), node);
 		parent->mtime_us = node->mtime_us;
 		if (is_dir)
 			parent->n_subdirs++;
 	}
-	g_hash_table_insert(self->inodes, &node->ino, node);
+	g_hash_table_add(self->inodes, node);
 	return node;
 }
 
@@ -143,12 +265,12 @@ static Node *node_new(IDict *self, Node *parent, const char *key, gsize key_len,
  * Store lock held. */
 static void node_unlink(IDict *self, Node *node)
 {
-	g_hash_table_remove(self->inodes, &node->ino);
+	g_hash_table_remove(self->inodes, node);
 	if (node->history)
 		for (Node *up = node->parent; up; up = up->parent)
 			up->n_history--;
 	if (node->parent) {
-		g_tree_remove(node->parent->children, node->name);
+		g_tree_remove(node->parent->children, NODE_NAME(node));
 		node->parent->mtime_us = g_get_real_time();
 		if (node->children)
 			node->parent->n_subdirs--;
@@ -160,11 +282,7 @@ static void node_unlink(IDict *self, Node *node)
  * value and run the destroy function of the user's check. */
 static void history_free(History *history)
 {
-	if (history == NULL)
-		return;
-	for (guint i = 0; i < history->count; i++)
-		g_variant_unref(history->entries[(history->head + i) % history->depth].value);
-	g_free(history);
+	g_free(history); /* its entries are scalars */
 }
 
 static void node_destroy(Node *node)
@@ -172,10 +290,9 @@ static void node_destroy(Node *node)
 	history_free(node->history);
 	if (node->children)
 		g_tree_destroy(node->children);
-	g_clear_pointer(&node->value, g_variant_unref);
+	value_clear(&node->value);
 	g_clear_pointer(&node->text, g_bytes_unref);
 	check_rec_release(node->check);
-	g_free(node->key);
 	g_free(node);
 }
 
@@ -206,10 +323,30 @@ static gboolean free_subtree(gpointer key, gpointer value, gpointer data)
 	return FALSE;
 }
 
-static void mark_changed_locked(IDict *self, const char *key)
+static void mark_changed_locked(IDict *self, Node *node)
 {
-	if (!g_hash_table_contains(self->changed, key))
-		g_hash_table_add(self->changed, g_strdup(key));
+	if (node->changed)
+		return;
+	node->changed = TRUE;
+	node->next_changed = self->changed;
+	self->changed = node;
+	self->n_changed++;
+}
+
+/* Takes @node off the changed list, if it is there. */
+static void unmark_changed_locked(IDict *self, Node *node)
+{
+	if (!node->changed)
+		return;
+	for (Node **link = &self->changed; *link; link = &(*link)->next_changed) {
+		if (*link == node) {
+			*link = node->next_changed;
+			break;
+		}
+	}
+	node->changed = FALSE;
+	node->next_changed = NULL;
+	self->n_changed--;
 }
 
 /* ---- lifecycle ---- */
@@ -219,8 +356,8 @@ IDict *idict_new(void)
 	IDict *self = g_new0(IDict, 1);
 	g_rec_mutex_init(&self->lock);
 	self->keys = g_hash_table_new(g_str_hash, g_str_equal);
-	self->inodes = g_hash_table_new(g_int64_hash, g_int64_equal);
-	self->changed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->inodes = g_hash_table_new(node_ino_hash, node_ino_equal);
+	self->removed = g_ptr_array_new_with_free_func(g_free);
 	self->next_ino = IDICT__INO_ROOT;
 	self->root = node_new(self, NULL, "", 0, TRUE);
 	self->next_ino = IDICT__INO_FIRST_KEY;
@@ -253,7 +390,7 @@ void idict_free(IDict *self)
 	node_free_recursive(self, self->root);
 	g_hash_table_unref(self->keys);
 	g_hash_table_unref(self->inodes);
-	g_hash_table_unref(self->changed);
+	g_ptr_array_unref(self->removed);
 	idict__update_log_free(self->log);
 	g_free(self->progress_key);
 	g_rec_mutex_clear(&self->lock);
@@ -322,11 +459,27 @@ static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
 	return node;
 }
 
-/* Stores @value (sunk and consumed) under @key. */
-static gboolean set_value_take(IDict *self, const char *key, GVariant *value, GError **error)
+/* Stores @value (consumed) under the key of @node, as a change for the
+ * next update.  Store lock held.  The previous value and text go to @old
+ * and *@old_text, for the caller to free after unlocking. */
+static void store_value_locked(IDict *self, Node *node, Value value, Value *old,
+			       GBytes **old_text)
 {
-	g_variant_ref_sink(value);
-	g_return_val_if_fail(key != NULL, (g_variant_unref(value), FALSE));
+	*old = node->value;
+	*old_text = node->text;
+	node->value = value;
+	node->text = NULL;
+	node->generation++;
+	mark_changed_locked(self, node);
+}
+
+/* Stores @value (consumed) under @key, creating the key if needed. */
+static gboolean set_value_take(IDict *self, const char *key, Value value, GError **error)
+{
+	if (key == NULL) {
+		value_clear(&value);
+		g_return_val_if_fail(key != NULL, FALSE);
+	}
 	g_rec_mutex_lock(&self->lock);
 	/* A key in the table was checked when it was created: only new names
 	 * need the (comparatively slow) check. */
@@ -334,33 +487,25 @@ static gboolean set_value_take(IDict *self, const char *key, GVariant *value, GE
 	if (node == NULL) {
 		g_rec_mutex_unlock(&self->lock);
 		if (!idict_check_key_name(key, error)) {
-			g_variant_unref(value);
+			value_clear(&value);
 			return FALSE;
 		}
 		g_rec_mutex_lock(&self->lock);
 		node = ensure_key_locked(self, key, error);
+		if (node == NULL) {
+			g_rec_mutex_unlock(&self->lock);
+			value_clear(&value);
+			return FALSE;
+		}
 	}
-	GVariant *old = NULL;
-	GBytes *old_text = NULL;
-	if (node) {
-		old = node->value;
-		old_text = node->text;
-		node->value = value;
-		node->text = NULL;
-		node->generation++;
-		node->mtime_us = g_get_real_time();
-		mark_changed_locked(self, key);
-	}
+	Value old;
+	GBytes *old_text;
+	store_value_locked(self, node, value, &old, &old_text);
 	g_rec_mutex_unlock(&self->lock);
 	/* Free the old value outside the lock: it may be large. */
-	if (old)
-		g_variant_unref(old);
+	value_clear(&old);
 	if (old_text)
 		g_bytes_unref(old_text);
-	if (node == NULL) {
-		g_variant_unref(value);
-		return FALSE;
-	}
 	return TRUE;
 }
 
@@ -368,26 +513,32 @@ gboolean idict_set_value(IDict *self, const char *key, GVariant *value, GError *
 {
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(value != NULL, FALSE);
-	/* set_value_take() sinks a floating value or adds a reference. */
-	return set_value_take(self, key, value, error);
+	/* Sinks a floating value or adds a reference. */
+	return set_value_take(self, key, value_take_variant(g_variant_ref_sink(value)), error);
 }
 
 gboolean idict_set_double(IDict *self, const char *key, double value, GError **error)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
-	return set_value_take(self, key, g_variant_new_double(value), error);
+	return set_value_take(self, key, (Value){ .kind = VALUE_DOUBLE, .as.d = value }, error);
 }
 
 gboolean idict_set_int(IDict *self, const char *key, gint64 value, GError **error)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
-	return set_value_take(self, key, g_variant_new_int64(value), error);
+	return set_value_take(self, key, (Value){ .kind = VALUE_INT, .as.i = value }, error);
 }
 
 gboolean idict_set_bool(IDict *self, const char *key, gboolean value, GError **error)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
-	return set_value_take(self, key, g_variant_new_boolean(value != FALSE), error);
+	return set_value_take(self, key, (Value){ .kind = VALUE_BOOL, .as.b = value != FALSE },
+			      error);
+}
+
+static Value boxed(GVariant *value)
+{
+	return (Value){ .kind = VALUE_BOXED, .as.boxed = g_variant_ref_sink(value) };
 }
 
 gboolean idict_set_string(IDict *self, const char *key, const char *value, GError **error)
@@ -399,7 +550,7 @@ gboolean idict_set_string(IDict *self, const char *key, const char *value, GErro
 			    "value of \"%s\" is not valid UTF-8", key);
 		return FALSE;
 	}
-	return set_value_take(self, key, g_variant_new_string(value), error);
+	return set_value_take(self, key, boxed(g_variant_new_string(value)), error);
 }
 
 gboolean idict_set_array(IDict *self, const char *key, const double *values, gsize n,
@@ -409,8 +560,9 @@ gboolean idict_set_array(IDict *self, const char *key, const double *values, gsi
 	g_return_val_if_fail(values != NULL || n == 0, FALSE);
 	static const double none[1] = { 0 };
 	return set_value_take(self, key,
-			      g_variant_new_fixed_array(G_VARIANT_TYPE_DOUBLE, values ? values : none,
-							n, sizeof(double)),
+			      boxed(g_variant_new_fixed_array(G_VARIANT_TYPE_DOUBLE,
+							      values ? values : none, n,
+							      sizeof(double))),
 			      error);
 }
 
@@ -427,7 +579,7 @@ gboolean idict_set_matrix(IDict *self, const char *key, const double *values, gs
 			g_variant_new_fixed_array(G_VARIANT_TYPE_DOUBLE,
 						  cols ? values + r * cols : none, cols,
 						  sizeof(double)));
-	return set_value_take(self, key, g_variant_builder_end(&builder), error);
+	return set_value_take(self, key, boxed(g_variant_builder_end(&builder)), error);
 }
 
 /* ---- getting ---- */
@@ -438,9 +590,24 @@ GVariant *idict_get_value(IDict *self, const char *key)
 	g_return_val_if_fail(key != NULL, NULL);
 	g_rec_mutex_lock(&self->lock);
 	Node *node = g_hash_table_lookup(self->keys, key);
-	GVariant *value = node ? g_variant_ref(node->value) : NULL;
+	GVariant *value = node ? value_to_variant(&node->value) : NULL;
 	g_rec_mutex_unlock(&self->lock);
 	return value;
+}
+
+static gboolean not_found(GError **error, const char *key)
+{
+	g_set_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND, "no key \"%s\"", key);
+	return FALSE;
+}
+
+static gboolean wrong_type(GError **error, const char *key, const char *has,
+			   const GVariantType *wanted)
+{
+	g_set_error(error, IDICT_ERROR, IDICT_ERROR_WRONG_TYPE,
+		    "key \"%s\" holds a value of type %s, not %.*s", key, has,
+		    (int)g_variant_type_get_string_length(wanted), g_variant_type_peek_string(wanted));
+	return FALSE;
 }
 
 /* Returns: (transfer full) (nullable): the value of @key if it has @type. */
@@ -449,43 +616,68 @@ static GVariant *get_typed(IDict *self, const char *key, const GVariantType *typ
 {
 	GVariant *value = idict_get_value(self, key);
 	if (value == NULL) {
-		g_set_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND, "no key \"%s\"", key);
+		not_found(error, key);
 		return NULL;
 	}
 	if (!g_variant_is_of_type(value, type)) {
-		g_set_error(error, IDICT_ERROR, IDICT_ERROR_WRONG_TYPE,
-			    "key \"%s\" holds a value of type %s, not %.*s", key,
-			    g_variant_get_type_string(value),
-			    (int)g_variant_type_get_string_length(type),
-			    g_variant_type_peek_string(type));
+		wrong_type(error, key, g_variant_get_type_string(value), type);
 		g_variant_unref(value);
 		return NULL;
 	}
 	return value;
 }
 
+/* Copies the scalar of @key into *@out if it is of @kind. */
+static gboolean get_scalar(IDict *self, const char *key, ValueKind kind, Value *out,
+			   GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(key != NULL, FALSE);
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->keys, key);
+	Value value = node ? node->value : (Value){ 0 };
+	const char *has = node && value.kind != kind ? g_strdup(value_type_string(&value)) : NULL;
+	g_rec_mutex_unlock(&self->lock);
+	if (node == NULL)
+		return not_found(error, key);
+	if (has) {
+		Value wanted = { .kind = kind };
+		wrong_type(error, key, has, (const GVariantType *)value_type_string(&wanted));
+		g_free((char *)has);
+		return FALSE;
+	}
+	*out = value;
+	return TRUE;
+}
+
 gboolean idict_get_double(IDict *self, const char *key, double *out, GError **error)
 {
-	g_autoptr(GVariant) value = get_typed(self, key, G_VARIANT_TYPE_DOUBLE, error);
-	if (value && out)
-		*out = g_variant_get_double(value);
-	return value != NULL;
+	Value value;
+	if (!get_scalar(self, key, VALUE_DOUBLE, &value, error))
+		return FALSE;
+	if (out)
+		*out = value.as.d;
+	return TRUE;
 }
 
 gboolean idict_get_int(IDict *self, const char *key, gint64 *out, GError **error)
 {
-	g_autoptr(GVariant) value = get_typed(self, key, G_VARIANT_TYPE_INT64, error);
-	if (value && out)
-		*out = g_variant_get_int64(value);
-	return value != NULL;
+	Value value;
+	if (!get_scalar(self, key, VALUE_INT, &value, error))
+		return FALSE;
+	if (out)
+		*out = value.as.i;
+	return TRUE;
 }
 
 gboolean idict_get_bool(IDict *self, const char *key, gboolean *out, GError **error)
 {
-	g_autoptr(GVariant) value = get_typed(self, key, G_VARIANT_TYPE_BOOLEAN, error);
-	if (value && out)
-		*out = g_variant_get_boolean(value);
-	return value != NULL;
+	Value value;
+	if (!get_scalar(self, key, VALUE_BOOL, &value, error))
+		return FALSE;
+	if (out)
+		*out = value.as.b;
+	return TRUE;
 }
 
 char *idict_dup_string(IDict *self, const char *key, GError **error)
@@ -583,7 +775,8 @@ gboolean idict_remove(IDict *self, const char *key)
 	g_rec_mutex_lock(&self->lock);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	if (node) {
-		mark_changed_locked(self, key);
+		unmark_changed_locked(self, node);
+		g_ptr_array_add(self->removed, g_strdup(key));
 		g_hash_table_remove(self->keys, key);
 		Node *dir = node->parent;
 		node_unlink(self, node);
@@ -666,7 +859,7 @@ static gboolean same_shape(GVariant *a, GVariant *b)
 int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len)
 {
 	g_rec_mutex_lock(&self->lock);
-	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	Node *node = node_by_ino(self, ino);
 	int err = 0;
 	if (node == NULL)
 		err = -ENOENT;
@@ -674,7 +867,7 @@ int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize 
 		err = -EISDIR;
 	else if (!node->writable)
 		err = -EACCES;
-	g_autoptr(GVariant) current = err ? NULL : g_variant_ref(node->value);
+	g_autoptr(GVariant) current = err ? NULL : value_to_variant(&node->value);
 	g_autofree char *key = err ? NULL : g_strdup(node->key);
 	CheckRec *check = (err || node->check == NULL) ? NULL : g_rc_box_acquire(node->check);
 	g_rec_mutex_unlock(&self->lock);
@@ -701,28 +894,21 @@ int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize 
 	}
 
 	g_rec_mutex_lock(&self->lock);
-	node = g_hash_table_lookup(self->inodes, &ino);
+	node = node_by_ino(self, ino);
 	if (node == NULL)
 		err = -ENOENT;
 	else if (!node->writable)
 		err = -EACCES;
-	else if (!g_variant_is_of_type(node->value, g_variant_get_type(value)) ||
-		 !same_shape(node->value, value))
+	else if (!value_is_of_type(&node->value, g_variant_get_type(value)) ||
+		 (node->value.kind == VALUE_BOXED && !same_shape(node->value.as.boxed, value)))
 		err = -EINVAL; /* the computation changed the type or shape meanwhile */
-	GVariant *old = NULL;
+	Value old = { 0 };
 	GBytes *old_text = NULL;
-	if (err == 0) {
-		old = node->value;
-		old_text = node->text;
-		node->value = g_steal_pointer(&value);
-		node->text = NULL;
-		node->generation++;
-		node->mtime_us = g_get_real_time();
-		mark_changed_locked(self, key);
-	}
+	if (err == 0)
+		store_value_locked(self, node, value_take_variant(g_steal_pointer(&value)), &old,
+				   &old_text);
 	g_rec_mutex_unlock(&self->lock);
-	if (old)
-		g_variant_unref(old);
+	value_clear(&old);
 	if (old_text)
 		g_bytes_unref(old_text);
 	return err;
@@ -736,7 +922,9 @@ static void fill_info_locked(const Node *node, IDictNodeInfo *info)
 	info->is_dir = node->children != NULL;
 	info->writable = node->writable;
 	info->size = node->text ? g_bytes_get_size(node->text) : 0;
-	info->mtime_us = node->mtime_us;
+	/* A change not yet published by an update shows as made now: a
+	 * client that compares times (NFS, make) must see it as new. */
+	info->mtime_us = node->changed ? g_get_real_time() : node->mtime_us;
 	/* A directory: 2 plus one for each subdirectory's "..", as find(1)
 	 * expects. */
 	info->nlink = node->children ? 2 + node->n_subdirs : 1;
@@ -745,7 +933,7 @@ static void fill_info_locked(const Node *node, IDictNodeInfo *info)
 int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
 {
 	g_rec_mutex_lock(&self->lock);
-	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	Node *node = node_by_ino(self, ino);
 	if (node == NULL) {
 		g_rec_mutex_unlock(&self->lock);
 		return -ENOENT;
@@ -758,7 +946,7 @@ int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **te
 		return 0;
 	}
 	GBytes *text = node->text ? g_bytes_ref(node->text) : NULL;
-	g_autoptr(GVariant) value = text ? NULL : g_variant_ref(node->value);
+	g_autoptr(GVariant) value = text ? NULL : value_to_variant(&node->value);
 	guint64 generation = node->generation;
 	g_rec_mutex_unlock(&self->lock);
 
@@ -767,7 +955,7 @@ int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **te
 		 * has not changed meanwhile (the generation tells). */
 		text = idict__format_render(value);
 		g_rec_mutex_lock(&self->lock);
-		node = g_hash_table_lookup(self->inodes, &ino);
+		node = node_by_ino(self, ino);
 		if (node && node->generation == generation && node->text == NULL)
 			node->text = g_bytes_ref(text);
 		g_rec_mutex_unlock(&self->lock);
@@ -784,7 +972,7 @@ int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **te
 int idict__store_parent(IDict *self, guint64 ino, IDictNodeInfo *info)
 {
 	g_rec_mutex_lock(&self->lock);
-	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	Node *node = node_by_ino(self, ino);
 	guint64 parent = node ? (node->parent ? node->parent->ino : node->ino) : 0;
 	g_rec_mutex_unlock(&self->lock);
 	if (parent == 0)
@@ -800,7 +988,8 @@ void idict__dir_entry_free(IDictDirEntry *entry)
 
 static gboolean is_raw_array(const Node *node)
 {
-	return node->children == NULL && g_variant_is_of_type(node->value, G_VARIANT_TYPE("ad"));
+	return node->children == NULL && node->value.kind == VALUE_BOXED &&
+		g_variant_is_of_type(node->value.as.boxed, G_VARIANT_TYPE("ad"));
 }
 
 /* Whether @node shows in @view.  Store lock held. */
@@ -822,7 +1011,7 @@ int idict__store_lookup(IDict *self, IDictView view, guint64 parent, const char 
 			IDictNodeInfo *info)
 {
 	g_rec_mutex_lock(&self->lock);
-	Node *dir = g_hash_table_lookup(self->inodes, &parent);
+	Node *dir = node_by_ino(self, parent);
 	Node *node = dir && dir->children ? g_tree_lookup(dir->children, name) : NULL;
 	int err = 0;
 	if (dir == NULL || (dir->children && !visible_locked(self, dir, view)))
@@ -860,7 +1049,7 @@ static gboolean add_dir_entry(gpointer key, gpointer value, gpointer data)
 GPtrArray *idict__store_list_dir(IDict *self, IDictView view, guint64 ino, int *err)
 {
 	g_rec_mutex_lock(&self->lock);
-	Node *dir = g_hash_table_lookup(self->inodes, &ino);
+	Node *dir = node_by_ino(self, ino);
 	ListJob job = { self, view, NULL };
 	if (dir == NULL || (dir->children && !visible_locked(self, dir, view))) {
 		*err = -ENOENT;
@@ -879,14 +1068,14 @@ GPtrArray *idict__store_list_dir(IDict *self, IDictView view, guint64 ino, int *
 int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **data_out)
 {
 	g_rec_mutex_lock(&self->lock);
-	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	Node *node = node_by_ino(self, ino);
 	if (node == NULL || !visible_locked(self, node, IDICT__VIEW_RAW)) {
 		g_rec_mutex_unlock(&self->lock);
 		return -ENOENT;
 	}
 	fill_info_locked(node, info);
 	info->writable = FALSE;
-	g_autoptr(GVariant) value = node->children ? NULL : g_variant_ref(node->value);
+	g_autoptr(GVariant) value = node->children ? NULL : g_variant_ref(node->value.as.boxed);
 	g_rec_mutex_unlock(&self->lock);
 	GBytes *data = value ? g_variant_get_data_as_bytes(value) : NULL;
 	info->size = data ? g_bytes_get_size(data) : 0;
@@ -922,7 +1111,7 @@ GVariant *idict__store_snapshot(IDict *self, guint64 *sequence_out)
 	while (g_hash_table_iter_next(&iter, &key, &value)) {
 		const Node *node = value;
 		entries[i].key = g_strdup(key);
-		entries[i].value = g_variant_ref(node->value);
+		entries[i].value = value_to_variant(&node->value);
 		entries[i].writable = node->writable;
 		i++;
 	}
@@ -1049,6 +1238,12 @@ IDictUpdateLog *idict__store_update_log(IDict *self)
 	return self->log;
 }
 
+/* Whether anyone listens to updates.  callbacks_lock held. */
+static void update_listening_locked(IDict *self)
+{
+	g_atomic_int_set(&self->listening, self->hook != NULL || self->callbacks->len > 0);
+}
+
 gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data)
 {
 	g_mutex_lock(&self->callbacks_lock);
@@ -1060,25 +1255,19 @@ gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointe
 		self->hook = NULL;
 		self->hook_data = NULL;
 	}
+	update_listening_locked(self);
 	g_mutex_unlock(&self->callbacks_lock);
 	return !taken;
 }
 
-static gboolean is_scalar(GVariant *value)
+/* Records @value if it is a scalar (history/ shows scalars only). */
+static void history_push_locked(History *history, guint64 seq, gint64 time_us, const Value *value)
 {
-	return g_variant_is_of_type(value, G_VARIANT_TYPE_DOUBLE) ||
-		g_variant_is_of_type(value, G_VARIANT_TYPE_INT64) ||
-		g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN);
-}
-
-static void history_push_locked(History *history, guint64 seq, gint64 time_us, GVariant *value)
-{
-	if (!is_scalar(value))
+	if (value->kind == VALUE_BOXED)
 		return;
 	HistoryEntry *slot;
 	if (history->count == history->depth) {
 		slot = &history->entries[history->head];
-		g_variant_unref(slot->value);
 		history->head = (history->head + 1) % history->depth;
 	} else {
 		slot = &history->entries[(history->head + history->count) % history->depth];
@@ -1086,7 +1275,7 @@ static void history_push_locked(History *history, guint64 seq, gint64 time_us, G
 	}
 	slot->seq = seq;
 	slot->time_us = time_us;
-	slot->value = g_variant_ref(value);
+	slot->value = *value;
 }
 
 /* The progress key's value over the target; NAN if unknown.  Lock held. */
@@ -1096,10 +1285,10 @@ static double progress_fraction_locked(IDict *self)
 	if (node == NULL)
 		return NAN;
 	double value;
-	if (g_variant_is_of_type(node->value, G_VARIANT_TYPE_DOUBLE))
-		value = g_variant_get_double(node->value);
-	else if (g_variant_is_of_type(node->value, G_VARIANT_TYPE_INT64))
-		value = (double)g_variant_get_int64(node->value);
+	if (node->value.kind == VALUE_DOUBLE)
+		value = node->value.as.d;
+	else if (node->value.kind == VALUE_INT)
+		value = (double)node->value.as.i;
 	else
 		return NAN;
 	return value / self->progress_target;
@@ -1141,7 +1330,7 @@ gboolean idict_set_history(IDict *self, const char *key, guint depth, GError **e
 			guint keep = old ? MIN(old->count, depth) : 0;
 			for (guint i = old ? old->count - keep : 0; old && i < old->count; i++) {
 				HistoryEntry *e = &old->entries[(old->head + i) % old->depth];
-				history_push_locked(history, e->seq, e->time_us, e->value);
+				history_push_locked(history, e->seq, e->time_us, &e->value);
 			}
 		}
 		node->history = history;
@@ -1159,7 +1348,7 @@ gboolean idict_set_history(IDict *self, const char *key, guint depth, GError **e
 int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
 {
 	g_rec_mutex_lock(&self->lock);
-	Node *node = g_hash_table_lookup(self->inodes, &ino);
+	Node *node = node_by_ino(self, ino);
 	if (node == NULL || !visible_locked(self, node, IDICT__VIEW_HISTORY)) {
 		g_rec_mutex_unlock(&self->lock);
 		return -ENOENT;
@@ -1176,23 +1365,21 @@ int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBy
 	History *history = node->history;
 	guint count = history->count;
 	g_autofree HistoryEntry *copy = g_new(HistoryEntry, MAX(count, 1));
-	for (guint i = 0; i < count; i++) {
+	for (guint i = 0; i < count; i++)
 		copy[i] = history->entries[(history->head + i) % history->depth];
-		g_variant_ref(copy[i].value);
-	}
 	if (count > 0)
 		info->mtime_us = copy[count - 1].time_us;
 	g_rec_mutex_unlock(&self->lock);
 
 	GString *out = g_string_sized_new(count * 40 + 1);
 	for (guint i = 0; i < count; i++) {
-		g_autoptr(GBytes) value = idict__format_render(copy[i].value);
+		g_autoptr(GVariant) variant = value_to_variant(&copy[i].value);
+		g_autoptr(GBytes) value = idict__format_render(variant);
 		g_string_append_printf(out, "%" G_GUINT64_FORMAT " %" G_GINT64_FORMAT ".%06d ",
 				       copy[i].seq, copy[i].time_us / G_USEC_PER_SEC,
 				       (int)(copy[i].time_us % G_USEC_PER_SEC));
 		g_string_append_len(out, g_bytes_get_data(value, NULL),
 				    (gssize)g_bytes_get_size(value));
-		g_variant_unref(copy[i].value);
 	}
 	GBytes *text = g_string_free_to_bytes(out);
 	info->size = g_bytes_get_size(text);
@@ -1212,49 +1399,19 @@ guint64 idict_sequence(IDict *self)
 	return seq;
 }
 
-void idict_notify_update(IDict *self, gboolean final)
+/* Runs the server's hook and the user's callbacks for an update. */
+static void run_callbacks(IDict *self, gboolean final)
 {
-	g_return_if_fail(self != NULL);
-
-	g_rec_mutex_lock(&self->lock);
-	guint n = 0;
-	/* The strings stay owned by the table until remove_all below. */
-	char **keys = (char **)g_hash_table_get_keys_as_array(self->changed, &n);
-	qsort(keys, n, sizeof(char *), compare_strings);
-	self->sequence++;
-	self->last_update_us = g_get_real_time();
-	self->update_times[self->sequence % RATE_WINDOW] = self->last_update_us;
-	for (guint i = 0; i < n; i++) {
-		Node *node = g_hash_table_lookup(self->keys, keys[i]);
-		if (node && node->history)
-			history_push_locked(node->history, self->sequence, self->last_update_us,
-					    node->value);
-	}
-	if (self->progress_key && !self->progress_started) {
-		self->progress_started = TRUE;
-		self->progress_t0_us = self->last_update_us;
-		self->progress_f0 = progress_fraction_locked(self);
-	}
-	/* Append under the store lock so that lines stay in sequence order
-	 * when several threads notify. */
-	idict__update_log_append(self->log, self->sequence, final, (const char *const *)keys, n);
-	g_free(keys);
-	g_hash_table_remove_all(self->changed);
-	g_rec_mutex_unlock(&self->lock);
-
-	if (final) {
-		g_mutex_lock(&self->control_lock);
-		self->finished = TRUE;
-		g_mutex_unlock(&self->control_lock);
-	}
-
 	g_mutex_lock(&self->callbacks_lock);
 	/* The hook runs under callbacks_lock, so that once it is cleared
 	 * (the server closing) no call of it is still on its way. */
 	if (self->hook)
 		self->hook(self->hook_data);
 	guint n_callbacks = self->callbacks->len;
-	g_autofree CallbackRec **callbacks = g_new(CallbackRec *, n_callbacks + 1);
+	CallbackRec *some[8];
+	g_autofree CallbackRec **many =
+		n_callbacks > G_N_ELEMENTS(some) ? g_new(CallbackRec *, n_callbacks) : NULL;
+	CallbackRec **callbacks = many ? many : some;
 	for (guint i = 0; i < n_callbacks; i++)
 		callbacks[i] = g_rc_box_acquire(self->callbacks->pdata[i]);
 	g_mutex_unlock(&self->callbacks_lock);
@@ -1269,6 +1426,64 @@ void idict_notify_update(IDict *self, gboolean final)
 	}
 }
 
+void idict_notify_update(IDict *self, gboolean final)
+{
+	g_return_if_fail(self != NULL);
+
+	g_rec_mutex_lock(&self->lock);
+	self->sequence++;
+	gint64 now = g_get_real_time();
+	self->last_update_us = now;
+	self->update_times[self->sequence % RATE_WINDOW] = now;
+	/* The names of the changed and removed keys, sorted, each once (a key
+	 * removed and set again is both); they stay owned by the nodes and by
+	 * self->removed until the line is in the log. */
+	guint n = self->n_changed + self->removed->len;
+	const char *few[16];
+	g_autofree const char **many = n > G_N_ELEMENTS(few) ? g_new(const char *, n) : NULL;
+	const char **names = many ? many : few;
+	guint i = 0;
+	for (Node *node = self->changed, *next; node; node = next) {
+		next = node->next_changed;
+		node->next_changed = NULL;
+		node->changed = FALSE;
+		node->mtime_us = now;
+		if (node->history)
+			history_push_locked(node->history, self->sequence, now, &node->value);
+		names[i++] = node->key;
+	}
+	for (guint r = 0; r < self->removed->len; r++)
+		names[i++] = self->removed->pdata[r];
+	if (n > 1) {
+		qsort(names, n, sizeof(char *), compare_strings);
+		guint unique = 1;
+		for (i = 1; i < n; i++)
+			if (strcmp(names[i], names[unique - 1]) != 0)
+				names[unique++] = names[i];
+		n = unique;
+	}
+	self->changed = NULL;
+	self->n_changed = 0;
+	if (self->progress_key && !self->progress_started) {
+		self->progress_started = TRUE;
+		self->progress_t0_us = now;
+		self->progress_f0 = progress_fraction_locked(self);
+	}
+	/* Append under the store lock so that lines stay in sequence order
+	 * when several threads notify. */
+	idict__update_log_append(self->log, self->sequence, final, names, n);
+	g_ptr_array_set_size(self->removed, 0);
+	g_rec_mutex_unlock(&self->lock);
+
+	if (final) {
+		g_mutex_lock(&self->control_lock);
+		self->finished = TRUE;
+		g_mutex_unlock(&self->control_lock);
+	}
+	if (g_atomic_int_get(&self->listening))
+		run_callbacks(self, final);
+}
+
 guint idict_add_callback(IDict *self, IDictUpdateFunc func, gpointer user_data,
 			 GDestroyNotify destroy)
 {
@@ -1281,6 +1496,7 @@ guint idict_add_callback(IDict *self, IDictUpdateFunc func, gpointer user_data,
 	g_mutex_lock(&self->callbacks_lock);
 	rec->id = self->next_callback_id++;
 	g_ptr_array_add(self->callbacks, rec);
+	update_listening_locked(self);
 	g_mutex_unlock(&self->callbacks_lock);
 	return rec->id;
 }
@@ -1298,6 +1514,7 @@ gboolean idict_remove_callback(IDict *self, guint id)
 			break;
 		}
 	}
+	update_listening_locked(self);
 	g_mutex_unlock(&self->callbacks_lock);
 	if (found)
 		g_rc_box_release_full(found, callback_rec_clear);

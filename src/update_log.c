@@ -12,6 +12,7 @@
 typedef struct {
 	guint64 seq;
 	gsize len;
+	gsize capacity; /* of text: a line that falls out is reused if it fits */
 	char text[];
 } LogLine;
 
@@ -49,38 +50,76 @@ void idict__update_log_free(IDictUpdateLog *log)
 	g_free(log);
 }
 
-static void drop_oldest_locked(IDictUpdateLog *log)
+/* Returns: (transfer full): the oldest line, taken out of the ring. */
+static LogLine *take_oldest_locked(IDictUpdateLog *log)
 {
 	LogLine *line = log->ring[log->head];
 	log->bytes -= line->len;
-	g_free(line);
 	log->ring[log->head] = NULL;
 	log->head = (log->head + 1) % log->max_lines;
 	log->count--;
+	return line;
+}
+
+/* Writes @value in decimal at @out.  Returns: the number of digits. */
+static gsize write_decimal(char *out, guint64 value)
+{
+	char digits[20];
+	gsize n = 0;
+	do {
+		digits[n++] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value);
+	for (gsize i = 0; i < n; i++)
+		out[i] = digits[n - 1 - i];
+	return n;
 }
 
 void idict__update_log_append(IDictUpdateLog *log, guint64 seq, gboolean final,
 			      const char *const *keys, guint n_keys)
 {
-	/* Build the line before taking the lock. */
-	GString *text = g_string_sized_new(32);
-	g_string_append_printf(text, "%" G_GUINT64_FORMAT " %s", seq, final ? "final" : "update");
-	for (guint i = 0; i < n_keys; i++) {
-		g_string_append_c(text, ' ');
-		g_string_append(text, keys[i]);
-	}
-	g_string_append_c(text, '\n');
-	LogLine *line = g_malloc(sizeof(LogLine) + text->len);
-	line->seq = seq;
-	line->len = text->len;
-	memcpy(line->text, text->str, text->len);
-	g_string_free(text, TRUE);
+	/* "SEQ KIND KEY...\n", built by hand: this runs in every update of the
+	 * computation, and printf would be its largest cost. */
+	const char *kind = final ? "final" : "update";
+	gsize kind_len = final ? 5 : 6;
+	char seq_text[20];
+	gsize seq_len = write_decimal(seq_text, seq);
+	gsize len = seq_len + 1 + kind_len + 1;
+	for (guint i = 0; i < n_keys; i++)
+		len += 1 + strlen(keys[i]);
 
 	g_mutex_lock(&log->lock);
 	g_warn_if_fail(seq == log->last_seq + 1);
+	LogLine *line = NULL;
 	while (log->count > 0 &&
-	       (log->count == log->max_lines || log->bytes + line->len > log->max_bytes))
-		drop_oldest_locked(log);
+	       (log->count == log->max_lines || log->bytes + len > log->max_bytes)) {
+		LogLine *old = take_oldest_locked(log);
+		if (line == NULL && old->capacity >= len)
+			line = old;
+		else
+			g_free(old);
+	}
+	if (line == NULL) {
+		/* Round up, so that a line can be reused for a slightly longer one. */
+		gsize capacity = MAX(len, 64);
+		line = g_malloc(sizeof(LogLine) + capacity);
+		line->capacity = capacity;
+	}
+	char *p = line->text;
+	memcpy(p, seq_text, seq_len);
+	p += seq_len;
+	*p++ = ' ';
+	memcpy(p, kind, kind_len);
+	p += kind_len;
+	for (guint i = 0; i < n_keys; i++) {
+		gsize key_len = strlen(keys[i]);
+		*p++ = ' ';
+		memcpy(p, keys[i], key_len);
+		p += key_len;
+	}
+	*p++ = '\n';
+	line->seq = seq;
+	line->len = (gsize)(p - line->text);
 	log->ring[(log->head + log->count) % log->max_lines] = line;
 	log->count++;
 	log->bytes += line->len;

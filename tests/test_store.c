@@ -153,6 +153,17 @@ static GVariant *tracked_double(double value, gint *freed)
 				       tracked_free, tracked);
 }
 
+/* The same as an array of one double: a type the store keeps boxed (it
+ * unboxes scalars at once). */
+static GVariant *tracked_array(double value, gint *freed)
+{
+	Tracked *tracked = g_new0(Tracked, 1);
+	tracked->value = value;
+	tracked->freed = freed;
+	return g_variant_new_from_data(G_VARIANT_TYPE("ad"), &tracked->value, sizeof(double), TRUE,
+				       tracked_free, tracked);
+}
+
 /* Another thread that takes the store lock by calling a setter.  Used to
  * show that the lock is not held at some point: if it were, the thread
  * could not finish. */
@@ -545,10 +556,11 @@ START_TEST(test_store_set_value_floating_sunk)
 {
 	g_autoptr(IDict) dict = idict_new();
 	gint freed = 0;
-	ck_assert(idict_set_value(dict, "k", tracked_double(2.5, &freed), NULL));
-	double out = 0;
-	ck_assert(idict_get_double(dict, "k", &out, NULL));
-	ck_assert_double_eq(out, 2.5);
+	ck_assert(idict_set_value(dict, "k", tracked_array(2.5, &freed), NULL));
+	gsize n = 0;
+	g_autofree double *out = idict_dup_array(dict, "k", &n, NULL);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_double_eq(out[0], 2.5);
 	ck_assert_int_eq(g_atomic_int_get(&freed), 0);
 	ck_assert(idict_remove(dict, "k"));
 	ck_assert_msg(g_atomic_int_get(&freed) == 1,
@@ -558,6 +570,16 @@ START_TEST(test_store_set_value_floating_sunk)
 	ck_assert(!idict_set_value(dict, "bad name", tracked_double(1, &freed_bad), NULL));
 	ck_assert_msg(g_atomic_int_get(&freed_bad) == 1,
 		      "a floating value refused by idict_set_value() was not freed");
+
+	/* A scalar is unboxed: its variant goes at once, and only once. */
+	gint freed_scalar = 0;
+	ck_assert(idict_set_value(dict, "s", tracked_double(1.5, &freed_scalar), NULL));
+	ck_assert_int_eq(g_atomic_int_get(&freed_scalar), 1);
+	double got = 0;
+	ck_assert(idict_get_double(dict, "s", &got, NULL));
+	ck_assert_double_eq(got, 1.5);
+	ck_assert(idict_remove(dict, "s"));
+	ck_assert_int_eq(g_atomic_int_get(&freed_scalar), 1);
 }
 END_TEST
 
@@ -567,7 +589,7 @@ START_TEST(test_store_set_value_keeps_reference)
 {
 	gint freed = 0;
 	IDict *dict = idict_new();
-	GVariant *value = g_variant_ref_sink(tracked_double(4.0, &freed));
+	GVariant *value = g_variant_ref_sink(tracked_array(4.0, &freed));
 	ck_assert(idict_set_value(dict, "k", value, NULL));
 	g_variant_unref(value);
 	ck_assert_int_eq(g_atomic_int_get(&freed), 0); /* the store still holds it */
