@@ -2,7 +2,9 @@
 # Quiet unless V=1.  SANITIZE=address,undefined builds into build/sanitize.
 
 CC ?= cc
+CXX ?= g++
 CFLAGS ?= -O2 -g
+CXXFLAGS ?= -O2 -g
 LDFLAGS ?=
 PREFIX ?= /usr/local
 
@@ -14,9 +16,14 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 
 PKG_CONFIG ?= pkg-config
-LIB_PKGS := fuse3 glib-2.0 json-glib-1.0
+LIB_PKGS := fuse3 glib-2.0 json-glib-1.0 fmt
 LIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
-LIB_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS)) -lpthread
+# src/format_double.cc is C++ but needs nothing from libstdc++ today
+# (-fno-exceptions -fno-rtti; libfmt brings its own); --as-needed links
+# libstdc++ only if that changes, for everything linked with $(CC).
+LIB_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS)) -lpthread \
+	-Wl,--push-state,--as-needed -lstdc++ -Wl,--pop-state
+FMT_CFLAGS := $(shell $(PKG_CONFIG) --cflags fmt)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -26,10 +33,16 @@ WARNINGS := -std=c17 -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototyp
 DEFINES := -D_GNU_SOURCE -DFUSE_USE_VERSION=312 \
 	-DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 -DGLIB_VERSION_MAX_ALLOWED=GLIB_VERSION_2_74
 PROJECT_CFLAGS := $(WARNINGS) $(DEFINES) -Iinclude -fPIC -MMD -MP $(SAN_FLAGS)
+# The C++ shim: the same spirit, no exceptions (nothing may unwind through
+# C frames) and no RTTI.
+CXX_WARNINGS := -std=c++17 -Wall -Wextra -Werror -Wpedantic -Wshadow -Wformat=2 -Wundef -Wvla \
+	-Wimplicit-fallthrough -Wold-style-cast -Wmissing-declarations
+PROJECT_CXXFLAGS := $(CXX_WARNINGS) -fno-exceptions -fno-rtti -fPIC -MMD -MP $(SAN_FLAGS)
 
 LIB_SRCS := src/names.c src/format.c src/store.c src/update_log.c src/ctl.c src/fs.c \
 	src/updates.c src/server.c src/signals.c src/checkpoint.c src/snapshot.c
-LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_CXX_SRCS := src/format_double.cc
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRCS:src/%.cc=$(BUILD)/obj/%.o)
 VERSION := 0.1.0
 SONAME := libidict.so.0
 DESTDIR ?=
@@ -54,6 +67,11 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(PROJECT_CFLAGS) -DIDICT_COMPILATION -fvisibility=hidden $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: src/%.cc
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) $(PROJECT_CXXFLAGS) -fvisibility=hidden $(FMT_CFLAGS) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/libidict.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
@@ -161,12 +179,15 @@ $(BUILD)/bench/idict-bench: $(BENCH_OBJS) $(BUILD)/libidict.a
 # -Wformat-nonliteral (part of clang's -Wformat=2, not gcc's), which flags
 # src/server.c passing a va_list format on.
 FUZZ_CC ?= clang
+FUZZ_CXX ?= clang++
 FUZZ_CFLAGS ?= -O1 -g
+FUZZ_CXXFLAGS ?= -O1 -g
 FUZZ_SECONDS ?= 20
 FUZZ_BUILD := build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_PROJECT_CFLAGS := $(filter-out $(SAN_FLAGS),$(PROJECT_CFLAGS)) -Wno-format-nonliteral
-FUZZ_OBJS := $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_PROJECT_CXXFLAGS := $(filter-out $(SAN_FLAGS),$(PROJECT_CXXFLAGS))
+FUZZ_OBJS := $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o) $(LIB_CXX_SRCS:src/%.cc=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: fuzz fuzz-build
@@ -180,6 +201,12 @@ $(FUZZ_BUILD)/obj/%.o: src/%.c
 	@$(if $(Q),echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) $(FUZZ_PROJECT_CFLAGS) -DIDICT_COMPILATION -fvisibility=hidden $(LIB_CFLAGS) \
 		$(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/obj/%.o: src/%.cc
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCXX $<")
+	$(Q)$(FUZZ_CXX) $(FUZZ_PROJECT_CXXFLAGS) -fvisibility=hidden $(FMT_CFLAGS) $(FUZZ_CXXFLAGS) \
+		$(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_BUILD)/libidict.a: $(FUZZ_OBJS)
 	@$(if $(Q),echo "  AR      $@")

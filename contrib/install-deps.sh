@@ -3,7 +3,8 @@
 # or later: only Debian packages.  Uses sudo when not run as root.
 set -euo pipefail
 packages=(
-	make gcc pkg-config        # the build
+	make gcc g++ pkg-config    # the build (g++: src/format_double.cc)
+	libfmt-dev                 # {fmt}: shortest digits of doubles (libfmt9 at run time)
 	libfuse3-dev fuse3         # FUSE: library, fusermount3, /dev/fuse users
 	libglib2.0-dev             # GLib
 	libjson-glib-dev jq        # snapshot.json, and jq to test it

@@ -1,69 +1,140 @@
 /* format.c - values to text and back.
  *
- * Every number goes through g_ascii_formatd()/g_ascii_strtod(), never
- * printf("%g")/strtod(), so the host program's LC_NUMERIC cannot turn 3.14
- * into "3,14".  Doubles print with the fewest significant digits (1 to 17)
- * that read back to the same double: 0.1 as "0.1", 5e-324 as "5e-324";
- * like Python's repr(), in positional notation from 1e-4 to below 1e16
- * ("100", "0.0001"), in exponent notation outside ("1e+16", "1e-05").
+ * Text never depends on the host program's LC_NUMERIC: numbers are read
+ * with g_ascii_strtod(), never strtod(), so "3.14" reads the same in a
+ * German locale and "3,14" is refused, and doubles are written here, not
+ * with printf().  They print with the fewest significant digits (1 to 17)
+ * that read back to the same double, 0.1 as "0.1" and 5e-324 as "5e-324":
+ * the digits come from {fmt}'s Dragonbox (format_double.cc), the layout is
+ * ours, like Python's repr(): positional from 1e-4 to below 1e16 ("100",
+ * "0.0001", "1000000000000000"), with an exponent of at least two digits
+ * outside ("1e+16", "1e-05"); unlike Python, no ".0" ("-0", "nan", "inf").
  */
 #include "idict-private.h"
 
+#include "format_double.h"
+
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-gsize idict__format_double(char buf[IDICT__DOUBLE_BUF], double value)
+/* The two decimal digits of each of 0..99, for writing two at a time. */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* Writes the 8 decimal digits of @x < 10^8, leading zeros included. */
+static inline void put_8_digits(char *p, guint32 x)
+{
+	guint32 high = x / 10000, low = x % 10000;
+	memcpy(p, digit_pairs + 2 * (high / 100), 2);
+	memcpy(p + 2, digit_pairs + 2 * (high % 100), 2);
+	memcpy(p + 4, digit_pairs + 2 * (low / 100), 2);
+	memcpy(p + 6, digit_pairs + 2 * (low % 100), 2);
+}
+
+/* Returns: the number of decimal digits of 0 < @x < 10^17. */
+static inline int count_digits(guint64 x)
+{
+	static const guint64 powers[] = {
+		G_GUINT64_CONSTANT(1), G_GUINT64_CONSTANT(10), G_GUINT64_CONSTANT(100),
+		G_GUINT64_CONSTANT(1000), G_GUINT64_CONSTANT(10000), G_GUINT64_CONSTANT(100000),
+		G_GUINT64_CONSTANT(1000000), G_GUINT64_CONSTANT(10000000),
+		G_GUINT64_CONSTANT(100000000), G_GUINT64_CONSTANT(1000000000),
+		G_GUINT64_CONSTANT(10000000000), G_GUINT64_CONSTANT(100000000000),
+		G_GUINT64_CONSTANT(1000000000000), G_GUINT64_CONSTANT(10000000000000),
+		G_GUINT64_CONSTANT(100000000000000), G_GUINT64_CONSTANT(1000000000000000),
+		G_GUINT64_CONSTANT(10000000000000000), G_GUINT64_CONSTANT(100000000000000000),
+	};
+	/* floor(log10(x)) is floor(bits * log10(2)) or one less, and
+	 * 1233 / 4096 is log10(2) closely enough for 57 bits. */
+	int bits = 64 - __builtin_clzll(x);
+	int guess = (bits * 1233) >> 12;
+	return guess + (x >= powers[guess]);
+}
+
+/* The longest text of a double: "-1.2345678901234567e-308". */
+#define DOUBLE_TEXT_MAX 24
+/* write_double() copies digits in fixed-size blocks, for speed, and may
+ * write past the end of the text: it needs this much room (the worst case
+ * is 34 bytes: "-", 16 digits, ".", a 16-byte block). */
+#define DOUBLE_ROOM 40
+G_STATIC_ASSERT(DOUBLE_ROOM <= IDICT__DOUBLE_BUF);
+
+/* Writes the text of @value at @p, no NUL; see the top of this file.
+ * Up to DOUBLE_ROOM bytes at @p may change.
+ * Returns: the end of the text. */
+static inline char *write_double(char *p, double value)
 {
 	if (isnan(value)) {
-		memcpy(buf, "nan", 4);
-		return 3;
+		memcpy(p, "nan", 3); /* whatever its sign bit */
+		return p + 3;
 	}
+	if (signbit(value))
+		*p++ = '-';
 	if (isinf(value)) {
-		const char *text = value > 0 ? "inf" : "-inf";
-		gsize len = strlen(text);
-		memcpy(buf, text, len + 1);
-		return len;
+		memcpy(p, "inf", 3);
+		return p + 3;
 	}
-	static const char *const formats[] = {
-		NULL,    "%.1g",  "%.2g",  "%.3g",  "%.4g",  "%.5g",  "%.6g",  "%.7g",  "%.8g",
-		"%.9g",  "%.10g", "%.11g", "%.12g", "%.13g", "%.14g", "%.15g", "%.16g", "%.17g",
-	};
-	/* A normal double whose shortest form has at most 15 digits prints
-	 * exactly that way with %.15g (its 15-digit rounding is that form,
-	 * trailing zeros dropped), and 16 or 17 digits are the correctly
-	 * rounded, closest forms: try 15, 16, 17 in turn. */
-	if (fabs(value) >= DBL_MIN || value == 0) {
-		for (int digits = 15; digits <= 17; digits++) {
-			g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[digits], value);
-			if (digits == 17 || g_ascii_strtod(buf, NULL) == value)
-				break;
+	if (value == 0) {
+		*p = '0'; /* and "-0" for -0, as %g */
+		return p + 1;
+	}
+
+	int exponent;
+	guint64 significand = idict__format_shortest(fabs(value), &exponent);
+	/* All 17 digit places of the significand, then 16 zeros to pad
+	 * whole numbers with: @digits[0..n) are the significant digits. */
+	char all[40];
+	guint32 high = (guint32)(significand / 100000000);
+	all[0] = (char)('0' + high / 100000000);
+	put_8_digits(all + 1, high % 100000000);
+	put_8_digits(all + 9, (guint32)(significand % 100000000));
+	memset(all + 17, '0', 16);
+	int n = count_digits(significand);
+	const char *digits = all + 17 - n;
+	/* value = 0.DIGITS * 10^point */
+	int point = exponent + n;
+
+	if (point > 16 || point < -3) {
+		/* Exponent notation: 1e+16 and up, below 1e-4.  Like %g, at
+		 * least two digits of exponent. */
+		int e = point - 1;
+		p[0] = digits[0];
+		p[1] = '.';
+		memcpy(p + 2, digits + 1, 16);
+		p += n + (n > 1); /* no "." for one digit */
+		*p++ = 'e';
+		*p++ = e < 0 ? '-' : '+';
+		guint e_abs = (guint)ABS(e);
+		if (e_abs >= 100) {
+			*p++ = (char)('0' + e_abs / 100);
+			e_abs %= 100;
 		}
-	} else {
-		/* Subnormals have fewer significant bits: if N digits read
-		 * back exactly, so do N + 1, so binary search for the fewest. */
-		int low = 1, high = 17;
-		while (low < high) {
-			int mid = (low + high) / 2;
-			g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[mid], value);
-			if (g_ascii_strtod(buf, NULL) == value)
-				high = mid;
-			else
-				low = mid + 1;
-		}
-		g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[low], value);
+		memcpy(p, digit_pairs + 2 * e_abs, 2);
+		return p + 2;
 	}
-	/* %g writes 100 with one digit as 1e+02; like Python's repr(), write
-	 * whole numbers below 1e16 out in full. */
-	const char *e = strchr(buf, 'e');
-	if (e != NULL) {
-		int exponent = atoi(e + 1);
-		if (exponent >= 0 && exponent < 16)
-			g_ascii_formatd(buf, IDICT__DOUBLE_BUF, formats[exponent + 1], value);
+	if (point <= 0) {
+		/* 0.0001 to below 1: "0.", up to three zeros, the digits. */
+		memcpy(p, "0.000", 5);
+		memcpy(p + 2 - point, digits, 17);
+		return p + 2 - point + n;
 	}
-	return strlen(buf);
+	memcpy(p, digits, 16);
+	if (point >= n)
+		return p + point; /* a whole number, padded with zeros */
+	p[point] = '.';
+	memcpy(p + point + 1, digits + point, 16);
+	return p + n + 1;
+}
+
+gsize idict__format_double(char buf[IDICT__DOUBLE_BUF], double value)
+{
+	char *end = write_double(buf, value);
+	*end = '\0';
+	return (gsize)(end - buf);
 }
 
 static void append_double(GString *out, double value)
@@ -73,21 +144,65 @@ static void append_double(GString *out, double value)
 	g_string_append_len(out, buf, (gssize)len);
 }
 
-static void render_array(GString *out, GVariant *array, char separator)
+/* Writes @n doubles at @p, each followed by @separator but the last,
+ * followed by '\n' (nothing at all for n == 0).  Needs room for
+ * n * (DOUBLE_TEXT_MAX + 1) bytes plus DOUBLE_ROOM.
+ * Returns: the end of the text. */
+static char *write_doubles(char *p, const double *values, gsize n, char separator)
 {
-	gsize n = 0;
-	const double *values = g_variant_get_fixed_array(array, &n, sizeof(double));
 	for (gsize i = 0; i < n; i++) {
-		if (i > 0)
-			g_string_append_c(out, separator);
-		append_double(out, values[i]);
+		p = write_double(p, values[i]);
+		*p++ = separator;
 	}
+	if (n > 0)
+		p[-1] = '\n';
+	return p;
+}
+
+/* The text of an "ad" (one value a line) or "aad" (one row a line, values
+ * separated by one space), written straight into one buffer sized for the
+ * longest text: arrays of millions of doubles are rendered whole when a
+ * client opens them, and appending them one by one to a GString took a
+ * quarter of the time. */
+static GBytes *render_array(GVariant *value, gboolean matrix)
+{
+	/* Each double takes 8 bytes of @value and at most DOUBLE_TEXT_MAX + 1
+	 * of text, and each row a newline.  The room is checked row by row
+	 * all the same, since a GVariant from outside need not be in normal
+	 * form. */
+	gsize rows = matrix ? g_variant_n_children(value) : 1;
+	gsize room = g_variant_get_size(value) / sizeof(double) * (DOUBLE_TEXT_MAX + 1) + rows +
+		     DOUBLE_ROOM;
+	char *text = g_malloc(room);
+	gsize len = 0;
+	for (gsize r = 0; r < rows; r++) {
+		g_autoptr(GVariant) row = matrix ? g_variant_get_child_value(value, r) :
+						   g_variant_ref(value);
+		gsize n = 0;
+		const double *values = g_variant_get_fixed_array(row, &n, sizeof(double));
+		gsize need = len + n * (DOUBLE_TEXT_MAX + 1) + 1 + DOUBLE_ROOM;
+		if (need > room) {
+			room = MAX(need, 2 * room);
+			text = g_realloc(text, room);
+		}
+		char *end = write_doubles(text + len, values, n, matrix ? ' ' : '\n');
+		if (matrix && n == 0)
+			*end++ = '\n'; /* an empty row is an empty line */
+		len = (gsize)(end - text);
+	}
+	/* Give back the room the text did not take (glibc shrinks in place). */
+	return g_bytes_new_take(g_realloc(text, MAX(len, 1)), len);
 }
 
 GBytes *idict__format_render(GVariant *value)
 {
-	GString *out = g_string_sized_new(32);
 	const GVariantType *type = g_variant_get_type(value);
+	if (g_variant_type_equal(type, G_VARIANT_TYPE("ad")))
+		return render_array(value, FALSE);
+	if (g_variant_type_equal(type, G_VARIANT_TYPE("aad")))
+		return render_array(value, TRUE);
+
+	GString *out = g_string_sized_new(32);
 
 	if (g_variant_type_equal(type, G_VARIANT_TYPE_DOUBLE)) {
 		append_double(out, g_variant_get_double(value));
@@ -101,20 +216,6 @@ GBytes *idict__format_render(GVariant *value)
 		const char *s = g_variant_get_string(value, &len);
 		g_string_append_len(out, s, (gssize)len);
 		g_string_append_c(out, '\n');
-	} else if (g_variant_type_equal(type, G_VARIANT_TYPE("ad"))) {
-		gsize n = 0;
-		const double *values = g_variant_get_fixed_array(value, &n, sizeof(double));
-		for (gsize i = 0; i < n; i++) {
-			append_double(out, values[i]);
-			g_string_append_c(out, '\n');
-		}
-	} else if (g_variant_type_equal(type, G_VARIANT_TYPE("aad"))) {
-		gsize rows = g_variant_n_children(value);
-		for (gsize r = 0; r < rows; r++) {
-			g_autoptr(GVariant) row = g_variant_get_child_value(value, r);
-			render_array(out, row, ' ');
-			g_string_append_c(out, '\n');
-		}
 	} else {
 		g_autofree char *text = g_variant_print(value, FALSE);
 		g_string_append(out, text);

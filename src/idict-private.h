@@ -58,9 +58,10 @@ gboolean idict__names_reserved(const char *name, gsize len);
 
 /* ---- format.c ----
  * Text forms of values.  Locale-independent.  */
-#define IDICT__DOUBLE_BUF 32
+#define IDICT__DOUBLE_BUF 40
 /* Writes the shortest text (fewest significant digits) that reads back as
- * @value into @buf (NUL-terminated).
+ * @value into @buf (NUL-terminated), 24 bytes at most; the rest of @buf may
+ * change too (the digits are copied in blocks).
  * Returns: its length. */
 gsize idict__format_double(char buf[IDICT__DOUBLE_BUF], double value);
 /* Returns: (transfer full): the text of @value, newline-terminated. */
