@@ -1,10 +1,16 @@
 /* server.c - mounting, the threads that serve the filesystem, and shutdown.
  *
- * Instead of fuse_session_loop_mt(), a fixed pool of workers polls the
- * /dev/fuse descriptor (non-blocking) together with an eventfd, so that
- * shutdown can always stop them and join them, even when a client holds a
- * file open or is stopped with SIGSTOP.  No request handler ever blocks
- * (reads of `updates` are parked), so a small pool is enough.
+ * Instead of fuse_session_loop_mt(), a fixed pool of workers blocks in
+ * read() on /dev/fuse, as libfuse's loops do: the kernel wakes exactly one
+ * waiting worker per request.  No request handler ever blocks (reads of
+ * `updates` are parked), so a small pool is enough.  Shutdown stops them as
+ * fuse_session_loop_mt() does, with pthread_cancel(): a worker accepts
+ * cancellation only while it waits for a request, so it is never stopped
+ * half-way through one, and a read() blocked on /dev/fuse ends at once
+ * even when a client holds a file open or is stopped with SIGSTOP (glibc's
+ * cancellation signal is its own, outside the signal mask and the
+ * application's handlers).  When the connection ends (unmounted from
+ * outside), every read fails with ENODEV and the workers end by themselves.
  *
  * A dispatcher thread answers parked reads after each update, so that
  * idict_notify_update() itself only sets a flag and signals a condition.
@@ -14,11 +20,9 @@
 #include "idict-private.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,10 +33,9 @@ struct _IDictServer {
 	IDict *dict;
 	char *mountpoint;
 	struct fuse_session *session;
-	int fuse_fd;
-	int wake_fd; /* eventfd: readable when the workers must stop */
 	mode_t write_mode;
-	GThread *workers[N_WORKERS];
+	pthread_t workers[N_WORKERS];
+	guint n_workers; /* started */
 	GThread *dispatcher;
 	IDictStreams streams;
 
@@ -150,49 +153,61 @@ static gpointer dispatcher_main(gpointer data)
 	return NULL;
 }
 
-static gpointer worker_main(gpointer data)
+/* What a worker frees when it ends, also when cancelled. */
+typedef struct {
+	IDictServer *server;
+	struct fuse_buf buf;
+	gboolean connection_ended;
+} Worker;
+
+static void worker_cleanup(void *data)
 {
-	IDictServer *server = data;
-	struct fuse_buf buf = { 0 };
-	struct pollfd fds[2] = {
-		{ .fd = server->fuse_fd, .events = POLLIN },
-		{ .fd = server->wake_fd, .events = POLLIN },
-	};
-	/* poll() wakes every worker for each request and one wins; measured,
-	 * this beat epoll with EPOLLEXCLUSIVE (82 against 149 us per small
-	 * read, make bench --only read), whose single wakeup often picked a
-	 * worker that was not ready to run. */
-	gboolean connection_ended = FALSE;
-	while (!fuse_session_exited(server->session)) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			g_warning("poll on /dev/fuse: %s", g_strerror(errno));
-			break;
-		}
-		if (fds[1].revents)
-			break;
-		if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			connection_ended = TRUE;
-			break;
-		}
-		int res = fuse_session_receive_buf(server->session, &buf);
-		if (res == -EAGAIN || res == -EINTR)
-			continue;
-		if (res <= 0) {
-			connection_ended = TRUE;
-			break;
-		}
-		fuse_session_process_buf(server->session, &buf);
-	}
-	free(buf.mem);
-	if (connection_ended || fuse_session_exited(server->session)) {
+	Worker *worker = data;
+	IDictServer *server = worker->server;
+	free(worker->buf.mem);
+	if (worker->connection_ended) {
 		g_mutex_lock(&server->lock);
 		server->loop_ended = TRUE;
 		g_cond_broadcast(&server->cond);
 		g_mutex_unlock(&server->lock);
 	}
+}
+
+static void *worker_main(void *data)
+{
+	Worker worker = { .server = data };
+	struct fuse_session *session = worker.server->session;
+	pthread_setname_np(pthread_self(), "idict-fuse");
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_cleanup_push(worker_cleanup, &worker);
+	for (;;) {
+		/* Cancellable only while waiting for a request: read() is a
+		 * cancellation point, and glibc does not cancel a read() that
+		 * has returned a request. */
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		int res = fuse_session_receive_buf(session, &worker.buf);
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		if (res == -EINTR || res == -EAGAIN)
+			continue;
+		if (res <= 0) {
+			/* ENODEV (libfuse then reports 0): unmounted. */
+			worker.connection_ended = TRUE;
+			break;
+		}
+		fuse_session_process_buf(session, &worker.buf);
+	}
+	pthread_cleanup_pop(1);
 	return NULL;
+}
+
+/* Cancels the workers (see the top of this file) and joins them. */
+static void stop_workers(IDictServer *server)
+{
+	for (guint i = 0; i < server->n_workers; i++)
+		pthread_cancel(server->workers[i]);
+	for (guint i = 0; i < server->n_workers; i++)
+		pthread_join(server->workers[i], NULL);
+	server->n_workers = 0;
 }
 
 /* Starts a thread with every signal blocked. */
@@ -299,8 +314,6 @@ static void server_free(IDictServer *server)
 	g_hash_table_unref(server->open_files);
 	if (server->session)
 		fuse_session_destroy(server->session);
-	if (server->wake_fd >= 0)
-		close(server->wake_fd);
 	g_mutex_clear(&server->streams.lock);
 	g_mutex_clear(&server->lock);
 	g_cond_clear(&server->cond);
@@ -363,8 +376,6 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	IDictServer *server = g_new0(IDictServer, 1);
 	server->dict = self;
 	server->mountpoint = g_canonicalize_filename(mountpoint, NULL);
-	server->fuse_fd = -1;
-	server->wake_fd = -1;
 	g_mutex_init(&server->streams.lock);
 	g_mutex_init(&server->lock);
 	g_cond_init(&server->cond);
@@ -416,20 +427,26 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		server_free(server);
 		return NULL;
 	}
-	server->fuse_fd = fuse_session_fd(server->session);
-	server->wake_fd = eventfd(0, EFD_CLOEXEC);
-	if (server->wake_fd < 0 ||
-	    fcntl(server->fuse_fd, F_SETFL, fcntl(server->fuse_fd, F_GETFL) | O_NONBLOCK) != 0) {
-		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot set up %s: %s",
-			    server->mountpoint, g_strerror(errno));
+
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int err = 0;
+	while (server->n_workers < N_WORKERS && err == 0) {
+		err = pthread_create(&server->workers[server->n_workers], NULL, worker_main, server);
+		if (err == 0)
+			server->n_workers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot serve %s: %s",
+			    server->mountpoint, g_strerror(err));
+		stop_workers(server);
 		fuse_session_unmount(server->session);
 		server_free(server);
 		return NULL;
 	}
-
 	server->dispatcher = start_thread("idict-dispatch", dispatcher_main, server);
-	for (int i = 0; i < N_WORKERS; i++)
-		server->workers[i] = start_thread("idict-fuse", worker_main, server);
 	g_debug("serving at %s", server->mountpoint);
 	return server;
 }
@@ -459,11 +476,7 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 	/* Answer every parked read (end-of-file) while the workers still run. */
 	idict__streams_dispatch(server, TRUE);
 
-	guint64 one = 1;
-	if (write(server->wake_fd, &one, sizeof one) != sizeof one)
-		g_warning("cannot wake the FUSE workers: %s", g_strerror(errno));
-	for (int i = 0; i < N_WORKERS; i++)
-		g_thread_join(server->workers[i]);
+	stop_workers(server);
 
 	/* Closes /dev/fuse (which aborts the connection, so no client stays
 	 * blocked) and detaches the mount. */
