@@ -41,8 +41,10 @@ struct _IDictServer {
 
 	/* Protects the fields below. */
 	GMutex lock;
-	GCond cond;
+	GCond clients_cond;        /* open_files emptied, or loop_ended */
+	GCond dispatch_cond;       /* dispatch_pending or stopping */
 	GHashTable *open_files;    /* set of file handles (fi->fh) */
+	gboolean waiting_for_clients; /* wait-then-close waits on clients_cond */
 	gboolean loop_ended;       /* a worker saw the connection end */
 	gboolean dispatch_pending; /* an update came since the last dispatch */
 	gboolean stopping;
@@ -74,7 +76,9 @@ void idict__server_file_closed(IDictServer *server, gpointer file)
 {
 	g_mutex_lock(&server->lock);
 	g_hash_table_remove(server->open_files, file);
-	g_cond_broadcast(&server->cond);
+	/* Wakes wait-then-close only when it waits and this was the last. */
+	if (server->waiting_for_clients && g_hash_table_size(server->open_files) == 0)
+		g_cond_broadcast(&server->clients_cond);
 	g_mutex_unlock(&server->lock);
 }
 
@@ -132,7 +136,7 @@ static void on_update(gpointer data)
 		return;
 	g_mutex_lock(&server->lock);
 	server->dispatch_pending = TRUE;
-	g_cond_broadcast(&server->cond);
+	g_cond_signal(&server->dispatch_cond);
 	g_mutex_unlock(&server->lock);
 }
 
@@ -142,7 +146,7 @@ static gpointer dispatcher_main(gpointer data)
 	for (;;) {
 		g_mutex_lock(&server->lock);
 		while (!server->dispatch_pending && !server->stopping)
-			g_cond_wait(&server->cond, &server->lock);
+			g_cond_wait(&server->dispatch_cond, &server->lock);
 		gboolean stop = server->stopping;
 		server->dispatch_pending = FALSE;
 		g_mutex_unlock(&server->lock);
@@ -168,7 +172,7 @@ static void worker_cleanup(void *data)
 	if (worker->connection_ended) {
 		g_mutex_lock(&server->lock);
 		server->loop_ended = TRUE;
-		g_cond_broadcast(&server->cond);
+		g_cond_broadcast(&server->clients_cond);
 		g_mutex_unlock(&server->lock);
 	}
 }
@@ -316,7 +320,8 @@ static void server_free(IDictServer *server)
 		fuse_session_destroy(server->session);
 	g_mutex_clear(&server->streams.lock);
 	g_mutex_clear(&server->lock);
-	g_cond_clear(&server->cond);
+	g_cond_clear(&server->clients_cond);
+	g_cond_clear(&server->dispatch_cond);
 	g_free(server->mountpoint);
 	g_free(server);
 }
@@ -378,7 +383,8 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	server->mountpoint = g_canonicalize_filename(mountpoint, NULL);
 	g_mutex_init(&server->streams.lock);
 	g_mutex_init(&server->lock);
-	g_cond_init(&server->cond);
+	g_cond_init(&server->clients_cond);
+	g_cond_init(&server->dispatch_cond);
 	server->open_files = g_hash_table_new(NULL, NULL);
 	if (!idict__store_set_update_hook(self, on_update, server)) {
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
@@ -458,17 +464,19 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 	gint64 deadline = idict__deadline(timeout);
 
 	g_mutex_lock(&server->lock);
+	server->waiting_for_clients = TRUE;
 	while (g_hash_table_size(server->open_files) > 0 && !server->loop_ended) {
 		if (deadline == G_MAXINT64)
-			g_cond_wait(&server->cond, &server->lock);
-		else if (!g_cond_wait_until(&server->cond, &server->lock, deadline))
+			g_cond_wait(&server->clients_cond, &server->lock);
+		else if (!g_cond_wait_until(&server->clients_cond, &server->lock, deadline))
 			break;
 	}
+	server->waiting_for_clients = FALSE;
 	if (g_hash_table_size(server->open_files) > 0 && !server->loop_ended)
 		g_debug("closing %s with %u files still open", server->mountpoint,
 			g_hash_table_size(server->open_files));
 	server->stopping = TRUE;
-	g_cond_broadcast(&server->cond);
+	g_cond_signal(&server->dispatch_cond);
 	g_mutex_unlock(&server->lock);
 
 	idict__store_set_update_hook(server->dict, NULL, NULL);
