@@ -1,16 +1,27 @@
 /* server.c - mounting, the threads that serve the filesystem, and shutdown.
  *
- * Instead of fuse_session_loop_mt(), a fixed pool of workers blocks in
- * read() on /dev/fuse, as libfuse's loops do: the kernel wakes exactly one
- * waiting worker per request.  No request handler ever blocks (reads of
- * `updates` are parked), so a small pool is enough.  Shutdown stops them as
- * fuse_session_loop_mt() does, with pthread_cancel(): a worker accepts
- * cancellation only while it waits for a request, so it is never stopped
- * half-way through one, and a read() blocked on /dev/fuse ends at once
- * even when a client holds a file open or is stopped with SIGSTOP (glibc's
- * cancellation signal is its own, outside the signal mask and the
- * application's handlers).  When the connection ends (unmounted from
- * outside), every read fails with ENODEV and the workers end by themselves.
+ * Instead of fuse_session_loop_mt(), a fixed pool of workers serves
+ * /dev/fuse, one at a time: the leader blocks in read() on /dev/fuse and
+ * serves each request it reads itself, while the others wait for its role
+ * on a condition.  A request that comes while the leader is still busy
+ * with the last one (a RELEASE overlaps the next open) waits a few
+ * microseconds for it instead of waking a sleeping worker, as with a
+ * single thread.  No request handler ever blocks (reads of `updates` are
+ * parked), but some take long: rendering a large array, a client's write
+ * checked by the computation.  A watchdog thread, which ticks only while
+ * the leader serves, hands the role on when the leader has served the same
+ * request for a whole tick, so a slow request delays the others by one or
+ * two ticks (WATCHDOG_TICK_US) at most, and up to N_WORKERS requests are
+ * served at once.
+ *
+ * Shutdown stops the workers as fuse_session_loop_mt() does, with
+ * pthread_cancel(): a worker accepts cancellation only while it waits in
+ * read(), so it is never stopped half-way through a request, and the read()
+ * ends at once even when a client holds a file open or is stopped with
+ * SIGSTOP (glibc's cancellation signal is its own, outside the signal mask
+ * and the application's handlers).  When the connection ends (unmounted
+ * from outside), read() fails with ENODEV and the workers end by
+ * themselves.
  *
  * A dispatcher thread answers parked reads after each update, so that
  * idict_notify_update() itself only sets a flag and signals a condition.
@@ -28,6 +39,9 @@
 #include <unistd.h>
 
 #define N_WORKERS 4
+#define WATCHDOG_TICK_US 2000
+
+typedef struct _Worker Worker;
 
 struct _IDictServer {
 	IDict *dict;
@@ -37,6 +51,16 @@ struct _IDictServer {
 	pthread_t workers[N_WORKERS];
 	guint n_workers; /* started */
 	GThread *dispatcher;
+	GThread *watchdog;
+
+	/* The worker pool.  pool_lock protects the fields below; leader is
+	 * also read atomically by the leader itself. */
+	GMutex pool_lock;
+	GCond pool_cond;          /* the leader role is free, or pool_stopping */
+	GCond watchdog_cond;      /* watchdog_parked cleared, or pool_stopping */
+	Worker *leader;           /* the worker reading /dev/fuse; NULL: none */
+	gboolean pool_stopping;   /* closing, or the connection has ended */
+	gint watchdog_parked;     /* atomic: the watchdog waits for a request */
 	IDictStreams streams;
 
 	/* Protects the fields below. */
@@ -157,18 +181,29 @@ static gpointer dispatcher_main(gpointer data)
 	return NULL;
 }
 
-/* What a worker frees when it ends, also when cancelled. */
-typedef struct {
+struct _Worker {
 	IDictServer *server;
 	struct fuse_buf buf;
 	gboolean connection_ended;
-} Worker;
+	gint busy;   /* atomic: serving a request it read as the leader */
+	gint served; /* atomic: requests it has read as the leader */
+};
 
+/* Runs when a worker ends, also when cancelled. */
 static void worker_cleanup(void *data)
 {
 	Worker *worker = data;
 	IDictServer *server = worker->server;
 	free(worker->buf.mem);
+	g_mutex_lock(&server->pool_lock);
+	if (server->leader == worker)
+		g_atomic_pointer_set(&server->leader, NULL);
+	if (worker->connection_ended) {
+		server->pool_stopping = TRUE;
+		g_cond_broadcast(&server->pool_cond);
+		g_cond_signal(&server->watchdog_cond);
+	}
+	g_mutex_unlock(&server->pool_lock);
 	if (worker->connection_ended) {
 		g_mutex_lock(&server->lock);
 		server->loop_ended = TRUE;
@@ -177,36 +212,115 @@ static void worker_cleanup(void *data)
 	}
 }
 
+/* Waits until the leader role is free and takes it.
+ * Returns: FALSE if the pool is stopping. */
+static gboolean worker_lead(Worker *worker)
+{
+	IDictServer *server = worker->server;
+	g_mutex_lock(&server->pool_lock);
+	while (server->leader != NULL && !server->pool_stopping)
+		g_cond_wait(&server->pool_cond, &server->pool_lock);
+	gboolean stopping = server->pool_stopping;
+	if (!stopping)
+		g_atomic_pointer_set(&server->leader, worker);
+	g_mutex_unlock(&server->pool_lock);
+	return !stopping;
+}
+
 static void *worker_main(void *data)
 {
 	Worker worker = { .server = data };
-	struct fuse_session *session = worker.server->session;
+	IDictServer *server = worker.server;
+	struct fuse_session *session = server->session;
 	pthread_setname_np(pthread_self(), "idict-fuse");
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_cleanup_push(worker_cleanup, &worker);
-	for (;;) {
-		/* Cancellable only while waiting for a request: read() is a
-		 * cancellation point, and glibc does not cancel a read() that
-		 * has returned a request. */
-		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-		int res = fuse_session_receive_buf(session, &worker.buf);
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		if (res == -EINTR || res == -EAGAIN)
-			continue;
-		if (res <= 0) {
-			/* ENODEV (libfuse then reports 0): unmounted. */
-			worker.connection_ended = TRUE;
-			break;
+	while (!worker.connection_ended && worker_lead(&worker)) {
+		while (g_atomic_pointer_get(&server->leader) == &worker) {
+			/* Cancellable only while waiting for a request: read()
+			 * is a cancellation point, and glibc does not cancel a
+			 * read() that has returned a request. */
+			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+			int res = fuse_session_receive_buf(session, &worker.buf);
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+			if (res == -EINTR || res == -EAGAIN)
+				continue;
+			if (res <= 0) {
+				/* ENODEV (libfuse then reports 0): unmounted. */
+				worker.connection_ended = TRUE;
+				break;
+			}
+			/* Busy first, then the look at the watchdog: it sets
+			 * parked first, then looks at busy (see
+			 * watchdog_main()), so one of the two sees the other. */
+			g_atomic_int_set(&worker.busy, 1);
+			g_atomic_int_inc(&worker.served);
+			if (g_atomic_int_get(&server->watchdog_parked)) {
+				g_mutex_lock(&server->pool_lock);
+				g_atomic_int_set(&server->watchdog_parked, 0);
+				g_cond_signal(&server->watchdog_cond);
+				g_mutex_unlock(&server->pool_lock);
+			}
+			fuse_session_process_buf(session, &worker.buf);
+			g_atomic_int_set(&worker.busy, 0);
 		}
-		fuse_session_process_buf(session, &worker.buf);
 	}
 	pthread_cleanup_pop(1);
 	return NULL;
 }
 
-/* Cancels the workers (see the top of this file) and joins them. */
+/* Hands the leader role on when the leader has served one request for a
+ * whole tick; ticks only while the leader serves. */
+static gpointer watchdog_main(gpointer data)
+{
+	IDictServer *server = data;
+	Worker *seen = NULL;
+	gint seen_served = 0;
+	g_mutex_lock(&server->pool_lock);
+	while (!server->pool_stopping) {
+		Worker *leader = server->leader;
+		if (leader && g_atomic_int_get(&leader->busy)) {
+			gint served = g_atomic_int_get(&leader->served);
+			if (leader == seen && served == seen_served) {
+				g_atomic_pointer_set(&server->leader, NULL);
+				g_cond_signal(&server->pool_cond);
+				seen = NULL;
+			} else {
+				seen = leader;
+				seen_served = served;
+			}
+			g_cond_wait_until(&server->watchdog_cond, &server->pool_lock,
+					  g_get_monotonic_time() + WATCHDOG_TICK_US);
+			continue;
+		}
+		/* The leader waits for a request (or there is none): park,
+		 * then look again (see worker_main()). */
+		seen = NULL;
+		g_atomic_int_set(&server->watchdog_parked, 1);
+		leader = server->leader;
+		if (leader && g_atomic_int_get(&leader->busy)) {
+			g_atomic_int_set(&server->watchdog_parked, 0);
+			continue;
+		}
+		while (g_atomic_int_get(&server->watchdog_parked) && !server->pool_stopping)
+			g_cond_wait(&server->watchdog_cond, &server->pool_lock);
+	}
+	g_mutex_unlock(&server->pool_lock);
+	return NULL;
+}
+
+/* Stops the watchdog, cancels the workers (see the top of this file) and
+ * joins them. */
 static void stop_workers(IDictServer *server)
 {
+	g_mutex_lock(&server->pool_lock);
+	server->pool_stopping = TRUE;
+	g_cond_broadcast(&server->pool_cond);
+	g_cond_signal(&server->watchdog_cond);
+	g_mutex_unlock(&server->pool_lock);
+	if (server->watchdog)
+		g_thread_join(server->watchdog);
+	server->watchdog = NULL;
 	for (guint i = 0; i < server->n_workers; i++)
 		pthread_cancel(server->workers[i]);
 	for (guint i = 0; i < server->n_workers; i++)
@@ -320,6 +434,9 @@ static void server_free(IDictServer *server)
 		fuse_session_destroy(server->session);
 	g_mutex_clear(&server->streams.lock);
 	g_mutex_clear(&server->lock);
+	g_mutex_clear(&server->pool_lock);
+	g_cond_clear(&server->pool_cond);
+	g_cond_clear(&server->watchdog_cond);
 	g_cond_clear(&server->clients_cond);
 	g_cond_clear(&server->dispatch_cond);
 	g_free(server->mountpoint);
@@ -383,6 +500,9 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	server->mountpoint = g_canonicalize_filename(mountpoint, NULL);
 	g_mutex_init(&server->streams.lock);
 	g_mutex_init(&server->lock);
+	g_mutex_init(&server->pool_lock);
+	g_cond_init(&server->pool_cond);
+	g_cond_init(&server->watchdog_cond);
 	g_cond_init(&server->clients_cond);
 	g_cond_init(&server->dispatch_cond);
 	server->open_files = g_hash_table_new(NULL, NULL);
@@ -434,6 +554,7 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		return NULL;
 	}
 
+	server->watchdog = start_thread("idict-watchdog", watchdog_main, server);
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
