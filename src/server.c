@@ -23,8 +23,10 @@
  * from outside), read() fails with ENODEV and the workers end by
  * themselves.
  *
- * A dispatcher thread answers parked reads after each update, so that
- * idict_notify_update() itself only sets a flag and signals a condition.
+ * After an update, idict_notify_update() answers the one parked read of
+ * `updates` itself when there is just one (see updates.c); when there are
+ * more, a dispatcher thread answers them, so that the computation only
+ * signals a condition.
  * All threads run with every signal blocked: signals stay the application's
  * business.
  */
@@ -152,11 +154,17 @@ static char *take_fuse_messages(void)
 
 /* ---- threads ---- */
 
+/* The update hook, in the thread that notified.  Nobody waiting costs an
+ * atomic read; one reader waiting, its reply (a write to /dev/fuse, which
+ * never waits for the client); more, a wakeup of the dispatcher. */
 static void on_update(gpointer data)
 {
 	IDictServer *server = data;
 	/* Nobody waits: nothing to wake (see IDictStreams.waiters). */
-	if (g_atomic_int_get(&server->streams.waiters) == 0)
+	gint waiters = g_atomic_int_get(&server->streams.waiters);
+	if (waiters == 0)
+		return;
+	if (waiters == 1 && idict__streams_dispatch_one(server))
 		return;
 	g_mutex_lock(&server->lock);
 	server->dispatch_pending = TRUE;
