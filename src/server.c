@@ -33,6 +33,7 @@
 #include "idict-private.h"
 
 #include <errno.h>
+#include <linux/fuse.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -235,6 +236,30 @@ static gboolean worker_lead(Worker *worker)
 	return !stopping;
 }
 
+/* FALSE for the requests that never take long: reads (from an open's
+ * snapshot, or of `updates`), listings already taken at opendir, closes,
+ * forgets, interrupts, polls.  For these the watchdog is not woken, which
+ * saves a wakeup per request when requests come one by one (a follower of
+ * `updates`, a slow reader). */
+static gboolean may_take_long(const struct fuse_buf *buf)
+{
+	if (buf->flags & FUSE_BUF_IS_FD || buf->size < sizeof(struct fuse_in_header))
+		return TRUE;
+	switch (((const struct fuse_in_header *)buf->mem)->opcode) {
+	case FUSE_READ:
+	case FUSE_READDIR:
+	case FUSE_RELEASE:
+	case FUSE_RELEASEDIR:
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+	case FUSE_POLL:
+		return FALSE;
+	default:
+		return TRUE;
+	}
+}
+
 static void *worker_main(void *data)
 {
 	Worker worker = { .server = data };
@@ -263,7 +288,7 @@ static void *worker_main(void *data)
 			 * watchdog_main()), so one of the two sees the other. */
 			g_atomic_int_set(&worker.busy, 1);
 			g_atomic_int_inc(&worker.served);
-			if (g_atomic_int_get(&server->watchdog_parked)) {
+			if (g_atomic_int_get(&server->watchdog_parked) && may_take_long(&worker.buf)) {
 				g_mutex_lock(&server->pool_lock);
 				g_atomic_int_set(&server->watchdog_parked, 0);
 				g_cond_signal(&server->watchdog_cond);
