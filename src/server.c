@@ -73,7 +73,9 @@ struct _IDictServer {
 	GHashTable *open_files;    /* set of file handles (fi->fh) */
 	gboolean waiting_for_clients; /* wait-then-close waits on clients_cond */
 	gboolean loop_ended;       /* a worker saw the connection end */
-	gboolean dispatch_pending; /* an update came since the last dispatch */
+	gint dispatch_pending;     /* an update came since the last dispatch; set
+				    * under lock, also read atomically */
+	gboolean dispatcher_sleeps; /* waits on dispatch_cond */
 	gboolean stopping;
 };
 
@@ -167,9 +169,14 @@ static void on_update(gpointer data)
 		return;
 	if (waiters == 1 && idict__streams_dispatch_one(server))
 		return;
+	/* Already signalled: the dispatcher has not begun that dispatch yet,
+	 * and will see this update too (it is in the log already). */
+	if (g_atomic_int_get(&server->dispatch_pending))
+		return;
 	g_mutex_lock(&server->lock);
-	server->dispatch_pending = TRUE;
-	g_cond_signal(&server->dispatch_cond);
+	g_atomic_int_set(&server->dispatch_pending, TRUE);
+	if (server->dispatcher_sleeps)
+		g_cond_signal(&server->dispatch_cond);
 	g_mutex_unlock(&server->lock);
 }
 
@@ -178,10 +185,15 @@ static gpointer dispatcher_main(gpointer data)
 	IDictServer *server = data;
 	for (;;) {
 		g_mutex_lock(&server->lock);
-		while (!server->dispatch_pending && !server->stopping)
+		while (!server->dispatch_pending && !server->stopping) {
+			server->dispatcher_sleeps = TRUE;
 			g_cond_wait(&server->dispatch_cond, &server->lock);
+			server->dispatcher_sleeps = FALSE;
+		}
 		gboolean stop = server->stopping;
-		server->dispatch_pending = FALSE;
+		/* Cleared before the dispatch reads the log: an update after
+		 * this point signals again. */
+		g_atomic_int_set(&server->dispatch_pending, FALSE);
 		g_mutex_unlock(&server->lock);
 		if (stop)
 			break;
