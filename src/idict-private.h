@@ -228,6 +228,16 @@ typedef struct {
 } IDictStreams;
 
 IDict *idict__server_dict(IDictServer *server);
+/* Fixed when the server starts: the owner of every file (the user and
+ * group who serve the mount) and the generation number of every inode but
+ * the root (see generation_of() in fs.c), one per dictionary: derived from
+ * the time it was created. */
+typedef struct {
+	uid_t uid;
+	gid_t gid;
+	guint32 generation;
+} IDictServerIds;
+const IDictServerIds *idict__server_ids(IDictServer *server);
 /* The permission bits of writable keys and control files (option write_mode). */
 mode_t idict__server_write_mode(IDictServer *server);
 IDictStreams *idict__server_streams(IDictServer *server);

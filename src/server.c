@@ -51,6 +51,7 @@ struct _IDictServer {
 	char *mountpoint;
 	struct fuse_session *session;
 	mode_t write_mode;
+	IDictServerIds ids;
 	pthread_t workers[N_WORKERS];
 	guint n_workers; /* started */
 	GThread *dispatcher;
@@ -82,6 +83,11 @@ struct _IDictServer {
 IDict *idict__server_dict(IDictServer *server)
 {
 	return server->dict;
+}
+
+const IDictServerIds *idict__server_ids(IDictServer *server)
+{
+	return &server->ids;
 }
 
 mode_t idict__server_write_mode(IDictServer *server)
@@ -543,6 +549,13 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	IDictServer *server = g_new0(IDictServer, 1);
 	server->dict = self;
 	server->mountpoint = g_canonicalize_filename(mountpoint, NULL);
+	server->ids.uid = getuid();
+	server->ids.gid = getgid();
+	IDictStatus status;
+	idict__store_status(self, &status);
+	server->ids.generation = (guint32)status.started_us ^ (guint32)(status.started_us >> 32);
+	if (server->ids.generation == 0)
+		server->ids.generation = 1;
 	g_mutex_init(&server->streams.lock);
 	g_mutex_init(&server->lock);
 	g_mutex_init(&server->pool_lock);
