@@ -246,15 +246,16 @@ static void told_forget_server(IDictServer *server)
 
 /* ---- attributes ---- */
 
-static void fill_stat(struct stat *st, guint64 ino, mode_t mode, guint64 size, gint64 mtime_us,
-		      guint nlink)
+static void fill_stat(fuse_req_t req, struct stat *st, guint64 ino, mode_t mode, guint64 size,
+		      gint64 mtime_us, guint nlink)
 {
+	const IDictServerIds *ids = idict__server_ids(server_of(req));
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino;
 	st->st_mode = mode;
 	st->st_nlink = nlink;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = ids->uid;
+	st->st_gid = ids->gid;
 	st->st_size = (off_t)size;
 	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
@@ -310,19 +311,19 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 	IDictStatus status;
 	if (ino == IDICT__INO_CTL) {
 		idict__store_status(dict, &status);
-		fill_stat(st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
+		fill_stat(req, st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
 		return 0;
 	}
 	if (ino == IDICT__INO_UPDATES) {
 		idict__store_status(dict, &status);
-		fill_stat(st, ino, S_IFREG | 0444, 0,
+		fill_stat(req, st, ino, S_IFREG | 0444, 0,
 			  status.last_update_us ? status.last_update_us : status.started_us, 1);
 		return 0;
 	}
 	if (ino == IDICT__INO_SNAPSHOT) {
 		idict__store_status(dict, &status);
 		GBytes *text = idict__snapshot_render(dict);
-		fill_stat(st, ino, S_IFREG | 0444, g_bytes_get_size(text),
+		fill_stat(req, st, ino, S_IFREG | 0444, g_bytes_get_size(text),
 			  status.last_update_us ? status.last_update_us : status.started_us, 1);
 		if (text_out)
 			*text_out = text;
@@ -340,9 +341,9 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 		if (err)
 			return err;
 		if (info.is_dir)
-			fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us, 2);
+			fill_stat(req, st, ino, S_IFDIR | 0555, 0, info.mtime_us, 2);
 		else
-			fill_stat(st, ino, S_IFREG | 0444, info.size, info.mtime_us, 1);
+			fill_stat(req, st, ino, S_IFREG | 0444, info.size, info.mtime_us, 1);
 		return 0;
 	}
 	const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
@@ -355,7 +356,7 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 			? MAX(status.control_changed_us, status.last_update_us)
 			: status.control_changed_us;
 		GBytes *text = ctl->render(dict);
-		fill_stat(st, ino, S_IFREG | (ctl->write ? write_mode : ctl->mode),
+		fill_stat(req, st, ino, S_IFREG | (ctl->write ? write_mode : ctl->mode),
 			  g_bytes_get_size(text), mtime, 1);
 		if (text_out)
 			*text_out = text;
@@ -368,10 +369,10 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 	if (err)
 		return err;
 	if (info.is_dir)
-		fill_stat(st, ino, S_IFDIR | 0555, 0, info.mtime_us,
+		fill_stat(req, st, ino, S_IFDIR | 0555, 0, info.mtime_us,
 			  info.nlink + (ino == IDICT__INO_ROOT ? 3 : 0)); /* ctl/, history/, raw/ */
 	else
-		fill_stat(st, ino, S_IFREG | (info.writable ? write_mode : 0444), info.size,
+		fill_stat(req, st, ino, S_IFREG | (info.writable ? write_mode : 0444), info.size,
 			  info.mtime_us, 1);
 	return 0;
 }
@@ -435,14 +436,11 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
  * time it was created (32 bits, as the kernel keeps them): inode numbers
  * start at 16 again in each run, and an NFS server exporting with a fixed
  * fsid must find the handles of an earlier run stale. */
-static guint64 generation_of(IDict *dict, guint64 ino)
+static guint64 generation_of(fuse_req_t req, guint64 ino)
 {
 	if (ino == IDICT__INO_ROOT)
 		return 0;
-	IDictStatus status;
-	idict__store_status(dict, &status);
-	guint32 generation = (guint32)status.started_us ^ (guint32)(status.started_us >> 32);
-	return generation ? generation : 1;
+	return idict__server_ids(server_of(req))->generation;
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -462,7 +460,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	told_record(req, ino, text);
 	g_clear_pointer(&text, g_bytes_unref);
 	entry.ino = ino;
-	entry.generation = generation_of(dict, ino);
+	entry.generation = generation_of(req, ino);
 	entry.attr_timeout = 0.0;
 	entry.entry_timeout = 0.0;
 	fuse_reply_entry(req, &entry);
@@ -490,16 +488,17 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static gboolean caller_may_write(fuse_req_t req, mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	if (ctx->uid == 0 || ctx->uid == getuid())
+	const IDictServerIds *ids = idict__server_ids(server_of(req));
+	if (ctx->uid == 0 || ctx->uid == ids->uid)
 		return (mode & S_IWUSR) != 0;
-	if (ctx->gid == getgid())
+	if (ctx->gid == ids->gid)
 		return (mode & S_IWGRP) != 0;
 	if (mode & S_IWGRP) {
 		/* The caller's supplementary groups count too, as in the kernel. */
 		gid_t groups[64];
 		int n = fuse_req_getgroups(req, G_N_ELEMENTS(groups), groups);
 		for (int i = 0; i < MIN(n, (int)G_N_ELEMENTS(groups)); i++)
-			if (groups[i] == getgid())
+			if (groups[i] == ids->gid)
 				return TRUE;
 	}
 	return (mode & S_IWOTH) != 0;

@@ -212,10 +212,15 @@ void idict__stream_release(IDictStream *stream);
 /* Answers every parked read that can be answered, and pending polls.
  * With @closing, answers all parked reads with end-of-file. */
 void idict__streams_dispatch(IDictServer *server, gboolean closing);
+/* Does what idict__streams_dispatch(@server, FALSE) would if exactly one
+ * read is parked or one poll pending (one reply or poll notification),
+ * and returns TRUE; else does nothing and returns FALSE. */
+gboolean idict__streams_dispatch_one(IDictServer *server);
 
 typedef struct {
-	GMutex lock;        /* protects list, closing and everything in each stream */
+	GMutex lock;        /* protects list, waiting, closing and each stream */
 	GList *list;        /* IDictStream*, open readers */
+	GQueue waiting;     /* IDictStream*, those with parked reads or a poll handle */
 	gboolean closing;   /* the server is closing: reads end at once */
 	/* Parked reads and poll handles, atomic: an update wakes the dispatcher
 	 * only when someone waits.  Raised before a waiter checks the log one
@@ -224,6 +229,16 @@ typedef struct {
 } IDictStreams;
 
 IDict *idict__server_dict(IDictServer *server);
+/* Fixed when the server starts: the owner of every file (the user and
+ * group who serve the mount) and the generation number of every inode but
+ * the root (see generation_of() in fs.c), one per dictionary: derived from
+ * the time it was created. */
+typedef struct {
+	uid_t uid;
+	gid_t gid;
+	guint32 generation;
+} IDictServerIds;
+const IDictServerIds *idict__server_ids(IDictServer *server);
 /* The permission bits of writable keys and control files (option write_mode). */
 mode_t idict__server_write_mode(IDictServer *server);
 IDictStreams *idict__server_streams(IDictServer *server);

@@ -1,53 +1,93 @@
 /* server.c - mounting, the threads that serve the filesystem, and shutdown.
  *
- * Instead of fuse_session_loop_mt(), a fixed pool of workers polls the
- * /dev/fuse descriptor (non-blocking) together with an eventfd, so that
- * shutdown can always stop them and join them, even when a client holds a
- * file open or is stopped with SIGSTOP.  No request handler ever blocks
- * (reads of `updates` are parked), so a small pool is enough.
+ * Instead of fuse_session_loop_mt(), a fixed pool of workers serves
+ * /dev/fuse, one at a time: the leader blocks in read() on /dev/fuse and
+ * serves each request it reads itself, while the others wait for its role
+ * on a condition.  A request that comes while the leader is still busy
+ * with the last one (a RELEASE overlaps the next open) waits a few
+ * microseconds for it instead of waking a sleeping worker, as with a
+ * single thread.  No request handler ever blocks (reads of `updates` are
+ * parked), but some take long: rendering a large array, a client's write
+ * checked by the computation.  A watchdog thread, which ticks only while
+ * the leader serves, hands the role on when the leader has served the same
+ * request for a whole tick, so a slow request delays the others by one or
+ * two ticks (WATCHDOG_TICK_US) at most, and up to N_WORKERS requests are
+ * served at once.
  *
- * A dispatcher thread answers parked reads after each update, so that
- * idict_notify_update() itself only sets a flag and signals a condition.
+ * Shutdown stops the workers as fuse_session_loop_mt() does, with
+ * pthread_cancel(): a worker accepts cancellation only while it waits in
+ * read(), so it is never stopped half-way through a request, and the read()
+ * ends at once even when a client holds a file open or is stopped with
+ * SIGSTOP (glibc's cancellation signal is its own, outside the signal mask
+ * and the application's handlers).  When the connection ends (unmounted
+ * from outside), read() fails with ENODEV and the workers end by
+ * themselves.
+ *
+ * After an update, idict_notify_update() answers the one parked read of
+ * `updates` itself when there is just one (see updates.c); when there are
+ * more, a dispatcher thread answers them, so that the computation only
+ * signals a condition.
  * All threads run with every signal blocked: signals stay the application's
  * business.
  */
 #include "idict-private.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
+#include <linux/fuse.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define N_WORKERS 4
+#define WATCHDOG_TICK_US 2000
+
+typedef struct _Worker Worker;
 
 struct _IDictServer {
 	IDict *dict;
 	char *mountpoint;
 	struct fuse_session *session;
-	int fuse_fd;
-	int wake_fd; /* eventfd: readable when the workers must stop */
 	mode_t write_mode;
-	GThread *workers[N_WORKERS];
+	IDictServerIds ids;
+	pthread_t workers[N_WORKERS];
+	guint n_workers; /* started */
 	GThread *dispatcher;
+	GThread *watchdog;
+
+	/* The worker pool.  pool_lock protects the fields below; leader is
+	 * also read atomically by the leader itself. */
+	GMutex pool_lock;
+	GCond pool_cond;          /* the leader role is free, or pool_stopping */
+	GCond watchdog_cond;      /* watchdog_parked cleared, or pool_stopping */
+	Worker *leader;           /* the worker reading /dev/fuse; NULL: none */
+	gboolean pool_stopping;   /* closing, or the connection has ended */
+	gint watchdog_parked;     /* atomic: the watchdog waits for a request */
 	IDictStreams streams;
 
 	/* Protects the fields below. */
 	GMutex lock;
-	GCond cond;
+	GCond clients_cond;        /* open_files emptied, or loop_ended */
+	GCond dispatch_cond;       /* dispatch_pending or stopping */
 	GHashTable *open_files;    /* set of file handles (fi->fh) */
+	gboolean waiting_for_clients; /* wait-then-close waits on clients_cond */
 	gboolean loop_ended;       /* a worker saw the connection end */
-	gboolean dispatch_pending; /* an update came since the last dispatch */
+	gint dispatch_pending;     /* an update came since the last dispatch; set
+				    * under lock, also read atomically */
+	gboolean dispatcher_sleeps; /* waits on dispatch_cond */
 	gboolean stopping;
 };
 
 IDict *idict__server_dict(IDictServer *server)
 {
 	return server->dict;
+}
+
+const IDictServerIds *idict__server_ids(IDictServer *server)
+{
+	return &server->ids;
 }
 
 mode_t idict__server_write_mode(IDictServer *server)
@@ -71,7 +111,9 @@ void idict__server_file_closed(IDictServer *server, gpointer file)
 {
 	g_mutex_lock(&server->lock);
 	g_hash_table_remove(server->open_files, file);
-	g_cond_broadcast(&server->cond);
+	/* Wakes wait-then-close only when it waits and this was the last. */
+	if (server->waiting_for_clients && g_hash_table_size(server->open_files) == 0)
+		g_cond_broadcast(&server->clients_cond);
 	g_mutex_unlock(&server->lock);
 }
 
@@ -121,15 +163,26 @@ static char *take_fuse_messages(void)
 
 /* ---- threads ---- */
 
+/* The update hook, in the thread that notified.  Nobody waiting costs an
+ * atomic read; one reader waiting, its reply (a write to /dev/fuse, which
+ * never waits for the client); more, a wakeup of the dispatcher. */
 static void on_update(gpointer data)
 {
 	IDictServer *server = data;
 	/* Nobody waits: nothing to wake (see IDictStreams.waiters). */
-	if (g_atomic_int_get(&server->streams.waiters) == 0)
+	gint waiters = g_atomic_int_get(&server->streams.waiters);
+	if (waiters == 0)
+		return;
+	if (waiters == 1 && idict__streams_dispatch_one(server))
+		return;
+	/* Already signalled: the dispatcher has not begun that dispatch yet,
+	 * and will see this update too (it is in the log already). */
+	if (g_atomic_int_get(&server->dispatch_pending))
 		return;
 	g_mutex_lock(&server->lock);
-	server->dispatch_pending = TRUE;
-	g_cond_broadcast(&server->cond);
+	g_atomic_int_set(&server->dispatch_pending, TRUE);
+	if (server->dispatcher_sleeps)
+		g_cond_signal(&server->dispatch_cond);
 	g_mutex_unlock(&server->lock);
 }
 
@@ -138,10 +191,15 @@ static gpointer dispatcher_main(gpointer data)
 	IDictServer *server = data;
 	for (;;) {
 		g_mutex_lock(&server->lock);
-		while (!server->dispatch_pending && !server->stopping)
-			g_cond_wait(&server->cond, &server->lock);
+		while (!server->dispatch_pending && !server->stopping) {
+			server->dispatcher_sleeps = TRUE;
+			g_cond_wait(&server->dispatch_cond, &server->lock);
+			server->dispatcher_sleeps = FALSE;
+		}
 		gboolean stop = server->stopping;
-		server->dispatch_pending = FALSE;
+		/* Cleared before the dispatch reads the log: an update after
+		 * this point signals again. */
+		g_atomic_int_set(&server->dispatch_pending, FALSE);
 		g_mutex_unlock(&server->lock);
 		if (stop)
 			break;
@@ -150,49 +208,175 @@ static gpointer dispatcher_main(gpointer data)
 	return NULL;
 }
 
-static gpointer worker_main(gpointer data)
+struct _Worker {
+	IDictServer *server;
+	struct fuse_buf buf;
+	gboolean connection_ended;
+	gint busy;   /* atomic: serving a request it read as the leader */
+	gint served; /* atomic: requests it has read as the leader */
+};
+
+/* Runs when a worker ends, also when cancelled. */
+static void worker_cleanup(void *data)
 {
-	IDictServer *server = data;
-	struct fuse_buf buf = { 0 };
-	struct pollfd fds[2] = {
-		{ .fd = server->fuse_fd, .events = POLLIN },
-		{ .fd = server->wake_fd, .events = POLLIN },
-	};
-	/* poll() wakes every worker for each request and one wins; measured,
-	 * this beat epoll with EPOLLEXCLUSIVE (82 against 149 us per small
-	 * read, make bench --only read), whose single wakeup often picked a
-	 * worker that was not ready to run. */
-	gboolean connection_ended = FALSE;
-	while (!fuse_session_exited(server->session)) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			g_warning("poll on /dev/fuse: %s", g_strerror(errno));
-			break;
-		}
-		if (fds[1].revents)
-			break;
-		if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			connection_ended = TRUE;
-			break;
-		}
-		int res = fuse_session_receive_buf(server->session, &buf);
-		if (res == -EAGAIN || res == -EINTR)
-			continue;
-		if (res <= 0) {
-			connection_ended = TRUE;
-			break;
-		}
-		fuse_session_process_buf(server->session, &buf);
+	Worker *worker = data;
+	IDictServer *server = worker->server;
+	free(worker->buf.mem);
+	g_mutex_lock(&server->pool_lock);
+	if (server->leader == worker)
+		g_atomic_pointer_set(&server->leader, NULL);
+	if (worker->connection_ended) {
+		server->pool_stopping = TRUE;
+		g_cond_broadcast(&server->pool_cond);
+		g_cond_signal(&server->watchdog_cond);
 	}
-	free(buf.mem);
-	if (connection_ended || fuse_session_exited(server->session)) {
+	g_mutex_unlock(&server->pool_lock);
+	if (worker->connection_ended) {
 		g_mutex_lock(&server->lock);
 		server->loop_ended = TRUE;
-		g_cond_broadcast(&server->cond);
+		g_cond_broadcast(&server->clients_cond);
 		g_mutex_unlock(&server->lock);
 	}
+}
+
+/* Waits until the leader role is free and takes it.
+ * Returns: FALSE if the pool is stopping. */
+static gboolean worker_lead(Worker *worker)
+{
+	IDictServer *server = worker->server;
+	g_mutex_lock(&server->pool_lock);
+	while (server->leader != NULL && !server->pool_stopping)
+		g_cond_wait(&server->pool_cond, &server->pool_lock);
+	gboolean stopping = server->pool_stopping;
+	if (!stopping)
+		g_atomic_pointer_set(&server->leader, worker);
+	g_mutex_unlock(&server->pool_lock);
+	return !stopping;
+}
+
+/* FALSE for the requests that never take long: reads (from an open's
+ * snapshot, or of `updates`), listings already taken at opendir, closes,
+ * forgets, interrupts, polls.  For these the watchdog is not woken, which
+ * saves a wakeup per request when requests come one by one (a follower of
+ * `updates`, a slow reader). */
+static gboolean may_take_long(const struct fuse_buf *buf)
+{
+	if (buf->flags & FUSE_BUF_IS_FD || buf->size < sizeof(struct fuse_in_header))
+		return TRUE;
+	switch (((const struct fuse_in_header *)buf->mem)->opcode) {
+	case FUSE_READ:
+	case FUSE_READDIR:
+	case FUSE_RELEASE:
+	case FUSE_RELEASEDIR:
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+	case FUSE_POLL:
+		return FALSE;
+	default:
+		return TRUE;
+	}
+}
+
+static void *worker_main(void *data)
+{
+	Worker worker = { .server = data };
+	IDictServer *server = worker.server;
+	struct fuse_session *session = server->session;
+	pthread_setname_np(pthread_self(), "idict-fuse");
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_cleanup_push(worker_cleanup, &worker);
+	while (!worker.connection_ended && worker_lead(&worker)) {
+		while (g_atomic_pointer_get(&server->leader) == &worker) {
+			/* Cancellable only while waiting for a request: read()
+			 * is a cancellation point, and glibc does not cancel a
+			 * read() that has returned a request. */
+			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+			int res = fuse_session_receive_buf(session, &worker.buf);
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+			if (res == -EINTR || res == -EAGAIN)
+				continue;
+			if (res <= 0) {
+				/* ENODEV (libfuse then reports 0): unmounted. */
+				worker.connection_ended = TRUE;
+				break;
+			}
+			/* Busy first, then the look at the watchdog: it sets
+			 * parked first, then looks at busy (see
+			 * watchdog_main()), so one of the two sees the other. */
+			g_atomic_int_set(&worker.busy, 1);
+			g_atomic_int_inc(&worker.served);
+			if (g_atomic_int_get(&server->watchdog_parked) && may_take_long(&worker.buf)) {
+				g_mutex_lock(&server->pool_lock);
+				g_atomic_int_set(&server->watchdog_parked, 0);
+				g_cond_signal(&server->watchdog_cond);
+				g_mutex_unlock(&server->pool_lock);
+			}
+			fuse_session_process_buf(session, &worker.buf);
+			g_atomic_int_set(&worker.busy, 0);
+		}
+	}
+	pthread_cleanup_pop(1);
 	return NULL;
+}
+
+/* Hands the leader role on when the leader has served one request for a
+ * whole tick; ticks only while the leader serves. */
+static gpointer watchdog_main(gpointer data)
+{
+	IDictServer *server = data;
+	Worker *seen = NULL;
+	gint seen_served = 0;
+	g_mutex_lock(&server->pool_lock);
+	while (!server->pool_stopping) {
+		Worker *leader = server->leader;
+		if (leader && g_atomic_int_get(&leader->busy)) {
+			gint served = g_atomic_int_get(&leader->served);
+			if (leader == seen && served == seen_served) {
+				g_atomic_pointer_set(&server->leader, NULL);
+				g_cond_signal(&server->pool_cond);
+				seen = NULL;
+			} else {
+				seen = leader;
+				seen_served = served;
+			}
+			g_cond_wait_until(&server->watchdog_cond, &server->pool_lock,
+					  g_get_monotonic_time() + WATCHDOG_TICK_US);
+			continue;
+		}
+		/* The leader waits for a request (or there is none): park,
+		 * then look again (see worker_main()). */
+		seen = NULL;
+		g_atomic_int_set(&server->watchdog_parked, 1);
+		leader = server->leader;
+		if (leader && g_atomic_int_get(&leader->busy)) {
+			g_atomic_int_set(&server->watchdog_parked, 0);
+			continue;
+		}
+		while (g_atomic_int_get(&server->watchdog_parked) && !server->pool_stopping)
+			g_cond_wait(&server->watchdog_cond, &server->pool_lock);
+	}
+	g_mutex_unlock(&server->pool_lock);
+	return NULL;
+}
+
+/* Stops the watchdog, cancels the workers (see the top of this file) and
+ * joins them. */
+static void stop_workers(IDictServer *server)
+{
+	g_mutex_lock(&server->pool_lock);
+	server->pool_stopping = TRUE;
+	g_cond_broadcast(&server->pool_cond);
+	g_cond_signal(&server->watchdog_cond);
+	g_mutex_unlock(&server->pool_lock);
+	if (server->watchdog)
+		g_thread_join(server->watchdog);
+	server->watchdog = NULL;
+	for (guint i = 0; i < server->n_workers; i++)
+		pthread_cancel(server->workers[i]);
+	for (guint i = 0; i < server->n_workers; i++)
+		pthread_join(server->workers[i], NULL);
+	server->n_workers = 0;
 }
 
 /* Starts a thread with every signal blocked. */
@@ -299,11 +483,13 @@ static void server_free(IDictServer *server)
 	g_hash_table_unref(server->open_files);
 	if (server->session)
 		fuse_session_destroy(server->session);
-	if (server->wake_fd >= 0)
-		close(server->wake_fd);
 	g_mutex_clear(&server->streams.lock);
 	g_mutex_clear(&server->lock);
-	g_cond_clear(&server->cond);
+	g_mutex_clear(&server->pool_lock);
+	g_cond_clear(&server->pool_cond);
+	g_cond_clear(&server->watchdog_cond);
+	g_cond_clear(&server->clients_cond);
+	g_cond_clear(&server->dispatch_cond);
 	g_free(server->mountpoint);
 	g_free(server);
 }
@@ -363,11 +549,20 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	IDictServer *server = g_new0(IDictServer, 1);
 	server->dict = self;
 	server->mountpoint = g_canonicalize_filename(mountpoint, NULL);
-	server->fuse_fd = -1;
-	server->wake_fd = -1;
+	server->ids.uid = getuid();
+	server->ids.gid = getgid();
+	IDictStatus status;
+	idict__store_status(self, &status);
+	server->ids.generation = (guint32)status.started_us ^ (guint32)(status.started_us >> 32);
+	if (server->ids.generation == 0)
+		server->ids.generation = 1;
 	g_mutex_init(&server->streams.lock);
 	g_mutex_init(&server->lock);
-	g_cond_init(&server->cond);
+	g_mutex_init(&server->pool_lock);
+	g_cond_init(&server->pool_cond);
+	g_cond_init(&server->watchdog_cond);
+	g_cond_init(&server->clients_cond);
+	g_cond_init(&server->dispatch_cond);
 	server->open_files = g_hash_table_new(NULL, NULL);
 	if (!idict__store_set_update_hook(self, on_update, server)) {
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
@@ -416,20 +611,27 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		server_free(server);
 		return NULL;
 	}
-	server->fuse_fd = fuse_session_fd(server->session);
-	server->wake_fd = eventfd(0, EFD_CLOEXEC);
-	if (server->wake_fd < 0 ||
-	    fcntl(server->fuse_fd, F_SETFL, fcntl(server->fuse_fd, F_GETFL) | O_NONBLOCK) != 0) {
-		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot set up %s: %s",
-			    server->mountpoint, g_strerror(errno));
+
+	server->watchdog = start_thread("idict-watchdog", watchdog_main, server);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int err = 0;
+	while (server->n_workers < N_WORKERS && err == 0) {
+		err = pthread_create(&server->workers[server->n_workers], NULL, worker_main, server);
+		if (err == 0)
+			server->n_workers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot serve %s: %s",
+			    server->mountpoint, g_strerror(err));
+		stop_workers(server);
 		fuse_session_unmount(server->session);
 		server_free(server);
 		return NULL;
 	}
-
 	server->dispatcher = start_thread("idict-dispatch", dispatcher_main, server);
-	for (int i = 0; i < N_WORKERS; i++)
-		server->workers[i] = start_thread("idict-fuse", worker_main, server);
 	g_debug("serving at %s", server->mountpoint);
 	return server;
 }
@@ -441,17 +643,19 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 	gint64 deadline = idict__deadline(timeout);
 
 	g_mutex_lock(&server->lock);
+	server->waiting_for_clients = TRUE;
 	while (g_hash_table_size(server->open_files) > 0 && !server->loop_ended) {
 		if (deadline == G_MAXINT64)
-			g_cond_wait(&server->cond, &server->lock);
-		else if (!g_cond_wait_until(&server->cond, &server->lock, deadline))
+			g_cond_wait(&server->clients_cond, &server->lock);
+		else if (!g_cond_wait_until(&server->clients_cond, &server->lock, deadline))
 			break;
 	}
+	server->waiting_for_clients = FALSE;
 	if (g_hash_table_size(server->open_files) > 0 && !server->loop_ended)
 		g_debug("closing %s with %u files still open", server->mountpoint,
 			g_hash_table_size(server->open_files));
 	server->stopping = TRUE;
-	g_cond_broadcast(&server->cond);
+	g_cond_signal(&server->dispatch_cond);
 	g_mutex_unlock(&server->lock);
 
 	idict__store_set_update_hook(server->dict, NULL, NULL);
@@ -459,11 +663,7 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 	/* Answer every parked read (end-of-file) while the workers still run. */
 	idict__streams_dispatch(server, TRUE);
 
-	guint64 one = 1;
-	if (write(server->wake_fd, &one, sizeof one) != sizeof one)
-		g_warning("cannot wake the FUSE workers: %s", g_strerror(errno));
-	for (int i = 0; i < N_WORKERS; i++)
-		g_thread_join(server->workers[i]);
+	stop_workers(server);
 
 	/* Closes /dev/fuse (which aborts the connection, so no client stays
 	 * blocked) and detaches the mount. */

@@ -681,6 +681,66 @@ START_TEST(test_mount_blocked_reads_hold_no_worker)
 }
 END_TEST
 
+/* A check that holds its filesystem thread until the test lets it go. */
+static GMutex slow_lock;
+static GCond slow_cond;
+static guint slow_entered; /* protected by slow_lock */
+static gboolean slow_released;
+
+static gboolean check_slow(IDict *d, const char *key, GVariant *value, gpointer data,
+			   GError **error)
+{
+	(void)d, (void)key, (void)value, (void)data, (void)error;
+	g_mutex_lock(&slow_lock);
+	slow_entered++;
+	g_cond_broadcast(&slow_cond);
+	gint64 give_up = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	while (!slow_released && g_cond_wait_until(&slow_cond, &slow_lock, give_up))
+		;
+	g_mutex_unlock(&slow_lock);
+	return TRUE;
+}
+
+static gpointer slow_writer(gpointer data)
+{
+	return GINT_TO_POINTER(write_file(data, "1\n"));
+}
+
+START_TEST(test_mount_slow_requests_hold_up_no_one)
+{
+	/* Writes whose check takes long (so would rendering a huge value) are
+	 * served side by side, and other files still read meanwhile. */
+	ck_assert(idict_set_int(dict, "slow1", 0, NULL));
+	ck_assert(idict_set_int(dict, "slow2", 0, NULL));
+	for (int i = 1; i <= 2; i++) {
+		const char *key = i == 1 ? "slow1" : "slow2";
+		ck_assert(idict_set_writable(dict, key, TRUE, NULL));
+		ck_assert(idict_set_check(dict, key, check_slow, NULL, NULL, NULL));
+	}
+	slow_entered = 0;
+	slow_released = FALSE;
+	GThread *first = g_thread_new("slow1", slow_writer, (gpointer) "slow1");
+	GThread *second = g_thread_new("slow2", slow_writer, (gpointer) "slow2");
+	g_mutex_lock(&slow_lock);
+	gint64 give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	while (slow_entered < 2 && g_cond_wait_until(&slow_cond, &slow_lock, give_up))
+		;
+	guint entered = slow_entered;
+	g_mutex_unlock(&slow_lock);
+	ck_assert_uint_eq(entered, 2);
+	assert_file("step", "-42\n");
+	assert_file("u", "0.1\n-2.5\n1e+300\n");
+	g_mutex_lock(&slow_lock);
+	slow_released = TRUE;
+	g_cond_broadcast(&slow_cond);
+	g_mutex_unlock(&slow_lock);
+	ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(first)), 0);
+	ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(second)), 0);
+	assert_file("slow1", "1\n");
+	assert_file("slow2", "1\n");
+}
+END_TEST
+
 /* Waits up to 10 s for @pid; Returns: its wait status, or -1. */
 static int wait_child(pid_t pid)
 {
@@ -1018,6 +1078,7 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_updates_missed);
 	tcase_add_test(tc, test_mount_updates_seek_back);
 	tcase_add_test(tc, test_mount_blocked_reads_hold_no_worker);
+	tcase_add_test(tc, test_mount_slow_requests_hold_up_no_one);
 	tcase_add_test(tc, test_mount_updates_interrupt);
 	suite_add_tcase(s, tc);
 
