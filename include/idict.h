@@ -269,10 +269,13 @@ IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);
  * users (default_permissions is added): they may read every key and write
  * nothing.
  * @options: (nullable): comma-separated FUSE mount options (e.g.
- *   "allow_other"), and two of ours: "no_auto_unmount" turns auto_unmount
+ *   "allow_other"), and three of ours: "no_auto_unmount" turns auto_unmount
  *   off; "write_mode=0664" (octal) gives the permission bits of writable
  *   keys and of ctl/pause and ctl/terminate (default 0644: the owner
- *   only).  NULL for none.
+ *   only); "server_nice=N" (0 to 19, default 10) runs the serving threads
+ *   N nice levels below the calling thread, so that on a busy machine the
+ *   computation gets the CPU before its watchers (0: the same priority).
+ *   NULL for none.
  * One server per dictionary, and one computation per mount point: serving
  * a dictionary twice, or at a mount point another process serves, fails.
  * libfuse's own messages are sent to g_log() (process-wide, through

@@ -38,10 +38,13 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define N_WORKERS 4
+/* The serving threads' nice value above the computation's, by default. */
+#define DEFAULT_SERVER_NICE 10
 #define WATCHDOG_TICK_US 2000
 
 typedef struct _Worker Worker;
@@ -51,6 +54,7 @@ struct _IDictServer {
 	char *mountpoint;
 	struct fuse_session *session;
 	mode_t write_mode;
+	int nice; /* added to the serving threads' nice value (option server_nice) */
 	IDictServerIds ids;
 	pthread_t workers[N_WORKERS];
 	guint n_workers; /* started */
@@ -163,6 +167,22 @@ static char *take_fuse_messages(void)
 
 /* ---- threads ---- */
 
+/* Lowers the calling serving thread's priority by the server_nice option,
+ * so that when CPUs are scarce the computation gets them before its
+ * watchers: a thread's nice value is its own on Linux. */
+static void lower_priority(IDictServer *server)
+{
+	if (server->nice <= 0)
+		return;
+	id_t tid = (id_t)gettid();
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, tid);
+	if (nice == -1 && errno != 0)
+		return;
+	if (setpriority(PRIO_PROCESS, tid, MIN(nice + server->nice, 19)) != 0)
+		g_debug("server_nice: %s", g_strerror(errno));
+}
+
 /* The update hook, in the thread that notified.  Nobody waiting costs an
  * atomic read; one reader waiting, its reply (a write to /dev/fuse, which
  * never waits for the client); more, a wakeup of the dispatcher. */
@@ -189,6 +209,7 @@ static void on_update(gpointer data)
 static gpointer dispatcher_main(gpointer data)
 {
 	IDictServer *server = data;
+	lower_priority(server);
 	for (;;) {
 		g_mutex_lock(&server->lock);
 		while (!server->dispatch_pending && !server->stopping) {
@@ -284,6 +305,7 @@ static void *worker_main(void *data)
 	IDictServer *server = worker.server;
 	struct fuse_session *session = server->session;
 	pthread_setname_np(pthread_self(), "idict-fuse");
+	lower_priority(server);
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_cleanup_push(worker_cleanup, &worker);
 	while (!worker.connection_ended && worker_lead(&worker)) {
@@ -325,6 +347,7 @@ static void *worker_main(void *data)
 static gpointer watchdog_main(gpointer data)
 {
 	IDictServer *server = data;
+	lower_priority(server);
 	Worker *seen = NULL;
 	gint seen_served = 0;
 	g_mutex_lock(&server->pool_lock);
@@ -471,7 +494,7 @@ static gboolean prepare_mountpoint(const char *mountpoint, GError **error)
 static void server_free(IDictServer *server)
 {
 	if (server->dict)
-		idict__store_set_update_hook(server->dict, NULL, NULL);
+		idict__store_set_update_hook(server->dict, NULL, server);
 	/* Files that clients still hold open: their release will never come. */
 	GHashTableIter iter;
 	gpointer file;
@@ -573,13 +596,15 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		return NULL;
 	}
 
-	/* Our own options: no_auto_unmount, write_mode=OCTAL.  By default the
+	/* Our own options: no_auto_unmount, write_mode=OCTAL, server_nice=N.
+	 * By default the
 	 * mount is made through fusermount3's auto_unmount, whose helper
 	 * process unmounts when this process dies, even by SIGKILL: no stale
 	 * mount is left.  allow_other brings default_permissions, so that
 	 * the kernel enforces the files' modes for other users. */
 	gboolean auto_unmount = TRUE, allow_other = FALSE, default_permissions = FALSE;
 	server->write_mode = 0644;
+	server->nice = DEFAULT_SERVER_NICE;
 	g_autoptr(GString) passed = g_string_new("fsname=idict,subtype=idict");
 	g_auto(GStrv) words = g_strsplit(options ? options : "", ",", -1);
 	for (char **w = words; *w; w++) {
@@ -599,6 +624,17 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 				return NULL;
 			}
 			server->write_mode = (mode_t)mode;
+		} else if (g_str_has_prefix(*w, "server_nice=")) {
+			const char *number = *w + strlen("server_nice=");
+			guint64 nice = 0;
+			if (!g_ascii_string_to_unsigned(number, 10, 0, 19, &nice, NULL)) {
+				g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+					    "bad option %s: a number from 0 (the computation's "
+					    "priority) to 19", *w);
+				server_free(server);
+				return NULL;
+			}
+			server->nice = (int)nice;
 		} else if (**w) {
 			allow_other |= g_str_equal(*w, "allow_other");
 			default_permissions |= g_str_equal(*w, "default_permissions");
@@ -658,7 +694,7 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 	g_cond_signal(&server->dispatch_cond);
 	g_mutex_unlock(&server->lock);
 
-	idict__store_set_update_hook(server->dict, NULL, NULL);
+	idict__store_set_update_hook(server->dict, NULL, server);
 	g_thread_join(server->dispatcher);
 	/* Answer every parked read (end-of-file) while the workers still run. */
 	idict__streams_dispatch(server, TRUE);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -1025,6 +1026,34 @@ START_TEST(test_mount_one_server_per_dictionary)
 }
 END_TEST
 
+/* After wait_then_close, or a refused serve, the dictionary keeps no trace
+ * of the server: updates go on (no stale hook; ASan would see one) and the
+ * same dictionary can be served again. */
+START_TEST(test_mount_serve_again_after_close)
+{
+	g_autofree char *dir = g_dir_make_tmp("idict-again-XXXXXX", NULL);
+	IDict *d = idict_new();
+	ck_assert(idict_set_double(d, "x", 1, NULL));
+	g_autoptr(GError) error = NULL;
+	ck_assert_ptr_null(idict_serve(d, dir, "server_nice=99", &error));
+	g_clear_error(&error);
+	for (int round = 0; round < 3; round++) {
+		IDictServer *s = idict_serve(d, dir, NULL, &error);
+		ck_assert_msg(s != NULL, "round %d: %s", round, error ? error->message : "");
+		g_autofree char *file = g_build_filename(dir, "x", NULL);
+		g_autofree char *text = NULL;
+		ck_assert(g_file_get_contents(file, &text, NULL, NULL));
+		ck_assert_str_eq(text, round ? "2\n" : "1\n");
+		idict_server_wait_then_close(s, 0);
+		ck_assert(idict_set_double(d, "x", 2, NULL));
+		idict_notify_update(d, FALSE);
+		ck_assert(!is_mounted(dir));
+	}
+	idict_free(d);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_mount_bad_options)
 {
 	g_autofree char *dir = g_dir_make_tmp("idict-opt-XXXXXX", NULL);
@@ -1039,9 +1068,66 @@ START_TEST(test_mount_bad_options)
 	s = idict_serve(d, file, NULL, &error);
 	ck_assert_ptr_null(s);
 	ck_assert(g_error_matches(error, IDICT_ERROR, IDICT_ERROR_MOUNT));
+	g_clear_error(&error);
+	const char *bad_nice[] = { "server_nice=20", "server_nice=-1", "server_nice=x",
+				   "server_nice=" };
+	for (guint i = 0; i < G_N_ELEMENTS(bad_nice); i++) {
+		s = idict_serve(d, dir, bad_nice[i], &error);
+		ck_assert_msg(s == NULL, "%s was taken", bad_nice[i]);
+		ck_assert(g_error_matches(error, IDICT_ERROR, IDICT_ERROR_MOUNT));
+		ck_assert_msg(strstr(error->message, bad_nice[i]) != NULL, "%s", error->message);
+		g_clear_error(&error);
+		ck_assert(!is_mounted(dir));
+	}
 	idict_free(d);
 	unlink(file);
 	rmdir(dir);
+}
+END_TEST
+
+/* The nice values of this process's threads named @name, in @out. */
+static guint nice_of_threads(const char *name, int *out, guint max)
+{
+	guint n = 0;
+	g_autoptr(GDir) tasks = g_dir_open("/proc/self/task", 0, NULL);
+	const char *tid;
+	while (tasks && n < max && (tid = g_dir_read_name(tasks)) != NULL) {
+		g_autofree char *path = g_strdup_printf("/proc/self/task/%s/comm", tid);
+		g_autofree char *comm = NULL;
+		if (!g_file_get_contents(path, &comm, NULL, NULL))
+			continue;
+		g_strchomp(comm);
+		if (g_str_equal(comm, name))
+			out[n++] = getpriority(PRIO_PROCESS, (id_t)atoi(tid));
+	}
+	return n;
+}
+
+/* The serving threads run 10 nice levels below the computation by
+ * default (server_nice), so that watchers never take CPU from it first. */
+START_TEST(test_mount_serving_threads_yield_cpu)
+{
+	int base = getpriority(PRIO_PROCESS, (id_t)gettid());
+	int nices[16];
+	guint n = 0;
+	gint64 deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
+	gboolean all_lowered = FALSE;
+	while (!all_lowered && g_get_monotonic_time() < deadline) {
+		n = nice_of_threads("idict-fuse", nices, G_N_ELEMENTS(nices));
+		all_lowered = n > 0;
+		for (guint i = 0; i < n; i++)
+			all_lowered &= nices[i] == MIN(base + 10, 19);
+		if (!all_lowered)
+			g_usleep(10000);
+	}
+	ck_assert_uint_gt(n, 0);
+	ck_assert_msg(all_lowered, "serving threads at nice %d, computation at %d", nices[0],
+		      base);
+	/* The computation's own thread keeps its priority. */
+	ck_assert_int_eq(getpriority(PRIO_PROCESS, (id_t)gettid()), base);
+	/* Reading still works, of course. */
+	ck_assert(idict_set_double(dict, "nice", 1.5, NULL));
+	assert_file("nice", "1.5\n");
 }
 END_TEST
 
@@ -1052,6 +1138,8 @@ static Suite *mount_suite(void)
 	tcase_add_checked_fixture(tc, mount_setup, mount_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_mount_reads_every_type);
+	tcase_add_test(tc, test_mount_serving_threads_yield_cpu);
+	tcase_add_test(tc, test_mount_serve_again_after_close);
 	tcase_add_test(tc, test_mount_fresh_after_change);
 	tcase_add_test(tc, test_mount_open_is_a_snapshot);
 	tcase_add_test(tc, test_mount_mtime_and_inode);

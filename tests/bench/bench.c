@@ -364,7 +364,9 @@ static IDictServer *serve(IDict *dict, const char *what, char **mnt_out)
 {
 	char *mnt = new_mount_dir(what);
 	g_autoptr(GError) error = NULL;
-	IDictServer *server = idict_serve(dict, mnt, NULL, &error);
+	/* IDICT_BENCH_SERVE_OPTIONS: idict_serve()'s options, to compare them. */
+	IDictServer *server =
+		idict_serve(dict, mnt, g_getenv("IDICT_BENCH_SERVE_OPTIONS"), &error);
 	if (server == NULL)
 		g_error("idict_serve: %s", error->message);
 	*mnt_out = mnt;
