@@ -10,9 +10,9 @@
  *
  * A read that must wait is parked: the FUSE worker returns at once and the
  * request is answered after idict_notify_update(), by the notifying thread
- * itself when it is the only one waiting (one reply, as cheap as waking
- * another thread, and one hop less for the reader), else by the server's
- * dispatcher thread.  Parked reads are ended by an interrupt (Ctrl-C) with
+ * itself when it is the only one waiting (one write to /dev/fuse, which
+ * never waits for the reader, instead of waking another thread that would
+ * write it: one hop less), else by the server's dispatcher thread.  Parked reads are ended by an interrupt (Ctrl-C) with
  * EINTR, and at shutdown with end-of-file.  poll() is supported.
  *
  * Locking: everything in a stream is protected by the server's streams lock.
