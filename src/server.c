@@ -12,7 +12,9 @@
  * the leader serves, hands the role on when the leader has served the same
  * request for a whole tick, so a slow request delays the others by one or
  * two ticks (WATCHDOG_TICK_US) at most, and up to N_WORKERS requests are
- * served at once.
+ * served at once.  Before sleeping in read(), the leader looks for the next
+ * request for SPIN_US: a client's open, read and close come back to back,
+ * and a wakeup that crosses CPUs can cost more than a whole request.
  *
  * Shutdown stops the workers as fuse_session_loop_mt() does, with
  * pthread_cancel(): a worker accepts cancellation only while it waits in
@@ -34,7 +36,9 @@
 
 #include <errno.h>
 #include <linux/fuse.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -46,6 +50,7 @@
 /* The serving threads' nice value above the computation's, by default. */
 #define DEFAULT_SERVER_NICE 10
 #define WATCHDOG_TICK_US 2000
+#define SPIN_US 50
 
 typedef struct _Worker Worker;
 
@@ -299,6 +304,21 @@ static gboolean may_take_long(const struct fuse_buf *buf)
 	}
 }
 
+/* After serving a request, the next one of the same client (open, read,
+ * close come one after the other) usually arrives within microseconds:
+ * look for it for SPIN_US before sleeping in read(), whose wakeup can cost
+ * far more than that when it has to cross CPUs on a virtual machine. */
+static void spin_for_request(IDictServer *server)
+{
+	struct pollfd pfd = { .fd = fuse_session_fd(server->session), .events = POLLIN };
+	gint64 deadline = g_get_monotonic_time() + SPIN_US;
+	do {
+		if (poll(&pfd, 1, 0) > 0)
+			return;
+		sched_yield();
+	} while (g_get_monotonic_time() < deadline);
+}
+
 static void *worker_main(void *data)
 {
 	Worker worker = { .server = data };
@@ -313,6 +333,7 @@ static void *worker_main(void *data)
 			/* Cancellable only while waiting for a request: read()
 			 * is a cancellation point, and glibc does not cancel a
 			 * read() that has returned a request. */
+			spin_for_request(server);
 			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 			int res = fuse_session_receive_buf(session, &worker.buf);
 			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
