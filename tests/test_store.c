@@ -1523,6 +1523,50 @@ START_TEST(test_store_update_lines)
 }
 END_TEST
 
+/* The changed keys are linked through their nodes: a key removed while
+ * changed, removed and set again, or removed with its directory, is listed
+ * once; more than fit on the stack are all listed, sorted; a dictionary
+ * freed with changes pending leaks nothing (ASan). */
+START_TEST(test_store_update_lines_remove_and_many)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_int(dict, "k", 1, NULL));
+	ck_assert(idict_remove(dict, "k"));
+	ck_assert(idict_set_int(dict, "k", 2, NULL));
+	ck_assert(idict_set_int(dict, "d/x", 1, NULL));
+	ck_assert(idict_set_int(dict, "d/y", 1, NULL));
+	ck_assert(idict_remove(dict, "d/x"));
+	idict_notify_update(dict, FALSE);
+	ck_assert(idict_remove(dict, "d/y")); /* and d/ goes with it */
+	ck_assert(idict_remove(dict, "k"));
+	idict_notify_update(dict, FALSE);
+	GString *expected = g_string_new("1 update d/x d/y k\n2 update d/y k\n3 update");
+	for (int i = 39; i >= 0; i--) {
+		char key[8];
+		g_snprintf(key, sizeof key, "m%02d", i);
+		ck_assert(idict_set_double(dict, key, i, NULL));
+	}
+	for (int i = 0; i < 40; i++)
+		g_string_append_printf(expected, " m%02d", i);
+	g_string_append_c(expected, '\n');
+	idict_notify_update(dict, FALSE);
+	guint64 cursor = 0;
+	g_autofree char *lines = read_updates(dict, &cursor);
+	ck_assert_str_eq(lines, expected->str);
+	g_string_free(expected, TRUE);
+	ck_assert(!idict_contains(dict, "d/y"));
+	g_auto(GStrv) keys = idict_keys(dict);
+	ck_assert_uint_eq(g_strv_length(keys), 40);
+
+	/* Freed with changes and removals pending. */
+	IDict *pending = idict_new();
+	ck_assert(idict_set_double(pending, "a", 1, NULL));
+	ck_assert(idict_set_string(pending, "b/c", "text", NULL));
+	ck_assert(idict_remove(pending, "a"));
+	idict_free(pending);
+}
+END_TEST
+
 typedef struct {
 	int calls;
 	gboolean finals[4];
@@ -1802,6 +1846,7 @@ static Suite *store_suite(void)
 	tc = tcase_create("updates");
 	tcase_add_test(tc, test_store_sequence);
 	tcase_add_test(tc, test_store_update_lines);
+	tcase_add_test(tc, test_store_update_lines_remove_and_many);
 	tcase_add_test(tc, test_store_callback_args);
 	tcase_add_test(tc, test_store_callback_lock_not_held);
 	tcase_add_test(tc, test_store_remove_callback);
