@@ -13,8 +13,8 @@
 #include <math.h>
 #include <string.h>
 
-/* A user's check, reference-counted (g_rc_box) so that a client's write can
- * keep using it while the computation replaces it. */
+/* A user's check, reference-counted (g_atomic_rc_box) so that a client's
+ * write can keep using it while the computation replaces it. */
 typedef struct {
 	IDictCheckFunc func;
 	gpointer data;
@@ -64,13 +64,13 @@ struct _Node {
 	GTree *children;    /* directories only: name -> Node* */
 	Value value;        /* keys only */
 	GBytes *text;       /* rendering of value, cached; NULL until needed */
-	Node *next_changed; /* the next node of IDict.changed, while changed */
 	CheckRec *check;    /* nullable */
 	History *history;   /* keys only, nullable: idict_set_history() */
 	guint64 generation; /* bumped at every change of value */
 	gint64 mtime_us;    /* time of the update that published the last change */
 	guint n_subdirs;    /* directories only: children that are directories */
 	guint n_history;    /* directories only: keys with a history below */
+	guint changed_index; /* its place in IDict.changed, while changed */
 	guint8 name_offset; /* the last component starts at key + name_offset */
 	guint writable : 1;
 	guint changed : 1;  /* on IDict.changed */
@@ -97,9 +97,10 @@ struct _IDict {
 	Node *root;
 	GHashTable *keys;    /* node->key -> Node*, keys only */
 	GHashTable *inodes;  /* set of Node*, hashed by their first member, ino */
-	Node *changed;       /* keys changed since the last update, linked by next_changed */
+	Node **changed;      /* keys changed since the last update */
 	guint n_changed;
-	GPtrArray *removed;  /* names (owned) of keys removed since the last update */
+	guint changed_room;
+	GHashTable *removed; /* set of names (owned) of keys removed since then */
 	guint64 next_ino;
 	guint64 sequence;
 	gint64 started_us;
@@ -123,7 +124,8 @@ struct _IDict {
 
 	/* Protects callbacks, next_callback_id and the update hook. */
 	GMutex callbacks_lock;
-	GPtrArray *callbacks; /* CallbackRec* (g_rc_box) */
+	/* CallbackRec*, g_atomic_rc_box: several threads may notify at once. */
+	GPtrArray *callbacks;
 	guint next_callback_id;
 	IDictUpdateHook hook;
 	gpointer hook_data;
@@ -146,7 +148,7 @@ static void check_rec_clear(gpointer mem)
 static void check_rec_release(CheckRec *rec)
 {
 	if (rec)
-		g_rc_box_release_full(rec, check_rec_clear);
+		g_atomic_rc_box_release_full(rec, check_rec_clear);
 }
 
 /* ---- values ---- */
@@ -328,9 +330,12 @@ static void mark_changed_locked(IDict *self, Node *node)
 	if (node->changed)
 		return;
 	node->changed = TRUE;
-	node->next_changed = self->changed;
-	self->changed = node;
-	self->n_changed++;
+	if (G_UNLIKELY(self->n_changed == self->changed_room)) {
+		self->changed_room = MAX(16, 2 * self->changed_room);
+		self->changed = g_renew(Node *, self->changed, self->changed_room);
+	}
+	node->changed_index = self->n_changed;
+	self->changed[self->n_changed++] = node;
 }
 
 /* Takes @node off the changed list, if it is there. */
@@ -338,15 +343,11 @@ static void unmark_changed_locked(IDict *self, Node *node)
 {
 	if (!node->changed)
 		return;
-	for (Node **link = &self->changed; *link; link = &(*link)->next_changed) {
-		if (*link == node) {
-			*link = node->next_changed;
-			break;
-		}
-	}
+	/* Its place goes to the last one: O(1), order does not matter. */
+	Node *moved = self->changed[--self->n_changed];
+	self->changed[node->changed_index] = moved;
+	moved->changed_index = node->changed_index;
 	node->changed = FALSE;
-	node->next_changed = NULL;
-	self->n_changed--;
 }
 
 /* ---- lifecycle ---- */
@@ -357,7 +358,7 @@ IDict *idict_new(void)
 	g_rec_mutex_init(&self->lock);
 	self->keys = g_hash_table_new(g_str_hash, g_str_equal);
 	self->inodes = g_hash_table_new(node_ino_hash, node_ino_equal);
-	self->removed = g_ptr_array_new_with_free_func(g_free);
+	self->removed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->next_ino = IDICT__INO_ROOT;
 	self->root = node_new(self, NULL, "", 0, TRUE);
 	self->next_ino = IDICT__INO_FIRST_KEY;
@@ -385,12 +386,13 @@ void idict_free(IDict *self)
 		return;
 	idict__signals_forget(self);
 	for (guint i = 0; i < self->callbacks->len; i++)
-		g_rc_box_release_full(self->callbacks->pdata[i], callback_rec_clear);
+		g_atomic_rc_box_release_full(self->callbacks->pdata[i], callback_rec_clear);
 	g_ptr_array_unref(self->callbacks);
 	node_free_recursive(self, self->root);
 	g_hash_table_unref(self->keys);
 	g_hash_table_unref(self->inodes);
-	g_ptr_array_unref(self->removed);
+	g_free(self->changed);
+	g_hash_table_unref(self->removed);
 	idict__update_log_free(self->log);
 	g_free(self->progress_key);
 	g_rec_mutex_clear(&self->lock);
@@ -776,7 +778,8 @@ gboolean idict_remove(IDict *self, const char *key)
 	Node *node = g_hash_table_lookup(self->keys, key);
 	if (node) {
 		unmark_changed_locked(self, node);
-		g_ptr_array_add(self->removed, g_strdup(key));
+		if (!g_hash_table_contains(self->removed, key))
+			g_hash_table_add(self->removed, g_strdup(key));
 		g_hash_table_remove(self->keys, key);
 		Node *dir = node->parent;
 		node_unlink(self, node);
@@ -817,7 +820,7 @@ gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc check, gpo
 	g_return_val_if_fail(key != NULL, FALSE);
 	CheckRec *rec = NULL;
 	if (check) {
-		rec = g_rc_box_new0(CheckRec);
+		rec = g_atomic_rc_box_new0(CheckRec);
 		rec->func = check;
 		rec->data = user_data;
 		rec->destroy = destroy;
@@ -869,7 +872,8 @@ int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize 
 		err = -EACCES;
 	g_autoptr(GVariant) current = err ? NULL : value_to_variant(&node->value);
 	g_autofree char *key = err ? NULL : g_strdup(node->key);
-	CheckRec *check = (err || node->check == NULL) ? NULL : g_rc_box_acquire(node->check);
+	CheckRec *check =
+		(err || node->check == NULL) ? NULL : g_atomic_rc_box_acquire(node->check);
 	g_rec_mutex_unlock(&self->lock);
 	if (err)
 		return err;
@@ -1413,7 +1417,7 @@ static void run_callbacks(IDict *self, gboolean final)
 		n_callbacks > G_N_ELEMENTS(some) ? g_new(CallbackRec *, n_callbacks) : NULL;
 	CallbackRec **callbacks = many ? many : some;
 	for (guint i = 0; i < n_callbacks; i++)
-		callbacks[i] = g_rc_box_acquire(self->callbacks->pdata[i]);
+		callbacks[i] = g_atomic_rc_box_acquire(self->callbacks->pdata[i]);
 	g_mutex_unlock(&self->callbacks_lock);
 
 	for (guint i = 0; i < n_callbacks; i++) {
@@ -1422,7 +1426,7 @@ static void run_callbacks(IDict *self, gboolean final)
 		g_mutex_unlock(&self->callbacks_lock);
 		if (!removed)
 			callbacks[i]->func(self, final, callbacks[i]->data);
-		g_rc_box_release_full(callbacks[i], callback_rec_clear);
+		g_atomic_rc_box_release_full(callbacks[i], callback_rec_clear);
 	}
 }
 
@@ -1438,22 +1442,27 @@ void idict_notify_update(IDict *self, gboolean final)
 	/* The names of the changed and removed keys, sorted, each once (a key
 	 * removed and set again is both); they stay owned by the nodes and by
 	 * self->removed until the line is in the log. */
-	guint n = self->n_changed + self->removed->len;
+	guint n_removed = g_hash_table_size(self->removed);
+	guint n = self->n_changed + n_removed;
 	const char *few[16];
 	g_autofree const char **many = n > G_N_ELEMENTS(few) ? g_new(const char *, n) : NULL;
 	const char **names = many ? many : few;
 	guint i = 0;
-	for (Node *node = self->changed, *next; node; node = next) {
-		next = node->next_changed;
-		node->next_changed = NULL;
+	for (guint c = 0; c < self->n_changed; c++) {
+		Node *node = self->changed[c];
 		node->changed = FALSE;
 		node->mtime_us = now;
 		if (node->history)
 			history_push_locked(node->history, self->sequence, now, &node->value);
 		names[i++] = node->key;
 	}
-	for (guint r = 0; r < self->removed->len; r++)
-		names[i++] = self->removed->pdata[r];
+	if (n_removed > 0) {
+		GHashTableIter iter;
+		gpointer name;
+		g_hash_table_iter_init(&iter, self->removed);
+		while (g_hash_table_iter_next(&iter, &name, NULL))
+			names[i++] = name;
+	}
 	if (n > 1) {
 		qsort(names, n, sizeof(char *), compare_strings);
 		guint unique = 1;
@@ -1462,7 +1471,12 @@ void idict_notify_update(IDict *self, gboolean final)
 				names[unique++] = names[i];
 		n = unique;
 	}
-	self->changed = NULL;
+	/* Keep the array's room for the next update, unless a burst of
+	 * changes made it large. */
+	if (self->changed_room > 4096) {
+		g_clear_pointer(&self->changed, g_free);
+		self->changed_room = 0;
+	}
 	self->n_changed = 0;
 	if (self->progress_key && !self->progress_started) {
 		self->progress_started = TRUE;
@@ -1472,7 +1486,8 @@ void idict_notify_update(IDict *self, gboolean final)
 	/* Append under the store lock so that lines stay in sequence order
 	 * when several threads notify. */
 	idict__update_log_append(self->log, self->sequence, final, names, n);
-	g_ptr_array_set_size(self->removed, 0);
+	if (n_removed > 0)
+		g_hash_table_remove_all(self->removed);
 	g_rec_mutex_unlock(&self->lock);
 
 	if (final) {
@@ -1489,7 +1504,7 @@ guint idict_add_callback(IDict *self, IDictUpdateFunc func, gpointer user_data,
 {
 	g_return_val_if_fail(self != NULL, 0);
 	g_return_val_if_fail(func != NULL, 0);
-	CallbackRec *rec = g_rc_box_new0(CallbackRec);
+	CallbackRec *rec = g_atomic_rc_box_new0(CallbackRec);
 	rec->func = func;
 	rec->data = user_data;
 	rec->destroy = destroy;
@@ -1517,6 +1532,6 @@ gboolean idict_remove_callback(IDict *self, guint id)
 	update_listening_locked(self);
 	g_mutex_unlock(&self->callbacks_lock);
 	if (found)
-		g_rc_box_release_full(found, callback_rec_clear);
+		g_atomic_rc_box_release_full(found, callback_rec_clear);
 	return found != NULL;
 }

@@ -94,7 +94,9 @@ void idict__update_log_append(IDictUpdateLog *log, guint64 seq, gboolean final,
 	while (log->count > 0 &&
 	       (log->count == log->max_lines || log->bytes + len > log->max_bytes)) {
 		LogLine *old = take_oldest_locked(log);
-		if (line == NULL && old->capacity >= len)
+		/* Reused only if not much larger: the byte bound counts
+		 * lengths, and must bound what the lines hold. */
+		if (line == NULL && old->capacity >= len && old->capacity <= MAX(2 * len, 64))
 			line = old;
 		else
 			g_free(old);

@@ -1523,7 +1523,59 @@ START_TEST(test_store_update_lines)
 }
 END_TEST
 
-/* The changed keys are linked through their nodes: a key removed while
+/* Several threads may notify at once, while callbacks come and go: the
+ * callbacks' reference counts are atomic (ASan saw a use-after-free when
+ * they were not). */
+typedef struct {
+	IDict *dict;
+	gint calls;
+	gint stop;
+} NotifyRace;
+
+static void count_race_call(IDict *dict, gboolean final, gpointer user_data)
+{
+	(void)dict;
+	(void)final;
+	g_atomic_int_inc(&((NotifyRace *)user_data)->calls);
+}
+
+static gpointer notify_many(gpointer data)
+{
+	NotifyRace *race = data;
+	for (int i = 0; i < 20000; i++)
+		idict_notify_update(race->dict, FALSE);
+	return NULL;
+}
+
+static gpointer churn_callbacks(gpointer data)
+{
+	NotifyRace *race = data;
+	while (!g_atomic_int_get(&race->stop)) {
+		guint id = idict_add_callback(race->dict, count_race_call, race, NULL);
+		idict_remove_callback(race->dict, id);
+	}
+	return NULL;
+}
+
+START_TEST(test_store_notify_from_threads_with_callbacks)
+{
+	NotifyRace race = { .dict = idict_new() };
+	guint id = idict_add_callback(race.dict, count_race_call, &race, NULL);
+	GThread *churn = g_thread_new("churn", churn_callbacks, &race);
+	GThread *a = g_thread_new("notify-a", notify_many, &race);
+	GThread *b = g_thread_new("notify-b", notify_many, &race);
+	g_thread_join(a);
+	g_thread_join(b);
+	g_atomic_int_set(&race.stop, 1);
+	g_thread_join(churn);
+	ck_assert_int_ge(g_atomic_int_get(&race.calls), 40000);
+	ck_assert_uint_eq(idict_sequence(race.dict), 40000);
+	ck_assert(idict_remove_callback(race.dict, id));
+	idict_free(race.dict);
+}
+END_TEST
+
+/* The changed keys are tracked in their nodes: a key removed while
  * changed, removed and set again, or removed with its directory, is listed
  * once; more than fit on the stack are all listed, sorted; a dictionary
  * freed with changes pending leaks nothing (ASan). */
@@ -1847,6 +1899,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_sequence);
 	tcase_add_test(tc, test_store_update_lines);
 	tcase_add_test(tc, test_store_update_lines_remove_and_many);
+	tcase_add_test(tc, test_store_notify_from_threads_with_callbacks);
 	tcase_add_test(tc, test_store_callback_args);
 	tcase_add_test(tc, test_store_callback_lock_not_held);
 	tcase_add_test(tc, test_store_remove_callback);
