@@ -92,7 +92,7 @@ typedef struct {
 struct _IDict {
 	/* The store lock: recursive so that the computation can hold it across
 	 * several setters (idict_lock()).  Protects the tree, the tables,
-	 * changed lists, sequence, last_update_us and next_ino. */
+	 * changed keys and removed names, sequence, last_update_us and next_ino. */
 	GRecMutex lock;
 	Node *root;
 	GHashTable *keys;    /* node->key -> Node*, keys only */
