@@ -574,6 +574,16 @@ static gboolean mount_session(IDictServer *server, const char *options, gboolean
 	return FALSE;
 }
 
+/* Fails idict_serve() for option @word, which should have been @wanted.
+ * Returns: NULL. */
+static IDictServer *refuse_option(IDictServer *server, const char *word, const char *wanted,
+				  GError **error)
+{
+	g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "bad option %s: %s", word, wanted);
+	server_free(server);
+	return NULL;
+}
+
 IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *options,
 			 GError **error)
 {
@@ -634,27 +644,19 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		} else if (g_str_equal(*w, "auto_unmount")) {
 			continue;
 		} else if (g_str_has_prefix(*w, "write_mode=")) {
-			char *end = NULL;
-			guint64 mode = g_ascii_strtoull(*w + strlen("write_mode="), &end, 8);
-			if (end == *w + strlen("write_mode=") || *end != '\0' || mode > 0777 ||
-			    (mode & 0200) == 0) {
-				g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
-					    "bad option %s: an octal mode with the owner's write bit "
-					    "(e.g. 0664)", *w);
-				server_free(server);
-				return NULL;
-			}
+			guint64 mode = 0;
+			if (!g_ascii_string_to_unsigned(*w + strlen("write_mode="), 8, 0, 0777, &mode,
+							NULL) ||
+			    (mode & 0200) == 0)
+				return refuse_option(server, *w, "an octal mode with the owner's "
+						     "write bit (e.g. 0664)", error);
 			server->write_mode = (mode_t)mode;
 		} else if (g_str_has_prefix(*w, "server_nice=")) {
-			const char *number = *w + strlen("server_nice=");
 			guint64 nice = 0;
-			if (!g_ascii_string_to_unsigned(number, 10, 0, 19, &nice, NULL)) {
-				g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
-					    "bad option %s: a number from 0 (the computation's "
-					    "priority) to 19", *w);
-				server_free(server);
-				return NULL;
-			}
+			if (!g_ascii_string_to_unsigned(*w + strlen("server_nice="), 10, 0, 19, &nice,
+							NULL))
+				return refuse_option(server, *w, "a number from 0 (the "
+						     "computation's priority) to 19", error);
 			server->nice = (int)nice;
 		} else if (**w) {
 			allow_other |= g_str_equal(*w, "allow_other");

@@ -638,15 +638,15 @@ static gboolean get_scalar(IDict *self, const char *key, ValueKind kind, Value *
 	g_rec_mutex_lock(&self->lock);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	Value value = node ? node->value : (Value){ 0 };
-	const char *has = node && value.kind != kind ? g_strdup(value_type_string(&value)) : NULL;
+	/* The type string of a boxed value lives in the value: copy it. */
+	g_autofree char *has = node && value.kind != kind ? g_strdup(value_type_string(&value))
+							  : NULL;
 	g_rec_mutex_unlock(&self->lock);
 	if (node == NULL)
 		return not_found(error, key);
 	if (has) {
 		Value wanted = { .kind = kind };
-		wrong_type(error, key, has, (const GVariantType *)value_type_string(&wanted));
-		g_free((char *)has);
-		return FALSE;
+		return wrong_type(error, key, has, (const GVariantType *)value_type_string(&wanted));
 	}
 	*out = value;
 	return TRUE;

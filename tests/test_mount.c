@@ -1069,13 +1069,17 @@ START_TEST(test_mount_bad_options)
 	ck_assert_ptr_null(s);
 	ck_assert(g_error_matches(error, IDICT_ERROR, IDICT_ERROR_MOUNT));
 	g_clear_error(&error);
-	const char *bad_nice[] = { "server_nice=20", "server_nice=-1", "server_nice=x",
-				   "server_nice=" };
-	for (guint i = 0; i < G_N_ELEMENTS(bad_nice); i++) {
-		s = idict_serve(d, dir, bad_nice[i], &error);
-		ck_assert_msg(s == NULL, "%s was taken", bad_nice[i]);
+	/* Our own options with bad values: refused, and nothing is mounted. */
+	const char *bad_values[] = {
+		"server_nice=20", "server_nice=-1", "server_nice=x", "server_nice=",
+		"write_mode=0444", "write_mode=1777", "write_mode=abc", "write_mode=",
+		"write_mode=9",
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(bad_values); i++) {
+		s = idict_serve(d, dir, bad_values[i], &error);
+		ck_assert_msg(s == NULL, "%s was taken", bad_values[i]);
 		ck_assert(g_error_matches(error, IDICT_ERROR, IDICT_ERROR_MOUNT));
-		ck_assert_msg(strstr(error->message, bad_nice[i]) != NULL, "%s", error->message);
+		ck_assert_msg(strstr(error->message, bad_values[i]) != NULL, "%s", error->message);
 		g_clear_error(&error);
 		ck_assert(!is_mounted(dir));
 	}
