@@ -1523,6 +1523,40 @@ START_TEST(test_store_update_lines)
 }
 END_TEST
 
+/* A key's modification time is that of the update that published its last
+ * change; while a change waits for its update, the current time, so that
+ * it never looks as old as what was read before it. */
+START_TEST(test_store_mtime_is_the_publishing_update)
+{
+	g_autoptr(IDict) dict = idict_new();
+	ck_assert(idict_set_double(dict, "k", 1, NULL));
+	idict_notify_update(dict, FALSE);
+	gint64 published = g_get_real_time();
+	IDictNodeInfo info;
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "k", &info), 0);
+	guint64 ino = info.ino;
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	gint64 first = info.mtime_us;
+	ck_assert_int_le(first, published);
+	g_usleep(2000);
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(info.mtime_us, first); /* unchanged: stays */
+
+	ck_assert(idict_set_double(dict, "k", 2, NULL));
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_ge(info.mtime_us, first + 2000); /* pending: now */
+	gint64 pending = info.mtime_us;
+	g_usleep(2000);
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_ge(info.mtime_us, pending + 2000); /* the update's time */
+	gint64 second = info.mtime_us;
+	g_usleep(2000);
+	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(info.mtime_us, second);
+}
+END_TEST
+
 /* Several threads may notify at once, while callbacks come and go: the
  * callbacks' reference counts are atomic (ASan saw a use-after-free when
  * they were not). */
@@ -1899,6 +1933,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_sequence);
 	tcase_add_test(tc, test_store_update_lines);
 	tcase_add_test(tc, test_store_update_lines_remove_and_many);
+	tcase_add_test(tc, test_store_mtime_is_the_publishing_update);
 	tcase_add_test(tc, test_store_notify_from_threads_with_callbacks);
 	tcase_add_test(tc, test_store_callback_args);
 	tcase_add_test(tc, test_store_callback_lock_not_held);
