@@ -12,8 +12,9 @@
  * request is answered after idict_notify_update(), by the notifying thread
  * itself when it is the only one waiting (one write to /dev/fuse, which
  * never waits for the reader, instead of waking another thread that would
- * write it: one hop less), else by the server's dispatcher thread.  Parked reads are ended by an interrupt (Ctrl-C) with
- * EINTR, and at shutdown with end-of-file.  poll() is supported.
+ * write it: one hop less), else by the server's dispatcher thread.  Parked
+ * reads are ended by an interrupt (Ctrl-C) with EINTR, and at shutdown with
+ * end-of-file.  poll() is supported.
  *
  * Locking: everything in a stream is protected by the server's streams lock.
  * Replies and poll notifications are sent after releasing it.
