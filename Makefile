@@ -51,7 +51,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
-TESTS := test_names test_format test_store test_update_log test_checkpoint test_history test_mount
+TESTS := test_names test_format test_store test_dictops test_update_log test_checkpoint test_history \
+	test_mount
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 
 ifeq ($(V),1)

@@ -153,6 +153,100 @@ IDICT_API gboolean idict_set_history(IDict *self, const char *key, guint depth, 
 IDICT_API gboolean idict_set_progress_target(IDict *self, const char *key, double target,
 					     GError **error);
 
+/* ---- The whole dictionary -----------------------------------------------
+ * Python's dict operations, each done in one moment: a client listing a
+ * directory, reading snapshot.json or following `updates` sees the
+ * dictionary before the operation or after it, never half of it.  Several
+ * of them between idict_lock() and idict_unlock() are seen together.  What
+ * a key owns (its writable flag, check and history) goes when the key goes;
+ * what the dictionary owns (the mount and its control files, callbacks,
+ * sequence number, progress target) stays.  They hold the lock for work
+ * proportional to the keys they touch, as idict_keys() does: the
+ * computation's own work; nothing a client does lengthens it.
+ */
+
+/**
+ * idict_clear:
+ * Removes every key, as idict_remove() of each would, in one moment: with
+ * its writable flag, its check (whose destroy is called after the lock is
+ * released) and its history.  Every key is listed in the next update line.
+ * The progress target stays; the rate behind its time estimate is measured
+ * anew from the first update at which its key has a value again.
+ */
+IDICT_API void idict_clear(IDict *self);
+
+/**
+ * idict_copy:
+ * A new dictionary holding the keys of @self as they were at one moment,
+ * with their values and writable flags: what idict_load() gives for a
+ * checkpoint written by idict_save() at that moment, without the file.
+ * Values are shared, not copied (GVariants are immutable; scalars are
+ * stored by value).  Not copied: checks (code), histories, callbacks, the
+ * progress target, the control state.  The copy is not served, is running,
+ * at sequence 0, with every key changed but not yet published.
+ * Returns: (transfer full): the copy; idict_free() it.
+ */
+IDICT_API IDict *idict_copy(IDict *self);
+
+/**
+ * IDictForeachFunc:
+ * Called by idict_foreach() with a key and its value (owned by
+ * idict_foreach(): g_variant_ref() it to keep it).
+ */
+typedef void (*IDictForeachFunc)(IDict *dict, const char *key, GVariant *value,
+				 gpointer user_data);
+/**
+ * idict_foreach:
+ * Calls @func for every key of @self, in strcmp() order, with the value
+ * the key had at one moment.  The names and references to the values are
+ * taken under the lock and @func runs after it is released, so @func may
+ * call any function of @self (a key it sets or removes is still visited,
+ * with its value from that moment), and neither clients nor other threads
+ * wait while it runs.
+ * Returns: the number of keys visited.
+ */
+IDICT_API guint idict_foreach(IDict *self, IDictForeachFunc func, gpointer user_data);
+
+/**
+ * idict_update:
+ * Sets every key of @other in @self, in one moment, as the setters would:
+ * a new key is read-only, an existing one keeps its writable flag and check
+ * and may change type, and each is listed in the next update line.  Values
+ * are shared, not copied.  All or nothing: if a key of @other conflicts
+ * with a key of @self ("a" and "a/b"), nothing changes.  The writable
+ * flags, checks and histories of @other are not copied.  @other is read
+ * in one moment under its own lock, released before @self's lock is taken
+ * (never both, unless the caller holds one).  @other may be @self.
+ * Returns: %TRUE, or %FALSE with IDICT_ERROR_NAME_CONFLICT.
+ */
+IDICT_API gboolean idict_update(IDict *self, IDict *other, GError **error);
+
+/**
+ * idict_pop:
+ * Removes @key as idict_remove() does, and returns the value it had, in one
+ * moment.
+ * Returns: (transfer full) (nullable): the value, g_variant_unref() it; or
+ *   NULL if @key is not a key (then nothing changes and nothing is listed
+ *   in the next update).
+ */
+IDICT_API GVariant *idict_pop(IDict *self, const char *key);
+
+/**
+ * idict_set_default:
+ * Returns the value of @key if it is a key; else stores @value under @key as
+ * idict_set_value() would, and returns @value.  The test and the store
+ * happen in one moment: of two threads setting a default for the same key,
+ * one stores and both get its value.  @value is sunk if floating (the
+ * library keeps a reference if it stores it; a floating @value is consumed
+ * in every case).
+ * Returns: (transfer full) (nullable): the key's value, of @value's type;
+ *   g_variant_unref() it.  NULL with IDICT_ERROR_BAD_NAME or
+ *   IDICT_ERROR_NAME_CONFLICT (a new key), or IDICT_ERROR_WRONG_TYPE if the
+ *   key holds a value of another type than @value (nothing changes then).
+ */
+IDICT_API GVariant *idict_set_default(IDict *self, const char *key, GVariant *value,
+				      GError **error);
+
 /* ---- Writable keys ------------------------------------------------------ */
 
 /**

@@ -416,15 +416,15 @@ void idict_unlock(IDict *self)
 
 /* ---- setting ---- */
 
-/* Finds or creates the key node for @key.  Store lock held.
- * Returns: (transfer none) (nullable): the node, or NULL with @error set. */
-static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
+/* Walks the directories on @key's path as far as they exist, checking that
+ * @key (not yet a key) can be created: no key on its path, and not itself a
+ * directory of other keys.  Store lock held.  Changes nothing.
+ * Returns: %TRUE with the deepest existing directory in *@dir_out and the
+ * rest of @key below it in *@rest_out (both nullable), or %FALSE with
+ * IDICT_ERROR_NAME_CONFLICT. */
+static gboolean walk_key_path_locked(IDict *self, const char *key, Node **dir_out,
+				     const char **rest_out, GError **error)
 {
-	Node *node = g_hash_table_lookup(self->keys, key);
-	if (node)
-		return node;
-
-	/* Check the whole path before creating anything. */
 	Node *dir = self->root;
 	const char *component = key;
 	const char *slash;
@@ -440,7 +440,7 @@ static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
 			g_set_error(error, IDICT_ERROR, IDICT_ERROR_NAME_CONFLICT,
 				    "cannot create key \"%s\": \"%s\" is a key, not a directory", key,
 				    child->key);
-			return NULL;
+			return FALSE;
 		}
 		dir = child;
 		component = slash + 1;
@@ -448,10 +448,31 @@ static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
 	if (slash == NULL && g_tree_lookup(dir->children, component) != NULL) {
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_NAME_CONFLICT,
 			    "cannot create key \"%s\": it is a directory of other keys", key);
-		return NULL;
+		return FALSE;
 	}
+	if (dir_out)
+		*dir_out = dir;
+	if (rest_out)
+		*rest_out = component;
+	return TRUE;
+}
+
+/* Finds or creates the key node for @key.  Store lock held.
+ * Returns: (transfer none) (nullable): the node, or NULL with @error set. */
+static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
+{
+	Node *node = g_hash_table_lookup(self->keys, key);
+	if (node)
+		return node;
+
+	/* Check the whole path before creating anything. */
+	Node *dir;
+	const char *component;
+	if (!walk_key_path_locked(self, key, &dir, &component, error))
+		return NULL;
 
 	/* Create the missing directories, then the key. */
+	const char *slash;
 	while ((slash = strchr(component, '/')) != NULL) {
 		dir = node_new(self, dir, key, (gsize)(slash - key), TRUE);
 		component = slash + 1;
@@ -769,6 +790,29 @@ char **idict_keys(IDict *self)
 	return keys;
 }
 
+/* Removes the key of @node: off the changed list, its name recorded for the
+ * next update, unlinked with the directories it leaves empty.  Store lock
+ * held.  The unlinked nodes go to @gone, for the caller to free
+ * (node_destroy()) after unlocking: they may hold a large value and the
+ * user's check. */
+static void remove_key_locked(IDict *self, Node *node, GPtrArray *gone)
+{
+	unmark_changed_locked(self, node);
+	if (!g_hash_table_contains(self->removed, node->key))
+		g_hash_table_add(self->removed, g_strdup(node->key));
+	g_hash_table_remove(self->keys, node->key);
+	Node *dir = node->parent;
+	node_unlink(self, node);
+	g_ptr_array_add(gone, node);
+	/* Directories exist only while they hold keys. */
+	while (dir != self->root && g_tree_nnodes(dir->children) == 0) {
+		Node *up = dir->parent;
+		node_unlink(self, dir);
+		g_ptr_array_add(gone, dir);
+		dir = up;
+	}
+}
+
 gboolean idict_remove(IDict *self, const char *key)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
@@ -776,22 +820,8 @@ gboolean idict_remove(IDict *self, const char *key)
 	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func((GDestroyNotify)node_destroy);
 	g_rec_mutex_lock(&self->lock);
 	Node *node = g_hash_table_lookup(self->keys, key);
-	if (node) {
-		unmark_changed_locked(self, node);
-		if (!g_hash_table_contains(self->removed, key))
-			g_hash_table_add(self->removed, g_strdup(key));
-		g_hash_table_remove(self->keys, key);
-		Node *dir = node->parent;
-		node_unlink(self, node);
-		g_ptr_array_add(gone, node);
-		/* Directories exist only while they hold keys. */
-		while (dir != self->root && g_tree_nnodes(dir->children) == 0) {
-			Node *up = dir->parent;
-			node_unlink(self, dir);
-			g_ptr_array_add(gone, dir);
-			dir = up;
-		}
-	}
+	if (node)
+		remove_key_locked(self, node, gone);
 	g_rec_mutex_unlock(&self->lock);
 	/* The nodes are freed here, after unlocking (g_autoptr). */
 	return node != NULL;
@@ -1478,10 +1508,16 @@ void idict_notify_update(IDict *self, gboolean final)
 		self->changed_room = 0;
 	}
 	self->n_changed = 0;
+	/* The rate behind eta_seconds is measured from the first update at
+	 * which the progress key has a value (after a declaration, or after
+	 * idict_clear() took the key away). */
 	if (self->progress_key && !self->progress_started) {
-		self->progress_started = TRUE;
-		self->progress_t0_us = now;
-		self->progress_f0 = progress_fraction_locked(self);
+		double fraction = progress_fraction_locked(self);
+		if (isfinite(fraction)) {
+			self->progress_started = TRUE;
+			self->progress_t0_us = now;
+			self->progress_f0 = fraction;
+		}
 	}
 	/* Append under the store lock so that lines stay in sequence order
 	 * when several threads notify. */
@@ -1534,4 +1570,275 @@ gboolean idict_remove_callback(IDict *self, guint id)
 	if (found)
 		g_atomic_rc_box_release_full(found, callback_rec_clear);
 	return found != NULL;
+}
+
+/* ---- the whole dictionary: clear, copy, foreach, update, pop, set_default ----
+ *
+ * Each takes the store lock once and changes the store only through the
+ * paths of the setters (ensure_key_locked(), store_value_locked()) and of
+ * idict_remove() (remove_key_locked()), so that whatever those keep in step
+ * (the changed list, removed names, directories, inode table) stays right.
+ * The work under the lock is proportional to the keys touched, the
+ * computation's own: names are copied into one block, values are scalars
+ * or references; sorting, converting, freeing and the user's functions come
+ * after unlocking.
+ */
+
+/* Returns: a copy of @value: the same scalar, or a new reference. */
+static Value value_copy(const Value *value)
+{
+	Value copy = *value;
+	if (copy.kind == VALUE_BOXED && copy.as.boxed)
+		g_variant_ref(copy.as.boxed);
+	return copy;
+}
+
+/* Returns: (transfer full): @value as a GVariant, taking over its reference
+ * (a scalar is boxed).  @value is left empty. */
+static GVariant *value_steal_variant(Value *value)
+{
+	GVariant *variant = value->kind == VALUE_BOXED ? value->as.boxed : value_to_variant(value);
+	*value = (Value){ .kind = VALUE_BOXED, .as.boxed = NULL };
+	return variant;
+}
+
+/* A key as it was when its batch was taken. */
+typedef struct {
+	const char *key;   /* in Batch.names */
+	Value value;       /* a scalar, or a reference */
+	GBytes *text;      /* nullable: the value's rendering, if it was cached */
+	gboolean writable;
+} BatchEntry;
+
+typedef struct {
+	guint n;
+	BatchEntry *entries;
+	char *names;       /* every key, each NUL-terminated */
+} Batch;
+
+/* Takes every key of @self, with its value, cached text and writable flag,
+ * in one moment, under the store lock (which the caller may hold).
+ * Returns: (transfer full): the keys in no order; batch_free() it. */
+static Batch *batch_take(IDict *self)
+{
+	Batch *batch = g_new0(Batch, 1);
+	GHashTableIter iter;
+	gpointer node_p;
+	g_rec_mutex_lock(&self->lock);
+	batch->n = g_hash_table_size(self->keys);
+	gsize names_len = 0;
+	g_hash_table_iter_init(&iter, self->keys);
+	while (g_hash_table_iter_next(&iter, NULL, &node_p))
+		names_len += strlen(((const Node *)node_p)->key) + 1;
+	batch->entries = g_new(BatchEntry, MAX(batch->n, 1));
+	batch->names = g_malloc(MAX(names_len, 1));
+	char *name = batch->names;
+	guint i = 0;
+	g_hash_table_iter_init(&iter, self->keys);
+	while (g_hash_table_iter_next(&iter, NULL, &node_p)) {
+		const Node *node = node_p;
+		gsize size = strlen(node->key) + 1;
+		memcpy(name, node->key, size);
+		batch->entries[i++] = (BatchEntry){
+			.key = name,
+			.value = value_copy(&node->value),
+			.text = node->text ? g_bytes_ref(node->text) : NULL,
+			.writable = node->writable,
+		};
+		name += size;
+	}
+	g_rec_mutex_unlock(&self->lock);
+	return batch;
+}
+
+/* Frees @batch and what its entries still hold.  Without the store lock. */
+static void batch_free(Batch *batch)
+{
+	for (guint i = 0; i < batch->n; i++) {
+		value_clear(&batch->entries[i].value);
+		g_clear_pointer(&batch->entries[i].text, g_bytes_unref);
+	}
+	g_free(batch->entries);
+	g_free(batch->names);
+	g_free(batch);
+}
+
+void idict_clear(IDict *self)
+{
+	g_return_if_fail(self != NULL);
+	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func((GDestroyNotify)node_destroy);
+	g_rec_mutex_lock(&self->lock);
+	/* Collected first: removing edits the table. */
+	guint n = g_hash_table_size(self->keys);
+	g_autofree Node **nodes = g_new(Node *, MAX(n, 1));
+	GHashTableIter iter;
+	gpointer node;
+	guint i = 0;
+	g_hash_table_iter_init(&iter, self->keys);
+	while (g_hash_table_iter_next(&iter, NULL, &node))
+		nodes[i++] = node;
+	for (i = 0; i < n; i++)
+		remove_key_locked(self, nodes[i], gone);
+	self->progress_started = FALSE;
+	g_rec_mutex_unlock(&self->lock);
+	/* The nodes, their values and checks are freed here (g_autoptr). */
+}
+
+IDict *idict_copy(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	Batch *batch = batch_take(self);
+	IDict *copy = idict_new();
+	g_rec_mutex_lock(&copy->lock);
+	for (guint i = 0; i < batch->n; i++) {
+		BatchEntry *entry = &batch->entries[i];
+		/* The keys of one dictionary never conflict. */
+		Node *node = ensure_key_locked(copy, entry->key, NULL);
+		if (G_UNLIKELY(node == NULL)) {
+			g_warn_if_reached();
+			continue;
+		}
+		Value none;
+		GBytes *no_text;
+		store_value_locked(copy, node, entry->value, &none, &no_text);
+		entry->value = (Value){ .kind = VALUE_BOXED, .as.boxed = NULL };
+		node->text = g_steal_pointer(&entry->text);
+		node->writable = entry->writable;
+	}
+	g_rec_mutex_unlock(&copy->lock);
+	batch_free(batch);
+	return copy;
+}
+
+static int compare_batch_entries(gconstpointer a, gconstpointer b)
+{
+	return strcmp(((const BatchEntry *)a)->key, ((const BatchEntry *)b)->key);
+}
+
+guint idict_foreach(IDict *self, IDictForeachFunc func, gpointer user_data)
+{
+	g_return_val_if_fail(self != NULL, 0);
+	g_return_val_if_fail(func != NULL, 0);
+	Batch *batch = batch_take(self);
+	qsort(batch->entries, batch->n, sizeof(BatchEntry), compare_batch_entries);
+	for (guint i = 0; i < batch->n; i++) {
+		g_autoptr(GVariant) value = value_steal_variant(&batch->entries[i].value);
+		func(self, batch->entries[i].key, value, user_data);
+	}
+	guint n = batch->n;
+	batch_free(batch);
+	return n;
+}
+
+gboolean idict_update(IDict *self, IDict *other, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(other != NULL, FALSE);
+	/* From itself: read and write in one hold, so that no change comes
+	 * between and is undone. */
+	if (other == self)
+		g_rec_mutex_lock(&self->lock);
+	Batch *batch = batch_take(other);
+	g_autofree Value *old = g_new0(Value, MAX(batch->n, 1));
+	g_autofree GBytes **old_text = g_new0(GBytes *, MAX(batch->n, 1));
+
+	g_rec_mutex_lock(&self->lock);
+	/* All or nothing: every new name is checked before anything changes.
+	 * The keys of @other do not conflict with each other, so checking
+	 * each against @self as it is finds every conflict. */
+	gboolean ok = TRUE;
+	for (guint i = 0; ok && i < batch->n; i++)
+		if (g_hash_table_lookup(self->keys, batch->entries[i].key) == NULL)
+			ok = walk_key_path_locked(self, batch->entries[i].key, NULL, NULL, error);
+	for (guint i = 0; ok && i < batch->n; i++) {
+		BatchEntry *entry = &batch->entries[i];
+		Node *node = ensure_key_locked(self, entry->key, NULL);
+		if (G_UNLIKELY(node == NULL)) {
+			g_warn_if_reached();
+			continue;
+		}
+		store_value_locked(self, node, entry->value, &old[i], &old_text[i]);
+		entry->value = (Value){ .kind = VALUE_BOXED, .as.boxed = NULL };
+		node->text = g_steal_pointer(&entry->text);
+	}
+	g_rec_mutex_unlock(&self->lock);
+	if (other == self)
+		g_rec_mutex_unlock(&self->lock);
+
+	/* The replaced values may be large: freed after unlocking. */
+	for (guint i = 0; i < batch->n; i++) {
+		value_clear(&old[i]);
+		g_clear_pointer(&old_text[i], g_bytes_unref);
+	}
+	batch_free(batch);
+	return ok;
+}
+
+GVariant *idict_pop(IDict *self, const char *key)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	g_return_val_if_fail(key != NULL, NULL);
+	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func((GDestroyNotify)node_destroy);
+	Value value = { .kind = VALUE_BOXED, .as.boxed = NULL };
+	g_rec_mutex_lock(&self->lock);
+	Node *node = g_hash_table_lookup(self->keys, key);
+	gboolean found = node != NULL;
+	if (found) {
+		value = value_copy(&node->value);
+		remove_key_locked(self, node, gone);
+	}
+	g_rec_mutex_unlock(&self->lock);
+	return found ? value_steal_variant(&value) : NULL;
+}
+
+GVariant *idict_set_default(IDict *self, const char *key, GVariant *value, GError **error)
+{
+	if (key == NULL || value == NULL) {
+		if (value)
+			g_variant_unref(g_variant_ref_sink(value)); /* consumed, if floating */
+		g_return_val_if_fail(key != NULL, NULL);
+		g_return_val_if_fail(value != NULL, NULL);
+	}
+	g_return_val_if_fail(self != NULL, NULL);
+	g_autoptr(GVariant) given = g_variant_ref_sink(value);
+	const GVariantType *type = g_variant_get_type(given);
+
+	/* As in set_value_take(), a new name is checked without the lock;
+	 * then the lookup is made again, in the hold that stores. */
+	gboolean name_checked = FALSE;
+	Node *node;
+	for (;;) {
+		g_rec_mutex_lock(&self->lock);
+		node = g_hash_table_lookup(self->keys, key);
+		if (node || name_checked)
+			break;
+		g_rec_mutex_unlock(&self->lock);
+		if (!idict_check_key_name(key, error))
+			return NULL;
+		name_checked = TRUE;
+	}
+	if (node && value_is_of_type(&node->value, type)) {
+		Value current = value_copy(&node->value);
+		g_rec_mutex_unlock(&self->lock);
+		return value_steal_variant(&current);
+	}
+	if (node) {
+		g_autofree char *has = g_strdup(value_type_string(&node->value));
+		g_rec_mutex_unlock(&self->lock);
+		wrong_type(error, key, has, type);
+		return NULL;
+	}
+	node = ensure_key_locked(self, key, error);
+	if (node == NULL) {
+		g_rec_mutex_unlock(&self->lock);
+		return NULL;
+	}
+	Value old;
+	GBytes *old_text;
+	store_value_locked(self, node, value_take_variant(g_variant_ref(given)), &old, &old_text);
+	g_rec_mutex_unlock(&self->lock);
+	value_clear(&old);
+	if (old_text)
+		g_bytes_unref(old_text);
+	return g_steal_pointer(&given);
 }
