@@ -26,6 +26,11 @@ the C one, in Python's idiom::
     d.notify_update(final=True)
     srv.wait_then_close(10)
 
+IDict is a collections.abc.MutableMapping; clear(), copy(), update() and
+pop() are the library's idict_clear(), idict_copy(), idict_update() and
+idict_pop(), each one moment for readers of the mount, and items() and
+values() come from one moment (idict_foreach()).
+
 Values: float, int (64-bit), bool, str, and numpy arrays of one dimension
 (an array of doubles) or two (a matrix, row by row).  Arrays are passed to
 libidict as they are, in one call, without an element-by-element copy; other
@@ -53,6 +58,7 @@ the program ends; one still open at exit is closed without waiting.
 """
 
 import atexit
+import collections.abc
 import ctypes
 import ctypes.util
 import itertools
@@ -125,6 +131,7 @@ _size_p = ctypes.POINTER(ctypes.c_size_t)
 _UPDATE_FUNC = ctypes.CFUNCTYPE(None, _p, _c_bool, _p)
 _CHECK_FUNC = ctypes.CFUNCTYPE(_c_bool, _p, _str, _p, _p, _err)
 _DESTROY_FUNC = ctypes.CFUNCTYPE(None, _p)
+_FOREACH_FUNC = ctypes.CFUNCTYPE(None, _p, _str, _p, _p)
 
 
 def _proto(lib, name, restype, *argtypes):
@@ -152,6 +159,11 @@ for _name, _res, _args in [
         ("idict_remove", _c_bool, (_p, _str)),
         ("idict_keys", ctypes.POINTER(_p), (_p,)),
         ("idict_size", ctypes.c_uint, (_p,)),
+        ("idict_clear", None, (_p,)),
+        ("idict_copy", _p, (_p,)),
+        ("idict_foreach", ctypes.c_uint, (_p, _FOREACH_FUNC, _p)),
+        ("idict_update", _c_bool, (_p, _p, _err)),
+        ("idict_pop", _p, (_p, _str)),
         ("idict_lock", None, (_p,)),
         ("idict_unlock", None, (_p,)),
         ("idict_set_writable", _c_bool, (_p, _str, _c_bool, _err)),
@@ -434,9 +446,16 @@ class _Lock:
         _lib.idict_unlock(self._d._ptr)
 
 
-class IDict:
-    """An interactive dictionary (IDict *).  Supports d[k], d[k] = v, del d[k],
-    k in d, len(d), iter(d), d.keys(), d.get(k, default)."""
+_MISSING = object()
+
+
+class IDict(collections.abc.MutableMapping):
+    """An interactive dictionary (IDict *), a MutableMapping: d[k], d[k] = v,
+    del d[k], k in d, len(d), iter(d), get, keys, values, items, update, pop,
+    popitem, setdefault, clear, copy, ==.  keys(), values() and items() are
+    lists taken at one moment (keys in sorted order), not live views: the
+    dictionary changes under other threads and clients.  clear(), update(),
+    pop() and copy() are each one moment for readers of the mount."""
 
     def __init__(self, _ptr=None):
         self._ptr = _ptr if _ptr is not None else _lib.idict_new()
@@ -558,10 +577,120 @@ class IDict:
     def __iter__(self):
         return iter(self.keys())
 
+    def _foreach(self, convert):
+        """[convert(key, value)] for every key, in sorted order, from one
+        moment (idict_foreach(): the lock is not held while converting)."""
+        out, failed = [], []
+
+        def visit(_dict, key, value, _data):
+            if failed:
+                return
+            try:
+                out.append(convert(key.decode("utf-8", "surrogateescape"), value))
+            except BaseException as e:  # noqa: BLE001 - raised again below, not into C
+                failed.append(e)
+
+        _lib.idict_foreach(self._p(), _FOREACH_FUNC(visit), None)
+        if failed:
+            raise failed[0]
+        return out
+
     def items(self):
-        """(key, value) pairs read together, under the lock."""
+        """[(key, value)] for every key, sorted, from one moment."""
+        return self._foreach(lambda k, v: (k, _variant_to_python(v)))
+
+    def values(self):
+        """[value] for every key, in the order of keys(), from one moment."""
+        return self._foreach(lambda k, v: _variant_to_python(v))
+
+    # -- whole-dictionary operations, each one moment for readers --
+
+    def clear(self):
+        """Removes every key (idict_clear()): with its writable flag, check and
+        history.  Callbacks, the control state and the progress target stay."""
+        _lib.idict_clear(self._p())
+
+    def copy(self):
+        """Returns: a new, unserved IDict with the keys, values and writable
+        flags of this one at one moment (idict_copy()); arrays are shared,
+        not copied.  Checks, histories and callbacks are not copied."""
+        return IDict(_lib.idict_copy(self._p()))
+
+    def update(self, other=(), /, **kwds):
+        """Sets every key of @other (a mapping, an IDict, or (key, value)
+        pairs) and of @kwds, all or nothing (idict_update()): every value is
+        converted and every name checked first; a bad one raises and changes
+        nothing.  New keys are read-only; existing ones keep their writable
+        flag and check."""
+        if isinstance(other, IDict) and not kwds:
+            _call(_lib.idict_update, self._p(), other._p())
+            return
+        staged = IDict()
+        try:
+            if isinstance(other, IDict):
+                _call(_lib.idict_update, staged._p(), other._p())
+            elif isinstance(other, collections.abc.Mapping) or hasattr(other, "keys"):
+                for key in other.keys():
+                    staged[key] = other[key]
+            else:
+                for key, value in other:
+                    staged[key] = value
+            for key, value in kwds.items():
+                staged[key] = value
+            _call(_lib.idict_update, self._p(), staged._p())
+        finally:
+            staged.close()
+
+    def pop(self, key, default=_MISSING):
+        """Removes @key and returns its value (idict_pop()); if it is missing,
+        returns @default, or raises KeyNotFound (a KeyError) without one."""
+        v = _lib.idict_pop(self._p(), _key(key))
+        if not v:
+            if default is _MISSING:
+                raise KeyNotFound(repr(key), IDICT_ERROR_NOT_FOUND)
+            return default
+        try:
+            return _variant_to_python(v)
+        finally:
+            _glib.g_variant_unref(v)
+
+    def popitem(self):
+        """Removes the first key in sorted order and returns (key, value);
+        KeyNotFound (a KeyError) if the dictionary is empty."""
         with self.lock:
-            return [(k, self[k]) for k in self.keys() if k in self]
+            for key in self.keys():
+                return key, self.pop(key)
+        raise KeyNotFound("popitem(): the dictionary is empty", IDICT_ERROR_NOT_FOUND)
+
+    def __eq__(self, other):
+        """Same keys and equal values, arrays compared element by element
+        (numpy.array_equal), against any mapping."""
+        if not isinstance(other, collections.abc.Mapping):
+            return NotImplemented
+        mine = dict(self.items())
+        theirs = dict(other.items())
+        if mine.keys() != theirs.keys():
+            return False
+        for key, value in mine.items():
+            if isinstance(value, numpy.ndarray) or isinstance(theirs[key], numpy.ndarray):
+                if not numpy.array_equal(value, theirs[key]):
+                    return False
+            elif value != theirs[key]:
+                return False
+        return True
+
+    __hash__ = None  # a mutable mapping, like dict
+
+    def setdefault(self, key, default=None):
+        """Returns d[key] if @key is a key, whatever its type; else stores
+        @default and returns it.  Both under the lock, in one moment."""
+        with self.lock:
+            try:
+                return self[key]
+            except KeyNotFound:
+                pass
+            self[key] = default
+            return default
 
     # -- writable keys --
 

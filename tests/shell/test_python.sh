@@ -56,6 +56,8 @@ rc=$?
 check "python: test_api.py exits 0" test "$rc" = 0
 check "python: an exception in a callback is reported on stderr" \
 	grep -q "ZeroDivisionError" "$dir/api.err"
+"$PYTHON" "$root/tests/python/test_mapping.py"
+check "python: test_mapping.py (IDict as a MutableMapping) exits 0" test "$?" = 0
 
 # ---- a Python computation, through the mount ----
 
