@@ -90,6 +90,19 @@ $(BUILD)/idict-demo: contrib/idict-demo.c $(BUILD)/libidict.a
 	$(Q)$(CC) $(PROJECT_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libidict.a \
 		$(LIB_LIBS) -lm
 
+# contrib/examples/: small computations written the way the users of
+# mmf.async.server write their loop; tests/shell/test_examples.sh runs them.
+EXAMPLES := sweep
+EXAMPLE_BINS := $(EXAMPLES:%=$(BUILD)/examples/%)
+all: $(EXAMPLE_BINS)
+-include $(EXAMPLE_BINS:=.d)
+
+$(BUILD)/examples/%: contrib/examples/%.c $(BUILD)/libidict.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(PROJECT_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libidict.a \
+		$(LIB_LIBS) -lm
+
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libidict.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
