@@ -178,6 +178,20 @@ $(BUILD)/bench/idict-bench: $(BENCH_OBJS) $(BUILD)/libidict.a
 
 -include $(BENCH_OBJS:.o=.d)
 
+# What clear, update, copy and foreach cost, beside the same work key by key
+# (issue 16): `make bench-dictops`.
+.PHONY: bench-dictops
+bench-dictops: $(BUILD)/bench/dictops
+	$(Q)$(BUILD)/bench/dictops
+
+$(BUILD)/bench/dictops: tests/bench/dictops.c $(BUILD)/libidict.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(PROJECT_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libidict.a \
+		$(LIB_LIBS) -lm
+
+-include $(BUILD)/bench/dictops.d
+
 # ---- fuzzing and soak (issue 3) ----
 # `make fuzz` builds the libFuzzer targets tests/fuzz/fuzz_*.c with clang into
 # build/fuzz/ and runs each for FUZZ_SECONDS after replaying its regression
