@@ -1793,13 +1793,13 @@ GVariant *idict_pop(IDict *self, const char *key)
 
 GVariant *idict_set_default(IDict *self, const char *key, GVariant *value, GError **error)
 {
-	if (key == NULL || value == NULL) {
+	if (self == NULL || key == NULL || value == NULL) {
 		if (value)
 			g_variant_unref(g_variant_ref_sink(value)); /* consumed, if floating */
+		g_return_val_if_fail(self != NULL, NULL);
 		g_return_val_if_fail(key != NULL, NULL);
 		g_return_val_if_fail(value != NULL, NULL);
 	}
-	g_return_val_if_fail(self != NULL, NULL);
 	g_autoptr(GVariant) given = g_variant_ref_sink(value);
 	const GVariantType *type = g_variant_get_type(given);
 

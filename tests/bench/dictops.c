@@ -52,10 +52,11 @@ static IDict *filled(guint n)
 	return dict;
 }
 
-typedef enum { OP_CLEAR, OP_UPDATE, OP_COPY, OP_FOREACH, N_OPS } Op;
-static const char *const op_names[] = { "clear", "update (into empty)", "copy", "foreach" };
+typedef enum { OP_CLEAR, OP_UPDATE, OP_UPDATE_EXISTING, OP_COPY, OP_FOREACH, N_OPS } Op;
+static const char *const op_names[] = { "clear", "update (new keys)", "update (existing keys)",
+					"copy", "foreach" };
 static const char *const baseline_names[] = {
-	"idict_remove of each key", "idict_set_value of each key",
+	"idict_remove of each key", "idict_set_value of each key", "idict_set_value of each key",
 	"idict_keys, get and set each", "idict_keys, get_value of each",
 };
 
@@ -70,8 +71,9 @@ static void visit(IDict *dict, const char *key, GVariant *value, gpointer data)
 static gint64 run(Op op, gboolean baseline, guint n, gint64 *wait_ns)
 {
 	IDict *dict = filled(n);
-	IDict *other = op == OP_UPDATE ? dict : NULL;
-	IDict *target = op == OP_UPDATE ? idict_new() : dict;
+	gboolean updating = op == OP_UPDATE || op == OP_UPDATE_EXISTING;
+	IDict *other = updating ? dict : NULL;
+	IDict *target = op == OP_UPDATE ? idict_new() : op == OP_UPDATE_EXISTING ? filled(n) : dict;
 	IDict *result = NULL;
 	char **keys = baseline ? idict_keys(dict) : NULL;
 	Reader reader = { .dict = target };
@@ -88,6 +90,7 @@ static gint64 run(Op op, gboolean baseline, guint n, gint64 *wait_ns)
 				idict_remove(dict, *k);
 		break;
 	case OP_UPDATE:
+	case OP_UPDATE_EXISTING:
 		if (!baseline) {
 			idict_update(target, other, NULL);
 		} else {
