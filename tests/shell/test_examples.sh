@@ -59,10 +59,12 @@ drive() {
 		bash -c "! echo 0 2>/dev/null >'$mnt/params/tolerance'"
 	echo 0.0002 >"$mnt/params/tolerance"
 	check "$name: a tolerance of 0.0002 is taken" test "$(cat "$mnt/params/tolerance")" = 0.0002
-	timeout 60 cat "$mnt/updates" >"$dir/$name.updates" &
+	# Opened here, before the next update (the cursor starts at the open).
+	exec 3<"$mnt/updates"
+	timeout 60 cat <&3 >"$dir/$name.updates" &
 	local reader=$!
 	pids+=("$reader")
-	sleep 0.2 # the reader's open comes before the next update
+	exec 3<&-
 	echo true >"$mnt/params/restart"
 	echo 0 >"$mnt/ctl/pause"
 
