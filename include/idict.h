@@ -158,9 +158,10 @@ IDICT_API gboolean idict_set_progress_target(IDict *self, const char *key, doubl
  * directory, reading snapshot.json or following `updates` sees the
  * dictionary before the operation or after it, never half of it.  Several
  * of them between idict_lock() and idict_unlock() are seen together.  What
- * a key owns (its writable flag, check and history) goes when the key goes;
- * what the dictionary owns (the mount and its control files, callbacks,
- * sequence number, progress target) stays.  They hold the lock for work
+ * a key owns (its writable flag, check and recorded history) goes when the
+ * key goes; what the dictionary owns (the mount and its control files,
+ * callbacks, sequence number, progress target) stays, and idict_clear()
+ * keeps the history settings too.  They hold the lock for work
  * proportional to the keys they touch, as idict_keys() does: the
  * computation's own work; nothing a client does lengthens it.
  */
@@ -169,9 +170,12 @@ IDICT_API gboolean idict_set_progress_target(IDict *self, const char *key, doubl
  * idict_clear:
  * Removes every key, as idict_remove() of each would, in one moment: with
  * its writable flag, its check (whose destroy is called after the lock is
- * released) and its history.  Every key is listed in the next update line.
- * The progress target stays; the rate behind its time estimate is measured
- * anew from the first update at which its key has a value again.
+ * released) and the values its history recorded.  Every key is listed in
+ * the next update line.  History settings stay: a key set again under the
+ * same name keeps a history of the same depth (idict_set_history()),
+ * starting empty.  The progress target stays; the rate behind its time
+ * estimate is measured anew from the first update at which its key has a
+ * value again.
  */
 IDICT_API void idict_clear(IDict *self);
 

@@ -101,6 +101,10 @@ struct _IDict {
 	guint n_changed;
 	guint changed_room;
 	GHashTable *removed; /* set of names (owned) of keys removed since then */
+	/* History settings that idict_clear() kept for keys it removed: name
+	 * (owned) -> depth; a key created again under that name gets a new,
+	 * empty history of that depth.  NULL until a clear keeps one. */
+	GHashTable *kept_history;
 	guint64 next_ino;
 	guint64 sequence;
 	gint64 started_us;
@@ -135,6 +139,7 @@ struct _IDict {
 };
 
 static double progress_fraction_locked(IDict *self);
+static void restore_kept_history_locked(IDict *self, Node *node);
 
 /* ---- nodes ---- */
 
@@ -393,6 +398,7 @@ void idict_free(IDict *self)
 	g_hash_table_unref(self->inodes);
 	g_free(self->changed);
 	g_hash_table_unref(self->removed);
+	g_clear_pointer(&self->kept_history, g_hash_table_unref);
 	idict__update_log_free(self->log);
 	g_free(self->progress_key);
 	g_rec_mutex_clear(&self->lock);
@@ -479,6 +485,7 @@ static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
 	}
 	node = node_new(self, dir, key, strlen(key), FALSE);
 	g_hash_table_insert(self->keys, node->key, node);
+	restore_kept_history_locked(self, node);
 	return node;
 }
 
@@ -1347,6 +1354,28 @@ gboolean idict_set_progress_target(IDict *self, const char *key, double target, 
 	return TRUE;
 }
 
+/* Returns: (transfer full): an empty history of @depth (> 0) values. */
+static History *history_new(guint depth)
+{
+	History *history = g_malloc0(sizeof(History) + depth * sizeof(HistoryEntry));
+	history->depth = depth;
+	return history;
+}
+
+/* Gives @node the history that idict_clear() kept for its name, if any.
+ * Store lock held. */
+static void restore_kept_history_locked(IDict *self, Node *node)
+{
+	gpointer name, depth;
+	if (self->kept_history == NULL ||
+	    !g_hash_table_steal_extended(self->kept_history, node->key, &name, &depth))
+		return;
+	g_free(name);
+	node->history = history_new(GPOINTER_TO_UINT(depth));
+	for (Node *up = node->parent; up; up = up->parent)
+		up->n_history++;
+}
+
 gboolean idict_set_history(IDict *self, const char *key, guint depth, GError **error)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
@@ -1358,8 +1387,7 @@ gboolean idict_set_history(IDict *self, const char *key, guint depth, GError **e
 		old = node->history;
 		History *history = NULL;
 		if (depth > 0) {
-			history = g_malloc0(sizeof(History) + depth * sizeof(HistoryEntry));
-			history->depth = depth;
+			history = history_new(depth);
 			/* Keep the newest entries that fit. */
 			guint keep = old ? MIN(old->count, depth) : 0;
 			for (guint i = old ? old->count - keep : 0; old && i < old->count; i++) {
@@ -1677,8 +1705,17 @@ void idict_clear(IDict *self)
 	g_hash_table_iter_init(&iter, self->keys);
 	while (g_hash_table_iter_next(&iter, NULL, &node))
 		nodes[i++] = node;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		/* History settings stay (what was recorded goes with the key). */
+		if (nodes[i]->history) {
+			if (self->kept_history == NULL)
+				self->kept_history = g_hash_table_new_full(g_str_hash, g_str_equal,
+									   g_free, NULL);
+			g_hash_table_insert(self->kept_history, g_strdup(nodes[i]->key),
+					    GUINT_TO_POINTER(nodes[i]->history->depth));
+		}
 		remove_key_locked(self, nodes[i], gone);
+	}
 	self->progress_started = FALSE;
 	g_rec_mutex_unlock(&self->lock);
 	/* The nodes, their values and checks are freed here (g_autoptr). */

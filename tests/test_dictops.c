@@ -228,7 +228,8 @@ START_TEST(test_dictops_clear_update_line)
 END_TEST
 
 /* What a key owns goes with it: writable flag, check (destroyed after the
- * lock is released), history. */
+ * lock is released), the values its history recorded.  The history setting
+ * stays for the name. */
 START_TEST(test_dictops_clear_drops_what_keys_own)
 {
 	g_autoptr(IDict) dict = idict_new();
@@ -253,11 +254,22 @@ START_TEST(test_dictops_clear_drops_what_keys_own)
 	guint64 alpha = path_ino(dict, "params/alpha");
 	ck_assert_int_eq(idict__store_client_write(dict, alpha, "0.4", 3), -EACCES);
 	ck_assert_int_eq(record.calls, 0);
-	ck_assert_int_eq(idict__store_history_stat(dict, path_ino(dict, "x"), &info, NULL), -ENOENT);
+	/* The history setting stayed; what it recorded went with the key. */
+	g_autoptr(GBytes) text = NULL;
+	ck_assert_int_eq(idict__store_history_stat(dict, path_ino(dict, "x"), &info, &text), 0);
+	gsize len = 0;
+	const char *lines = g_bytes_get_data(text, &len);
+	ck_assert_msg(len > 0 && memchr(lines, '\n', len) == lines + len - 1,
+		      "history/x after the clear and one update: \"%.*s\"", (int)len, lines);
 	int err = 1;
 	g_autoptr(GPtrArray) history = idict__store_list_dir(dict, IDICT__VIEW_HISTORY,
 							     IDICT__INO_ROOT, &err);
-	ck_assert_uint_eq(history->len, 0);
+	ck_assert_uint_eq(history->len, 1);
+	/* Kept only until the name is set again: removing x and setting it
+	 * once more gives a key without a history, as for any new key. */
+	ck_assert(idict_remove(dict, "x"));
+	ck_assert(idict_set_double(dict, "x", 2, NULL));
+	ck_assert_int_eq(idict__store_history_stat(dict, path_ino(dict, "x"), &info, NULL), -ENOENT);
 }
 END_TEST
 
