@@ -340,6 +340,49 @@ IDICT_API guint idict_add_callback(IDict *self, IDictUpdateFunc func, gpointer u
  *  call of the callback already under way in another thread may still run. */
 IDICT_API gboolean idict_remove_callback(IDict *self, guint id);
 
+/* ---- Changed keys and client writes ------------------------------------
+ * For a loop that must know what changed, not only publish it: a library
+ * that copies changes elsewhere (libidict-mpi gathers them across MPI
+ * ranks), or a computation that recomputes something when a client sets a
+ * parameter.  Both cost in proportion to the keys listed, never to the size
+ * of the dictionary.
+ */
+
+/**
+ * idict_changed_keys:
+ * The keys changed since the last update: set or removed by the
+ * computation, or written by a client.  They are what the next
+ * idict_notify_update() will list; it empties the list.  A removed key is
+ * listed (idict_contains() tells it apart).
+ * Returns: (transfer full): the names in strcmp() order, NULL-terminated;
+ *   g_strfreev() it.
+ */
+IDICT_API char **idict_changed_keys(IDict *self);
+
+/**
+ * idict_hold_client_writes:
+ * With @hold, a client's write to a writable key is taken as usual (parsed,
+ * checked, answered, shown at once in the key's file, snapshot.json and the
+ * next update line), but the computation's getters go on returning the
+ * earlier value until it calls idict_take_client_writes().  The loop then
+ * decides when new parameters come into force, so that one step sees one
+ * set of them.  A value the computation sets itself replaces a held write.
+ * Turning @hold off brings every held write into force at once.  Off by
+ * default.
+ */
+IDICT_API void idict_hold_client_writes(IDict *self, gboolean hold);
+
+/**
+ * idict_take_client_writes:
+ * Brings the held client writes (idict_hold_client_writes()) into force for
+ * the computation, and lists the keys that clients wrote since the last
+ * call, held or not.  A key is not listed if the computation set or removed
+ * it after the client's write (its own value replaced the client's).
+ * Returns: (transfer full): the names in strcmp() order, NULL-terminated;
+ *   g_strfreev() it.
+ */
+IDICT_API char **idict_take_client_writes(IDict *self);
+
 /**
  * idict_terminate_on_signals:
  * Opt-in: makes the first SIGINT, SIGTERM or SIGHUP call idict_terminate()

@@ -74,6 +74,7 @@ struct _Node {
 	guint8 name_offset; /* the last component starts at key + name_offset */
 	guint writable : 1;
 	guint changed : 1;  /* on IDict.changed */
+	guint client_written : 1; /* in IDict.client_writes */
 	char key[];         /* full path, "" for the root; the key table's key */
 };
 
@@ -136,10 +137,18 @@ struct _IDict {
 	/* Atomic, changed under callbacks_lock: callbacks or a hook exist.
 	 * Lets an update with nobody listening skip the lock. */
 	gint listening;
+
+	/* Client writes not yet taken (idict_take_client_writes()), under the
+	 * store lock: Node* -> Value* (owned), the value the computation still
+	 * sees while writes are held (idict_hold_client_writes()), or NULL. */
+	GHashTable *client_writes;
+	gboolean hold_client_writes;
 };
 
 static double progress_fraction_locked(IDict *self);
 static void restore_kept_history_locked(IDict *self, Node *node);
+static void forget_client_write_locked(IDict *self, Node *node, Value *held_out);
+static const Value *computation_value_locked(IDict *self, const Node *node);
 
 /* ---- nodes ---- */
 
@@ -273,6 +282,13 @@ static Node *node_new(IDict *self, Node *parent, const char *key, gsize key_len,
 static void node_unlink(IDict *self, Node *node)
 {
 	g_hash_table_remove(self->inodes, node);
+	if (G_UNLIKELY(node->client_written)) {
+		/* The earlier value of a writable key, freed under the lock:
+		 * normally a scalar, which owns nothing. */
+		Value held;
+		forget_client_write_locked(self, node, &held);
+		value_clear(&held);
+	}
 	if (node->history)
 		for (Node *up = node->parent; up; up = up->parent)
 			up->n_history--;
@@ -375,6 +391,7 @@ IDict *idict_new(void)
 	g_mutex_init(&self->callbacks_lock);
 	self->callbacks = g_ptr_array_new();
 	self->next_callback_id = 1;
+	self->client_writes = g_hash_table_new(NULL, NULL);
 	return self;
 }
 
@@ -394,6 +411,7 @@ void idict_free(IDict *self)
 		g_atomic_rc_box_release_full(self->callbacks->pdata[i], callback_rec_clear);
 	g_ptr_array_unref(self->callbacks);
 	node_free_recursive(self, self->root);
+	g_hash_table_unref(self->client_writes); /* emptied by node_unlink() */
 	g_hash_table_unref(self->keys);
 	g_hash_table_unref(self->inodes);
 	g_free(self->changed);
@@ -491,9 +509,11 @@ static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
 
 /* Stores @value (consumed) under the key of @node, as a change for the
  * next update.  Store lock held.  The previous value and text go to @old
- * and *@old_text, for the caller to free after unlocking. */
-static void store_value_locked(IDict *self, Node *node, Value value, Value *old,
-			       GBytes **old_text)
+ * and *@old_text, for the caller to free after unlocking.  For a client's
+ * write (idict__store_client_write()); the computation's go through
+ * store_value_locked(). */
+static void replace_value_locked(IDict *self, Node *node, Value value, Value *old,
+				 GBytes **old_text)
 {
 	*old = node->value;
 	*old_text = node->text;
@@ -501,6 +521,22 @@ static void store_value_locked(IDict *self, Node *node, Value value, Value *old,
 	node->text = NULL;
 	node->generation++;
 	mark_changed_locked(self, node);
+}
+
+/* The computation stores @value: as replace_value_locked(), and its value
+ * replaces a client's write not yet taken (idict_take_client_writes()).
+ * Store lock held. */
+static void store_value_locked(IDict *self, Node *node, Value value, Value *old,
+			       GBytes **old_text)
+{
+	if (G_UNLIKELY(node->client_written)) {
+		/* Freed under the lock: the earlier value of a writable key,
+		 * normally a scalar.  set_value_take() frees it after. */
+		Value held;
+		forget_client_write_locked(self, node, &held);
+		value_clear(&held);
+	}
+	replace_value_locked(self, node, value, old, old_text);
 }
 
 /* Stores @value (consumed) under @key, creating the key if needed. */
@@ -528,12 +564,17 @@ static gboolean set_value_take(IDict *self, const char *key, Value value, GError
 			return FALSE;
 		}
 	}
+	/* The computation's own value replaces a client's write. */
+	Value held = { .kind = VALUE_BOXED };
+	if (G_UNLIKELY(node->client_written))
+		forget_client_write_locked(self, node, &held);
 	Value old;
 	GBytes *old_text;
 	store_value_locked(self, node, value, &old, &old_text);
 	g_rec_mutex_unlock(&self->lock);
 	/* Free the old value outside the lock: it may be large. */
 	value_clear(&old);
+	value_clear(&held);
 	if (old_text)
 		g_bytes_unref(old_text);
 	return TRUE;
@@ -614,13 +655,25 @@ gboolean idict_set_matrix(IDict *self, const char *key, const double *values, gs
 
 /* ---- getting ---- */
 
+/* The value the computation's getters see: a client's write held by
+ * idict_hold_client_writes() is not yet in force for it.  Store lock held. */
+static const Value *computation_value_locked(IDict *self, const Node *node)
+{
+	if (G_UNLIKELY(node->client_written)) {
+		const Value *held = g_hash_table_lookup(self->client_writes, node);
+		if (held)
+			return held;
+	}
+	return &node->value;
+}
+
 GVariant *idict_get_value(IDict *self, const char *key)
 {
 	g_return_val_if_fail(self != NULL, NULL);
 	g_return_val_if_fail(key != NULL, NULL);
 	g_rec_mutex_lock(&self->lock);
 	Node *node = g_hash_table_lookup(self->keys, key);
-	GVariant *value = node ? value_to_variant(&node->value) : NULL;
+	GVariant *value = node ? value_to_variant(computation_value_locked(self, node)) : NULL;
 	g_rec_mutex_unlock(&self->lock);
 	return value;
 }
@@ -665,7 +718,7 @@ static gboolean get_scalar(IDict *self, const char *key, ValueKind kind, Value *
 	g_return_val_if_fail(key != NULL, FALSE);
 	g_rec_mutex_lock(&self->lock);
 	Node *node = g_hash_table_lookup(self->keys, key);
-	Value value = node ? node->value : (Value){ 0 };
+	Value value = node ? *computation_value_locked(self, node) : (Value){ 0 };
 	/* The type string of a boxed value lives in the value: copy it. */
 	g_autofree char *has = node && value.kind != kind ? g_strdup(value_type_string(&value))
 							  : NULL;
@@ -896,6 +949,21 @@ static gboolean same_shape(GVariant *a, GVariant *b)
 	return TRUE;
 }
 
+/* Lists @node as written by a client.  While writes are held, the first
+ * write since the last take moves the value the computation saw, *@old,
+ * aside for it (leaving *@old empty).  Store lock held. */
+static void record_client_write_locked(IDict *self, Node *node, Value *old)
+{
+	Value *held = node->client_written ? g_hash_table_lookup(self->client_writes, node) : NULL;
+	if (self->hold_client_writes && held == NULL) {
+		held = g_new(Value, 1);
+		*held = *old;
+		*old = (Value){ .kind = VALUE_BOXED };
+	}
+	node->client_written = TRUE;
+	g_hash_table_insert(self->client_writes, node, held);
+}
+
 int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len)
 {
 	g_rec_mutex_lock(&self->lock);
@@ -945,9 +1013,11 @@ int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize 
 		err = -EINVAL; /* the computation changed the type or shape meanwhile */
 	Value old = { 0 };
 	GBytes *old_text = NULL;
-	if (err == 0)
-		store_value_locked(self, node, value_take_variant(g_steal_pointer(&value)), &old,
-				   &old_text);
+	if (err == 0) {
+		replace_value_locked(self, node, value_take_variant(g_steal_pointer(&value)), &old,
+				     &old_text);
+		record_client_write_locked(self, node, &old);
+	}
 	g_rec_mutex_unlock(&self->lock);
 	value_clear(&old);
 	if (old_text)
@@ -1667,10 +1737,13 @@ static Batch *batch_take(IDict *self)
 		const Node *node = node_p;
 		gsize size = strlen(node->key) + 1;
 		memcpy(name, node->key, size);
+		/* What the computation sees (a held client write is not yet
+		 * in force for it); the cached text only if it is that. */
+		const Value *value = computation_value_locked(self, node);
 		batch->entries[i++] = (BatchEntry){
 			.key = name,
-			.value = value_copy(&node->value),
-			.text = node->text ? g_bytes_ref(node->text) : NULL,
+			.value = value_copy(value),
+			.text = node->text && value == &node->value ? g_bytes_ref(node->text) : NULL,
 			.writable = node->writable,
 		};
 		name += size;
@@ -1821,7 +1894,7 @@ GVariant *idict_pop(IDict *self, const char *key)
 	Node *node = g_hash_table_lookup(self->keys, key);
 	gboolean found = node != NULL;
 	if (found) {
-		value = value_copy(&node->value);
+		value = value_copy(computation_value_locked(self, node));
 		remove_key_locked(self, node, gone);
 	}
 	g_rec_mutex_unlock(&self->lock);
@@ -1854,13 +1927,14 @@ GVariant *idict_set_default(IDict *self, const char *key, GVariant *value, GErro
 			return NULL;
 		name_checked = TRUE;
 	}
-	if (node && value_is_of_type(&node->value, type)) {
-		Value current = value_copy(&node->value);
+	if (node && value_is_of_type(computation_value_locked(self, node), type)) {
+		Value current = value_copy(computation_value_locked(self, node));
 		g_rec_mutex_unlock(&self->lock);
 		return value_steal_variant(&current);
 	}
 	if (node) {
-		g_autofree char *has = g_strdup(value_type_string(&node->value));
+		g_autofree char *has =
+			g_strdup(value_type_string(computation_value_locked(self, node)));
 		g_rec_mutex_unlock(&self->lock);
 		wrong_type(error, key, has, type);
 		return NULL;
@@ -1878,4 +1952,108 @@ GVariant *idict_set_default(IDict *self, const char *key, GVariant *value, GErro
 	if (old_text)
 		g_bytes_unref(old_text);
 	return g_steal_pointer(&given);
+}
+
+/* ---- changed keys and client writes (for idict-mpi and the like) ---- */
+
+/* Takes @node off the list of client writes; its held value, if any, goes
+ * to *@held_out (an empty value if none) for the caller to clear.  Store
+ * lock held. */
+static void forget_client_write_locked(IDict *self, Node *node, Value *held_out)
+{
+	Value *held = g_hash_table_lookup(self->client_writes, node);
+	*held_out = held ? *held : (Value){ .kind = VALUE_BOXED };
+	g_free(held);
+	g_hash_table_remove(self->client_writes, node);
+	node->client_written = FALSE;
+}
+
+char **idict_changed_keys(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	/* Copies under the lock; sorting after unlocking. */
+	g_rec_mutex_lock(&self->lock);
+	guint n = self->n_changed + g_hash_table_size(self->removed);
+	char **names = g_new(char *, n + 1);
+	guint i = 0;
+	for (guint c = 0; c < self->n_changed; c++)
+		names[i++] = g_strdup(self->changed[c]->key);
+	GHashTableIter iter;
+	gpointer name;
+	g_hash_table_iter_init(&iter, self->removed);
+	while (g_hash_table_iter_next(&iter, &name, NULL))
+		names[i++] = g_strdup(name);
+	g_rec_mutex_unlock(&self->lock);
+
+	qsort(names, n, sizeof(char *), compare_strings);
+	/* A key removed and set again is in both. */
+	guint unique = 0;
+	for (i = 0; i < n; i++) {
+		if (unique > 0 && strcmp(names[i], names[unique - 1]) == 0)
+			g_free(names[i]);
+		else
+			names[unique++] = names[i];
+	}
+	names[unique] = NULL;
+	return names;
+}
+
+/* Frees the held values in @held (Value*), after the store lock is
+ * released: an array may be large. */
+static void free_held_values(GPtrArray *held)
+{
+	for (guint i = 0; i < held->len; i++) {
+		Value *value = held->pdata[i];
+		value_clear(value);
+		g_free(value);
+	}
+	g_ptr_array_unref(held);
+}
+
+void idict_hold_client_writes(IDict *self, gboolean hold)
+{
+	g_return_if_fail(self != NULL);
+	g_autoptr(GPtrArray) released = g_ptr_array_new();
+	g_rec_mutex_lock(&self->lock);
+	self->hold_client_writes = hold != FALSE;
+	if (!hold) {
+		/* Every held write comes into force; the keys stay listed. */
+		GHashTableIter iter;
+		gpointer held;
+		g_hash_table_iter_init(&iter, self->client_writes);
+		while (g_hash_table_iter_next(&iter, NULL, &held)) {
+			if (held) {
+				g_ptr_array_add(released, held);
+				g_hash_table_iter_replace(&iter, NULL);
+			}
+		}
+	}
+	g_rec_mutex_unlock(&self->lock);
+	free_held_values(g_steal_pointer(&released));
+}
+
+char **idict_take_client_writes(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	g_autoptr(GPtrArray) released = g_ptr_array_new();
+	g_rec_mutex_lock(&self->lock);
+	guint n = g_hash_table_size(self->client_writes);
+	char **names = g_new(char *, n + 1);
+	guint i = 0;
+	GHashTableIter iter;
+	gpointer key, held;
+	g_hash_table_iter_init(&iter, self->client_writes);
+	while (g_hash_table_iter_next(&iter, &key, &held)) {
+		Node *node = key;
+		node->client_written = FALSE;
+		names[i++] = g_strdup(node->key);
+		if (held)
+			g_ptr_array_add(released, held);
+	}
+	g_hash_table_remove_all(self->client_writes);
+	g_rec_mutex_unlock(&self->lock);
+	free_held_values(g_steal_pointer(&released));
+	names[n] = NULL;
+	qsort(names, n, sizeof(char *), compare_strings);
+	return names;
 }

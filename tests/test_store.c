@@ -1858,6 +1858,167 @@ END_TEST
 
 /* ---- the suite ---- */
 
+
+/* ---- changed keys and client writes ---- */
+
+/* Joins a NULL-terminated list with spaces, for comparisons; frees @list. */
+static char *joined(char **list)
+{
+	char *text = g_strjoinv(" ", list);
+	g_strfreev(list);
+	return text;
+}
+
+/* The text a client reading @key gets. */
+static char *client_text(IDict *dict, const char *key)
+{
+	IDictNodeInfo info;
+	g_autoptr(GBytes) text = NULL;
+	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, key), &info, &text), 0);
+	return g_strndup(g_bytes_get_data(text, NULL), g_bytes_get_size(text));
+}
+
+static void assert_list(char **list, const char *expected)
+{
+	g_autofree char *text = joined(list);
+	ck_assert_str_eq(text, expected);
+}
+
+START_TEST(test_store_changed_keys)
+{
+	g_autoptr(IDict) dict = idict_new();
+	assert_list(idict_changed_keys(dict), "");
+	idict_set_int(dict, "step", 1, NULL);
+	idict_set_double(dict, "b/residual", 0.5, NULL);
+	idict_set_double(dict, "a", 1, NULL);
+	idict_set_double(dict, "a", 2, NULL);
+	assert_list(idict_changed_keys(dict), "a b/residual step");
+	idict_notify_update(dict, FALSE);
+	assert_list(idict_changed_keys(dict), "");
+
+	/* Removed: listed, gone; removed and set again: listed once. */
+	idict_remove(dict, "step");
+	idict_remove(dict, "a");
+	idict_set_double(dict, "a", 3, NULL);
+	assert_list(idict_changed_keys(dict), "a step");
+	ck_assert(!idict_contains(dict, "step"));
+	/* Asking changes nothing: the update still lists them. */
+	assert_list(idict_changed_keys(dict), "a step");
+	idict_notify_update(dict, FALSE);
+	assert_list(idict_changed_keys(dict), "");
+
+	/* A client's write is a change. */
+	idict_set_writable(dict, "a", TRUE, NULL);
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "a"), "4\n", 2), 0);
+	assert_list(idict_changed_keys(dict), "a");
+}
+END_TEST
+
+START_TEST(test_store_take_client_writes_not_held)
+{
+	g_autoptr(IDict) dict = idict_new();
+	idict_set_double(dict, "params/alpha", 0.25, NULL);
+	idict_set_double(dict, "params/beta", 1, NULL);
+	idict_set_writable(dict, "params/alpha", TRUE, NULL);
+	idict_set_writable(dict, "params/beta", TRUE, NULL);
+	assert_list(idict_take_client_writes(dict), "");
+
+	guint64 alpha = path_ino(dict, "params/alpha");
+	ck_assert_int_eq(idict__store_client_write(dict, alpha, "0.3\n", 4), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "params/beta"), "2", 1), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, alpha, "0.4\n", 4), 0);
+	/* Not held: in force at once. */
+	double value = 0;
+	ck_assert(idict_get_double(dict, "params/alpha", &value, NULL));
+	ck_assert(value == 0.4);
+	/* Refused writes are not listed. */
+	ck_assert_int_eq(idict__store_client_write(dict, alpha, "x", 1), -EINVAL);
+	assert_list(idict_take_client_writes(dict), "params/alpha params/beta");
+	assert_list(idict_take_client_writes(dict), "");
+	/* Taking does not touch the changes of the next update. */
+	assert_list(idict_changed_keys(dict), "params/alpha params/beta");
+}
+END_TEST
+
+START_TEST(test_store_hold_client_writes)
+{
+	g_autoptr(IDict) dict = idict_new();
+	idict_set_double(dict, "alpha", 0.25, NULL);
+	double u[3] = { 1, 2, 3 };
+	idict_set_array(dict, "u", u, 3, NULL);
+	idict_set_writable(dict, "alpha", TRUE, NULL);
+	idict_set_writable(dict, "u", TRUE, NULL);
+	idict_hold_client_writes(dict, TRUE);
+
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.3", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.4", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "u"), "4 5 6", 5), 0);
+	/* Clients see their write; the computation the earlier value. */
+	g_autofree char *text = client_text(dict, "alpha");
+	ck_assert_str_eq(text, "0.4\n");
+	double alpha = 0;
+	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
+	ck_assert(alpha == 0.25);
+	g_autoptr(GVariant) boxed = idict_get_value(dict, "alpha");
+	ck_assert(g_variant_get_double(boxed) == 0.25);
+	gsize n = 0;
+	g_autofree double *held = idict_dup_array(dict, "u", &n, NULL);
+	ck_assert_uint_eq(n, 3);
+	ck_assert(held[0] == 1 && held[2] == 3);
+	/* ... and the update lists the write. */
+	assert_list(idict_changed_keys(dict), "alpha u");
+
+	assert_list(idict_take_client_writes(dict), "alpha u");
+	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
+	ck_assert(alpha == 0.4);
+	g_autofree double *taken = idict_dup_array(dict, "u", &n, NULL);
+	ck_assert(taken[0] == 4 && taken[2] == 6);
+
+	/* Still held after a take: the next write waits for the next take. */
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.5", 3), 0);
+	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
+	ck_assert(alpha == 0.4);
+	/* Turning hold off brings it into force, and keeps it listed. */
+	idict_hold_client_writes(dict, FALSE);
+	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
+	ck_assert(alpha == 0.5);
+	assert_list(idict_take_client_writes(dict), "alpha");
+
+	/* Held writes pending at idict_free() are freed (ASan checks). */
+	idict_hold_client_writes(dict, TRUE);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "u"), "7 8 9", 5), 0);
+}
+END_TEST
+
+START_TEST(test_store_computation_replaces_held_write)
+{
+	g_autoptr(IDict) dict = idict_new();
+	idict_set_double(dict, "alpha", 0.25, NULL);
+	idict_set_double(dict, "beta", 1, NULL);
+	idict_set_writable(dict, "alpha", TRUE, NULL);
+	idict_set_writable(dict, "beta", TRUE, NULL);
+	idict_hold_client_writes(dict, TRUE);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.3", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "beta"), "2", 1), 0);
+	/* The computation's own value wins, for it and for clients. */
+	idict_set_double(dict, "alpha", 0.125, NULL);
+	double alpha = 0;
+	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
+	ck_assert(alpha == 0.125);
+	g_autofree char *text = client_text(dict, "alpha");
+	ck_assert_str_eq(text, "0.125\n");
+	/* A removed key is not listed either. */
+	ck_assert(idict_remove(dict, "beta"));
+	assert_list(idict_take_client_writes(dict), "");
+	/* The key keeps its writable flag, and a new write is listed again. */
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.2", 3), 0);
+	assert_list(idict_take_client_writes(dict), "alpha");
+	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
+	ck_assert(alpha == 0.2);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *suite = suite_create("store");
@@ -1942,6 +2103,13 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_add_callback_inside);
 	tcase_add_test(tc, test_store_update_hook);
 	tcase_set_timeout(tc, 2 * DEADLOCK_LIMIT_S);
+	suite_add_tcase(suite, tc);
+
+	tc = tcase_create("changes_and_client_writes");
+	tcase_add_test(tc, test_store_changed_keys);
+	tcase_add_test(tc, test_store_take_client_writes_not_held);
+	tcase_add_test(tc, test_store_hold_client_writes);
+	tcase_add_test(tc, test_store_computation_replaces_held_write);
 	suite_add_tcase(suite, tc);
 
 	return suite;
