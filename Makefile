@@ -301,3 +301,83 @@ install-contrib:
 
 uninstall-contrib:
 	rm -f $(CONTRIB_TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(PYTHONDIR)/idict.py
+
+# ---- libidict-mpi (issue 15) ----
+# One dictionary for a whole MPI job: a library of its own, so that libidict
+# never depends on MPI.  Built with the MPI that pkg-config's mpi-c names
+# (Debian's alternative: Open MPI from libopenmpi-dev, or MPICH); MPI_PKG
+# picks another (ompi-c, mpich).  WITH_MPI=no builds without it.
+WITH_MPI ?= yes
+MPI_PKG ?= mpi-c
+MPI_SONAME := libidict-mpi.so.0
+ifeq ($(WITH_MPI),yes)
+MPI_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags $(MPI_PKG)))
+MPI_LIBS := $(shell $(PKG_CONFIG) --libs $(MPI_PKG))
+MPI_SRCS := src/mpi/changes.c src/mpi/sync.c
+MPI_OBJS := $(MPI_SRCS:src/%.c=$(BUILD)/obj/%.o)
+MPI_BINS := $(BUILD)/libidict-mpi.a $(BUILD)/libidict-mpi.so $(BUILD)/idict-mpi-demo \
+	$(BUILD)/tests/test_mpi
+all: $(MPI_BINS)
+
+$(BUILD)/obj/mpi/%.o: src/mpi/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PROJECT_CFLAGS) -DIDICT_MPI_COMPILATION -fvisibility=hidden $(MPI_CFLAGS) \
+		$(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libidict-mpi.a: $(MPI_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/libidict-mpi.so: $(MPI_OBJS) src/mpi/libidict-mpi.map $(BUILD)/libidict.so
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,$(MPI_SONAME) -Wl,--no-undefined \
+		-Wl,--version-script=src/mpi/libidict-mpi.map $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $(MPI_OBJS) -L$(BUILD) -lidict $(MPI_LIBS) $(shell $(PKG_CONFIG) --libs glib-2.0)
+
+$(BUILD)/idict-mpi-demo: contrib/idict-mpi-demo.c $(BUILD)/libidict-mpi.a $(BUILD)/libidict.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(PROJECT_CFLAGS) $(MPI_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libidict-mpi.a $(BUILD)/libidict.a $(MPI_LIBS) $(LIB_LIBS) -lm
+
+$(BUILD)/tests/test_mpi: tests/mpi/test_mpi.c $(BUILD)/libidict-mpi.a $(BUILD)/libidict.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(PROJECT_CFLAGS) -Isrc -Isrc/mpi $(MPI_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) \
+		$(LDFLAGS) -o $@ $< $(BUILD)/libidict-mpi.a $(BUILD)/libidict.a $(MPI_LIBS) \
+		$(LIB_LIBS) -lm
+
+$(BUILD)/bench/idict-mpi-bench: tests/bench/mpi_bench.c $(BUILD)/libidict-mpi.a $(BUILD)/libidict.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(PROJECT_CFLAGS) $(MPI_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libidict-mpi.a $(BUILD)/libidict.a $(MPI_LIBS) $(LIB_LIBS) -lm
+bench: $(BUILD)/bench/idict-mpi-bench
+
+.PHONY: install-mpi uninstall-mpi
+install: install-mpi
+uninstall: uninstall-mpi
+
+install-mpi: $(BUILD)/libidict-mpi.a $(BUILD)/libidict-mpi.so $(BUILD)/idict-mpi-demo
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3
+	install -m 644 $(BUILD)/libidict-mpi.a $(DESTDIR)$(LIBDIR)/libidict-mpi.a
+	install -m 755 $(BUILD)/libidict-mpi.so $(DESTDIR)$(LIBDIR)/libidict-mpi.so.$(VERSION)
+	ln -sf libidict-mpi.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(MPI_SONAME)
+	ln -sf $(MPI_SONAME) $(DESTDIR)$(LIBDIR)/libidict-mpi.so
+	install -m 644 include/idict-mpi.h $(DESTDIR)$(INCLUDEDIR)/idict-mpi.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@MPI_PKG@|$(MPI_PKG)|' \
+		src/mpi/idict-mpi.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/idict-mpi.pc
+	install -m 755 $(BUILD)/idict-mpi-demo $(DESTDIR)$(BINDIR)/idict-mpi-demo
+	install -m 644 contrib/man/idict-mpi.3 $(DESTDIR)$(MANDIR)/man3/idict-mpi.3
+
+uninstall-mpi:
+	rm -f $(DESTDIR)$(LIBDIR)/libidict-mpi.a $(DESTDIR)$(LIBDIR)/libidict-mpi.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/$(MPI_SONAME) $(DESTDIR)$(LIBDIR)/libidict-mpi.so \
+		$(DESTDIR)$(INCLUDEDIR)/idict-mpi.h $(DESTDIR)$(PKGCONFIGDIR)/idict-mpi.pc \
+		$(DESTDIR)$(BINDIR)/idict-mpi-demo $(DESTDIR)$(MANDIR)/man3/idict-mpi.3
+
+-include $(MPI_OBJS:.o=.d) $(BUILD)/idict-mpi-demo.d $(BUILD)/tests/test_mpi.d \
+	$(BUILD)/bench/idict-mpi-bench.d
+endif
