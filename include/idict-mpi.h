@@ -6,7 +6,7 @@
  * ranks call idict_mpi_sync() at the same point of each step.  The sync:
  *   - gives every rank rank 0's control state: a pause from a client stops
  *     every rank inside the same sync, a terminate (from a client on rank 0,
- *     or idict_terminate() on any rank) makes idict_terminated() true on
+ *     or idict_terminate() on any rank) makes idict_mpi_terminated() true on
  *     every rank after the same sync, and the writable keys clients set on
  *     rank 0 reach every rank in the same sync (rank 0 included: its client
  *     writes are held until then, see idict_hold_client_writes());
@@ -96,6 +96,17 @@ IDICT_MPI_API gboolean idict_mpi_reduce(IDictMpi *self, const char *key, IDictMp
  *   carries (2 GiB).
  */
 IDICT_MPI_API gboolean idict_mpi_sync(IDictMpi *self, gboolean final, GError **error);
+
+/**
+ * idict_mpi_terminated:
+ * Whether the job was terminated, as of the last sync: the same on every
+ * rank.  Leave the loop on this, not on idict_terminated(), which on rank 0
+ * turns true the moment a client writes ctl/terminate, before the other
+ * ranks know (a rank leaving the loop alone would leave the others waiting
+ * for it in their next collective).  The sync also terminates each rank's
+ * dictionary, so idict_terminated() agrees after it.
+ */
+IDICT_MPI_API gboolean idict_mpi_terminated(IDictMpi *self);
 
 /** Returns: the number of syncs done (0 before the first). */
 IDICT_MPI_API guint64 idict_mpi_syncs(IDictMpi *self);

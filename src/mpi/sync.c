@@ -137,7 +137,8 @@ struct _IDictMpi {
 	MPI_Datatype cell_type;
 	MPI_Op cell_op;
 	guint64 syncs;
-	gboolean finished; /* the final sync is done */
+	gboolean finished;   /* the final sync is done */
+	gboolean terminated; /* the job, as of the last sync */
 	GArray *reductions; /* Reduction */
 	GHashTable *warned; /* messages logged once, owned */
 	GByteArray *mine;   /* this rank's changes, packed */
@@ -189,6 +190,12 @@ void idict_mpi_free(IDictMpi *self)
 	g_byte_array_unref(self->all);
 	g_byte_array_unref(self->client);
 	g_free(self);
+}
+
+gboolean idict_mpi_terminated(IDictMpi *self)
+{
+	g_return_val_if_fail(self != NULL, TRUE);
+	return self->terminated;
 }
 
 guint64 idict_mpi_syncs(IDictMpi *self)
@@ -403,9 +410,15 @@ static void pack_client_writes(IDictMpi *self, char **client)
 	}
 }
 
-/* Gathers every rank's self->mine into rank 0's dictionary as rank/N/KEY.
- * @max and @min: the largest and smallest size, the same on every rank. */
-static void gather_changes(IDictMpi *self, gint64 max, gint64 min)
+/* Gathers every rank's self->mine into rank 0's self->all; @spans gets
+ * each rank's (start, length) in it.  @max and @min: the largest and
+ * smallest size, the same on every rank. */
+typedef struct {
+	gsize start;
+	gsize len;
+} Span;
+
+static void gather_changes(IDictMpi *self, gint64 max, gint64 min, Span *spans)
 {
 	gboolean root = self->rank == 0;
 	int size = self->size;
@@ -423,15 +436,10 @@ static void gather_changes(IDictMpi *self, gint64 max, gint64 min)
 			g_byte_array_set_size(self->all, (guint)(block * (gsize)size));
 		MPI_Gather(self->mine->data, (int)block, MPI_BYTE, self->all->data, (int)block,
 			   MPI_BYTE, 0, self->comm);
-		if (!root)
-			return;
-		for (int r = 0; r < size; r++) {
-			const guint8 *at = self->all->data + block * (gsize)r;
+		for (int r = 0; root && r < size; r++) {
 			gint64 n;
-			memcpy(&n, at, sizeof n);
-			char prefix[32];
-			snprintf(prefix, sizeof prefix, "rank/%d/", r);
-			unpack_and_apply(self, at + sizeof n, (gsize)CLAMP(n, 0, max), prefix, r);
+			memcpy(&n, self->all->data + block * (gsize)r, sizeof n);
+			spans[r] = (Span){ block * (gsize)r + sizeof n, (gsize)CLAMP(n, 0, max) };
 		}
 		return;
 	}
@@ -444,16 +452,12 @@ static void gather_changes(IDictMpi *self, gint64 max, gint64 min)
 	for (int r = 0; root && r < size; r++) {
 		starts[r] = total;
 		total += lens[r];
+		spans[r] = (Span){ (gsize)starts[r], (gsize)lens[r] };
 	}
 	if (root)
 		g_byte_array_set_size(self->all, (guint)MAX(total, 1));
 	MPI_Gatherv(self->mine->data, len, MPI_BYTE, self->all->data, lens, starts, MPI_BYTE, 0,
 		    self->comm);
-	for (int r = 0; root && r < size; r++) {
-		char prefix[32];
-		snprintf(prefix, sizeof prefix, "rank/%d/", r);
-		unpack_and_apply(self, self->all->data + starts[r], (gsize)lens[r], prefix, r);
-	}
 }
 
 /* One round of a sync: the header, then changes and client writes as
@@ -500,18 +504,29 @@ static gboolean sync_round(IDictMpi *self, gboolean first, gboolean final, guint
 			    MAX(max, client_bytes));
 		return FALSE;
 	}
+	g_autofree Span *spans = root && max > 0 ? g_new0(Span, self->size) : NULL;
 	if (max > 0)
-		gather_changes(self, max, min);
+		gather_changes(self, max, min, spans);
 	if (client_bytes > 0) {
 		if (!root)
 			g_byte_array_set_size(self->client, (guint)client_bytes);
 		MPI_Bcast(self->client->data, (int)client_bytes, MPI_BYTE, 0, self->comm);
-		if (!root)
-			unpack_and_apply(self, self->client->data, (gsize)client_bytes, "", 0);
 	}
+
+	/* Stored after the messages, under the lock: a client reading
+	 * snapshot.json, or several keys, sees one sync's changes or none. */
+	idict_lock(self->dict);
+	for (int r = 0; spans && r < self->size; r++) {
+		char prefix[32];
+		snprintf(prefix, sizeof prefix, "rank/%d/", r);
+		unpack_and_apply(self, self->all->data + spans[r].start, spans[r].len, prefix, r);
+	}
+	if (client_bytes > 0 && !root)
+		unpack_and_apply(self, self->client->data, (gsize)client_bytes, "", 0);
 	for (guint k = 0; first && k < self->reductions->len; k++)
 		reduction_store(self, &g_array_index(self->reductions, Reduction, k),
 				&cells[H_N + k]);
+	idict_unlock(self->dict);
 
 	flags = (guint)cells[H_FLAGS].i;
 	if (flags & (FLAG_TERMINATED | FLAG_FINAL))
@@ -572,6 +587,7 @@ gboolean idict_mpi_sync(IDictMpi *self, gboolean final, GError **error)
 	 * changed keys to what their computation changes. */
 	idict_notify_update(self->dict, last);
 	self->finished = last;
+	self->terminated = (flags & (FLAG_TERMINATED | FLAG_FINAL)) != 0;
 	while ((flags & FLAG_PAUSED) && !(flags & (FLAG_TERMINATED | FLAG_FINAL))) {
 		wait_while_paused(self);
 		if (!sync_round(self, FALSE, FALSE, &flags, &client, error))
@@ -580,6 +596,7 @@ gboolean idict_mpi_sync(IDictMpi *self, gboolean final, GError **error)
 		 * next update already. */
 		if (client && self->rank != 0)
 			idict_notify_update(self->dict, FALSE);
+		self->terminated = (flags & FLAG_TERMINATED) != 0;
 	}
 	return TRUE;
 }

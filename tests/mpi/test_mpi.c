@@ -510,10 +510,12 @@ static void test_terminate_and_final(void)
 		int from = who == 0 ? 0 : size - 1;
 		if (rank == from)
 			idict_terminate(job.dict);
+		report("terminate: the job's state changes only at a sync",
+		       !idict_mpi_terminated(job.mpi));
 		report("terminate: sync", sync_ok(&job));
 		g_autofree char *name = g_strdup_printf(
 			"terminate: from rank %d, every rank is terminated after the same sync", from);
-		report(name, idict_terminated(job.dict));
+		report(name, idict_mpi_terminated(job.mpi) && idict_terminated(job.dict));
 		job_free(&job);
 	}
 
@@ -525,7 +527,8 @@ static void test_terminate_and_final(void)
 	IDictStatus status;
 	idict__store_status(job.dict, &status);
 	report("final: every rank published its final update and is terminated",
-	       strcmp(status.state, "finished") == 0 && idict_terminated(job.dict));
+	       strcmp(status.state, "finished") == 0 && idict_terminated(job.dict) &&
+		       idict_mpi_terminated(job.mpi));
 	gboolean again = idict_mpi_sync(job.mpi, FALSE, &error);
 	report("final: a sync after the final one fails on every rank",
 	       !again && error && strstr(error->message, "after the final"));
