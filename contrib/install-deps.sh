@@ -19,6 +19,7 @@ packages=(
 	openssh-server openssh-client sshfs        # sshd, ssh, ssh-keygen, sshfs
 	nfs-ganesha nfs-ganesha-vfs                # a userspace NFSv4 server
 	libnfs-utils libnfs-dev                    # a userspace NFS client
+	libopenmpi-dev openmpi-bin  # libidict-mpi, its demo and tests (mpicc, mpirun)
 )
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo

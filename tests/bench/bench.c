@@ -22,7 +22,8 @@
  * Usage: idict-bench [--quick] [--only SECTIONS] [--updates N] [--large N]
  *                    [--tmpfs DIR] [--budget SECONDS]
  * SECTIONS: comma-separated from cost, watched, read, latency, render, large,
- * scale, redis.
+ * scale, redis; and mpi, which run-bench.sh runs (idict-mpi-bench under
+ * mpirun -np 4) and passes in with --extra-rows FILE.
  *
  * To profile one figure: idict-bench --loop KIND [--seconds S] runs its loop
  * alone (set, set-100k, set-mounted, read-small, read-floor, read-array, latency,
@@ -77,6 +78,7 @@ static gint opt_cat_readers = 32;
 static gint opt_stream_readers = 8;
 static char *opt_loop;
 static double opt_seconds = 5;
+static char *opt_extra_rows;
 
 static gboolean section_on(const char *name)
 {
@@ -1776,6 +1778,10 @@ static void print_table(void)
 	    "Redis SET + PUBLISH (pipelined)", R.redis_publish, "ns", FALSE, NAN, NULL, -1);
 	row("7b", "read a double: open + read + close", R.small_idict, "Redis GET", R.redis_get,
 	    "µs", FALSE, NAN, NULL, -1);
+	/* 8: libidict-mpi, measured by idict-mpi-bench under mpirun. */
+	g_autofree char *extra = NULL;
+	if (opt_extra_rows && g_file_get_contents(opt_extra_rows, &extra, NULL, NULL))
+		fputs(extra, stdout);
 	if (R.redis_note)
 		printf("\nRedis: %s\n", R.redis_note);
 }
@@ -1802,7 +1808,7 @@ int main(int argc, char **argv)
 		{ "quick", 'q', 0, G_OPTION_ARG_NONE, &opt_quick, "Fewer repetitions (a smoke run)",
 		  NULL },
 		{ "only", 0, 0, G_OPTION_ARG_STRING, &opt_only,
-		  "Only these sections: cost,watched,read,latency,render,large,scale,redis", "LIST" },
+		  "Only these sections: cost,watched,read,latency,render,large,scale,redis,mpi", "LIST" },
 		{ "updates", 0, 0, G_OPTION_ARG_INT, &opt_updates,
 		  "Updates per source for the latency figure (default 10000)", "N" },
 		{ "large", 0, 0, G_OPTION_ARG_INT, &opt_large,
@@ -1818,6 +1824,8 @@ int main(int argc, char **argv)
 		  "read-floor, read-array, latency, latency-floor, render", "KIND" },
 		{ "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &opt_seconds,
 		  "How long --loop runs (default 5)", "S" },
+		{ "extra-rows", 0, 0, G_OPTION_ARG_FILENAME, &opt_extra_rows,
+		  "Table rows measured elsewhere (idict-mpi-bench's), printed at the end", "FILE" },
 		{ "budget", 0, 0, G_OPTION_ARG_INT, &opt_budget,
 		  "Seconds before the watchdog cleans up and stops the run (default 280)", "S" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
