@@ -20,8 +20,12 @@ pids=()
 
 # Open MPI refuses root without these; harmless otherwise.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# Under the sanitizers: Open MPI's own allocations at exit are not ours.
-export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/.." && pwd)/mpi/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# Under the sanitizers (make check-sanitize): Open MPI's plugins leave
+# memory at MPI_Finalize that LeakSanitizer cannot attribute (their frames
+# show as "<unknown module>", so no suppression matches them).  AddressSanitizer
+# and UBSan stay on; leaks of the code under test are checked by the core's
+# suites (tests/test_store.c holds and takes client writes).
+export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 MPIRUN=(mpirun -np 4 --oversubscribe --bind-to none --mca mpi_yield_when_idle 1)
 
 cleanup() {
