@@ -73,6 +73,46 @@ cc $san -o "$dir/app-static" "$dir/app.c" $(pkg-config --static --cflags idict) 
 	"$prefix/lib/libidict.a" $(pkg-config --static --libs idict | sed 's/-lidict//') >"$dir/cc2.log" 2>&1
 check "a computation links the static library with pkg-config --static" test $? = 0
 
+# libidict-mpi: its own library, header, pkg-config file and man page.
+for f in lib/libidict-mpi.a lib/libidict-mpi.so lib/libidict-mpi.so.0 include/idict-mpi.h \
+	lib/pkgconfig/idict-mpi.pc bin/idict-mpi-demo share/man/man3/idict-mpi.3; do
+	check "installed $f" test -e "$prefix/$f"
+done
+check "libidict-mpi.so has the soname libidict-mpi.so.0" \
+	bash -c "objdump -p '$prefix/lib/libidict-mpi.so' | grep -q 'SONAME *libidict-mpi.so.0'"
+exported=$(nm -D --defined-only "$prefix/lib/libidict-mpi.so" | awk '$2 ~ /[TDBR]/ {print $3}' |
+	grep -v '^idict_mpi_' | grep -v '^_' | tr '\n' ' ')
+check "libidict-mpi.so exports only idict_mpi_* (others: ${exported:-none})" test -z "$exported"
+check "libidict.so does not depend on MPI" \
+	bash -c "! objdump -p '$prefix/lib/libidict.so' | grep NEEDED | grep -qi mpi"
+cat >"$dir/mpiapp.c" <<'C'
+#include <idict-mpi.h>
+int main(int argc, char **argv)
+{
+	MPI_Init(&argc, &argv);
+	g_autoptr(IDict) dict = idict_new();
+	IDictMpi *mpi = idict_mpi_new(dict, MPI_COMM_WORLD);
+	idict_set_int(dict, "n", 1, NULL);
+	idict_mpi_reduce(mpi, "n", IDICT_MPI_SUM, NULL);
+	gboolean ok = idict_mpi_sync(mpi, TRUE, NULL);
+	gint64 n = 0;
+	idict_get_int(dict, "n", &n, NULL);
+	int size;
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	idict_mpi_free(mpi);
+	MPI_Finalize();
+	return ok && n == size ? 0 : 1;
+}
+C
+# shellcheck disable=SC2046
+cc $san -o "$dir/mpiapp" "$dir/mpiapp.c" $(pkg-config --cflags --libs idict-mpi) \
+	-Wl,-rpath,"$prefix/lib" >"$dir/cc3.log" 2>&1
+check "an MPI computation builds with pkg-config --cflags --libs idict-mpi" test $? = 0
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 \
+	timeout 60 mpirun -np 2 --oversubscribe --mca mpi_yield_when_idle 1 "$dir/mpiapp" \
+	>"$dir/mpiapp.out" 2>&1
+check "... and runs under mpirun -np 2 against the installed libraries" test $? = 0
+
 make -s -C "$root" install BUILD="$BUILD" SANITIZE="${SANITIZE:-}" PREFIX=/usr/local \
 	DESTDIR="$dir/dest" >"$dir/install2.log" 2>&1
 check "make install DESTDIR=... puts files under DESTDIR" \
