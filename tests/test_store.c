@@ -2019,6 +2019,38 @@ START_TEST(test_store_computation_replaces_held_write)
 }
 END_TEST
 
+
+START_TEST(test_store_dict_operations_see_held_writes)
+{
+	g_autoptr(IDict) dict = idict_new();
+	idict_set_double(dict, "a", 1, NULL);
+	idict_set_double(dict, "b", 2, NULL);
+	idict_set_double(dict, "c", 3, NULL);
+	idict_set_writable(dict, "a", TRUE, NULL);
+	idict_set_writable(dict, "b", TRUE, NULL);
+	idict_set_writable(dict, "c", TRUE, NULL);
+	idict_hold_client_writes(dict, TRUE);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "a"), "10", 2), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "b"), "20", 2), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "c"), "30", 2), 0);
+	/* copy, set_default and pop are the computation's: they see what it sees. */
+	g_autoptr(IDict) copy = idict_copy(dict);
+	double value = 0;
+	ck_assert(idict_get_double(copy, "a", &value, NULL) && value == 1);
+	g_autoptr(GVariant) dflt = idict_set_default(dict, "a", g_variant_new_double(5), NULL);
+	ck_assert(dflt && g_variant_get_double(dflt) == 1);
+	g_autoptr(GVariant) popped = idict_pop(dict, "c");
+	ck_assert(popped && g_variant_get_double(popped) == 3);
+	/* update stores the computation's value: it replaces the held write. */
+	g_autoptr(IDict) other = idict_new();
+	idict_set_double(other, "b", 7, NULL);
+	ck_assert(idict_update(dict, other, NULL));
+	ck_assert(idict_get_double(dict, "b", &value, NULL) && value == 7);
+	assert_list(idict_take_client_writes(dict), "a");
+	ck_assert(idict_get_double(dict, "a", &value, NULL) && value == 10);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *suite = suite_create("store");
@@ -2110,6 +2142,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_take_client_writes_not_held);
 	tcase_add_test(tc, test_store_hold_client_writes);
 	tcase_add_test(tc, test_store_computation_replaces_held_write);
+	tcase_add_test(tc, test_store_dict_operations_see_held_writes);
 	suite_add_tcase(suite, tc);
 
 	return suite;
