@@ -148,6 +148,7 @@ struct _IDict {
 static double progress_fraction_locked(IDict *self);
 static void restore_kept_history_locked(IDict *self, Node *node);
 static void forget_client_write_locked(IDict *self, Node *node, Value *held_out);
+static void drop_client_write_locked(IDict *self, Node *node);
 static const Value *computation_value_locked(IDict *self, const Node *node);
 
 /* ---- nodes ---- */
@@ -282,13 +283,8 @@ static Node *node_new(IDict *self, Node *parent, const char *key, gsize key_len,
 static void node_unlink(IDict *self, Node *node)
 {
 	g_hash_table_remove(self->inodes, node);
-	if (G_UNLIKELY(node->client_written)) {
-		/* The earlier value of a writable key, freed under the lock:
-		 * normally a scalar, which owns nothing. */
-		Value held;
-		forget_client_write_locked(self, node, &held);
-		value_clear(&held);
-	}
+	if (G_UNLIKELY(node->client_written))
+		drop_client_write_locked(self, node);
 	if (node->history)
 		for (Node *up = node->parent; up; up = up->parent)
 			up->n_history--;
@@ -529,13 +525,8 @@ static void replace_value_locked(IDict *self, Node *node, Value value, Value *ol
 static void store_value_locked(IDict *self, Node *node, Value value, Value *old,
 			       GBytes **old_text)
 {
-	if (G_UNLIKELY(node->client_written)) {
-		/* Freed under the lock: the earlier value of a writable key,
-		 * normally a scalar.  set_value_take() frees it after. */
-		Value held;
-		forget_client_write_locked(self, node, &held);
-		value_clear(&held);
-	}
+	if (G_UNLIKELY(node->client_written))
+		drop_client_write_locked(self, node);
 	replace_value_locked(self, node, value, old, old_text);
 }
 
@@ -1966,6 +1957,16 @@ static void forget_client_write_locked(IDict *self, Node *node, Value *held_out)
 	g_free(held);
 	g_hash_table_remove(self->client_writes, node);
 	node->client_written = FALSE;
+}
+
+/* As forget_client_write_locked(), freeing the held value under the lock:
+ * the earlier value of a writable key, normally a scalar, which owns
+ * nothing.  (set_value_take() forgets first, and frees after unlocking.) */
+static void drop_client_write_locked(IDict *self, Node *node)
+{
+	Value held;
+	forget_client_write_locked(self, node, &held);
+	value_clear(&held);
 }
 
 char **idict_changed_keys(IDict *self)
