@@ -235,18 +235,34 @@ static gboolean invalid(GError **error, const char *fmt, ...)
 	return FALSE;
 }
 
-/* Parses one double from the NUL-terminated, already trimmed @token. */
+/* Parses one double from the NUL-terminated, already trimmed @token:
+ * decimal (as the files print them), "nan", "inf", "infinity".  Refused:
+ * a literal beyond the largest double (it would read as infinity), a
+ * nonzero literal below half the smallest subnormal (it would read as 0),
+ * and hexadecimal floats ("0x1p-2"), which the files never print and which
+ * would make "0x10" a double but not an int.  Subnormals (down to 5e-324)
+ * are accepted: they are doubles, the files print them, and every text a
+ * file shows must read back. */
 static gboolean parse_double(const char *token, double *out, GError **error)
 {
 	if (*token == '\0')
 		return invalid(error, "empty number");
+	const char *digits = token + (*token == '+' || *token == '-');
+	if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+		return invalid(error, "hexadecimal numbers are not accepted: \"%.40s\"", token);
 	char *end = NULL;
 	errno = 0;
 	double value = g_ascii_strtod(token, &end);
 	if (end == token || *end != '\0')
 		return invalid(error, "not a number: \"%.40s\"", token);
+	/* glibc sets ERANGE for subnormal results as well: only overflow and
+	 * underflow to zero are refused.  A literal that is zero ("0e-999")
+	 * reads as 0 without ERANGE. */
 	if (errno == ERANGE && isinf(value))
-		return invalid(error, "number out of range: \"%.40s\"", token);
+		return invalid(error, "number out of range (beyond 1.8e+308): \"%.40s\"", token);
+	if (errno == ERANGE && value == 0)
+		return invalid(error, "number out of range (nonzero, below 5e-324): \"%.40s\"",
+			       token);
 	*out = value;
 	return TRUE;
 }
