@@ -280,15 +280,24 @@ IDICT_API gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc 
  * Writes every key (value, type, writable flag) of @self to @path,
  * atomically and durably: a temporary file in the same directory is synced
  * and renamed over @path, so a crash at any moment leaves the previous
- * checkpoint or the new one, whole.  The keys are read in one moment (as
- * under idict_lock()).  Checks (code) are not saved.
+ * checkpoint or the new one, whole.  The temporary file is unnamed while
+ * it is written (O_TMPFILE) and named ".NAME.idict-tmp-XXXXXX" only for the
+ * instant before the rename (or all along where O_TMPFILE is not
+ * supported); each completed save removes those its killed predecessors
+ * left, so none outlives the next completed save.  One writer per @path: a
+ * concurrent save to the same path may fail (never tearing the checkpoint).
+ * The keys are read in one moment (as under idict_lock()).  Checks (code)
+ * are not saved.
  * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED.
  */
 IDICT_API gboolean idict_save(IDict *self, const char *path, GError **error);
 /**
  * idict_load:
  * Reads a checkpoint written by idict_save().  The file is data only
- * (serialized GVariant); a damaged or foreign file is refused, never run.
+ * (serialized GVariant); a damaged, truncated or foreign file is refused
+ * with an error, never run and never a crash.  The file is read, not
+ * mapped, and every value copied into memory the dictionary owns: the
+ * checkpoint replaced, truncated or deleted afterwards changes nothing.
  * Returns: (transfer full) (nullable): a new dictionary with the saved keys
  *   (sequence 0, running, changes not yet published); idict_free() it.
  *   NULL with IDICT_ERROR_FAILED.

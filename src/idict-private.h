@@ -140,6 +140,15 @@ int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes 
  * with the sequence number of that moment in *@sequence_out (nullable). */
 GVariant *idict__store_snapshot(IDict *self, guint64 *sequence_out);
 
+/* ---- checkpoint.c ---- */
+/* Returns: (transfer full): the checkpoint file's bytes for @self. */
+GBytes *idict__checkpoint_serialize(IDict *self);
+/* Reads checkpoint bytes @data (any bytes: damaged or hostile data is
+ * refused); @name names it in messages.
+ * Returns: (transfer full) (nullable): a new dictionary that shares no
+ * memory with @data, or NULL with IDICT_ERROR_FAILED. */
+IDict *idict__checkpoint_parse(GBytes *data, const char *name, GError **error);
+
 /* ---- snapshot.c ---- */
 /* Returns: (transfer full): snapshot.json's text. */
 GBytes *idict__snapshot_render(IDict *dict);
