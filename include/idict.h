@@ -351,13 +351,19 @@ IDICT_API gboolean idict_remove_callback(IDict *self, guint id);
 
 /**
  * idict_terminate_on_signals:
- * Opt-in: makes the first SIGINT, SIGTERM or SIGHUP call idict_terminate()
- * on @self, so that Ctrl-C stops the loop cleanly (final update,
- * wait-then-close, unmount); a second signal ends the process by that signal.
+ * Opt-in: makes SIGINT, SIGTERM and SIGHUP call idict_terminate() on
+ * @self, so that Ctrl-C, kill, timeout(1), a batch scheduler or a closed
+ * ssh session stop the loop cleanly (final checkpoint, final update,
+ * wait-then-close, unmount).  Signals within 1 s of the first (of any of
+ * the three) are the same request: timeout(1) and schedulers signal the
+ * process and then its process group, a closing terminal signals every
+ * process.  A signal more than 1 s after the first ends the process by that
+ * signal at once (a second Ctrl-C when the clean stop hangs).
  * Blocks these signals in the calling thread and takes them in a thread of
  * its own (sigwait(), no handler): call it from main() before creating
  * other threads, so that they inherit the mask.  Once per process; after
- * idict_free(@self) signals are taken but ignored until the second.
+ * idict_free(@self) the first signal is taken but does nothing, and one
+ * more than 1 s later ends the process.
  * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED if already called.
  */
 IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);

@@ -122,12 +122,18 @@ check "SIGINT: the demo sends the final update and exits 0" test "${exit_status:
 check "SIGINT: unmounted" bash -c "! grep -q ' $mnt ' /proc/mounts"
 check "SIGINT: message says terminated" grep -q "terminated after" "$dir/demo.out"
 
-# ---- a second SIGINT ends the process at once, even while it lingers ----
+# ---- a second SIGINT more than 1 s later ends the process at once, even
+# while it lingers; one within 1 s is the same request ----
 start_demo --delay 10 --linger 60 || exit 1
 exec 3<"$mnt/u"
 kill -INT "$demo"
+kill -INT "$demo"
 for _ in $(seq 100); do grep -qx "state finished" "$mnt/ctl/status" && break; sleep 0.05; done
 check "first SIGINT: finished, lingering for the open file" grep -qx "state finished" "$mnt/ctl/status"
+sleep 0.5
+check "a SIGINT within 1 s of the first is the same request: still serving" \
+	grep -qx "state finished" "$mnt/ctl/status"
+sleep 0.7
 kill -INT "$demo"
 wait_pid "$demo" 30
 exec 3<&-
