@@ -152,6 +152,11 @@ IDict *idict__checkpoint_parse(GBytes *data, const char *name, GError **error);
 /* ---- snapshot.c ---- */
 /* Returns: (transfer full): snapshot.json's text. */
 GBytes *idict__snapshot_render(IDict *dict);
+/* The JSON writer: the text of snapshot.json for @entries (a{s(vb)}, as
+ * idict__store_snapshot() captures them; any such GVariant, also one in
+ * non-normal form), @sequence and @state.  Always valid JSON (RFC 8259).
+ * Returns: (transfer full): the text, newline-terminated. */
+GBytes *idict__snapshot_text(GVariant *entries, guint64 sequence, const char *state);
 
 typedef struct _IDictUpdateLog IDictUpdateLog;
 /* Returns: (transfer none): the dictionary's update log. */
