@@ -268,7 +268,10 @@ IDICT_API gboolean idict_set_writable(IDict *self, const char *key, gboolean wri
 /**
  * idict_set_check:
  * Attaches @check (replacing any earlier one, whose @destroy is called) to
- * @key, which must exist.  @check may be NULL to remove it.
+ * @key, which must exist.  @check may be NULL to remove it.  It runs on each
+ * value a client writes, once the text is a whole value (or at the close
+ * that publishes it), possibly on values never published: it must have no
+ * side effects.  See idict(3).
  */
 IDICT_API gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc check,
 				   gpointer user_data, GDestroyNotify destroy, GError **error);
