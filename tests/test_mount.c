@@ -505,7 +505,8 @@ START_TEST(test_mount_write_in_pieces)
 	assert_file("params/alpha", "0.125\n");
 
 	/* An array in pieces, the last one bad: nothing of it is published. */
-	fd = open(path("params/weights"), O_WRONLY | O_TRUNC);
+	g_autofree char *weights = path("params/weights");
+	fd = open(weights, O_WRONLY | O_TRUNC);
 	ck_assert_int_eq(write(fd, "7\n", 2), 2);
 	ck_assert_int_eq(write(fd, "8\n", 2), 2);
 	ck_assert_int_eq(write(fd, "x\n", 2), -1);
@@ -514,12 +515,12 @@ START_TEST(test_mount_write_in_pieces)
 	ck_assert_int_eq(errno, EINVAL);
 	assert_file("params/weights", "0.1\n-2.5\n1e+300\n");
 	/* Too few values: refused at close(), whose error says so. */
-	fd = open(path("params/weights"), O_WRONLY | O_TRUNC);
+	fd = open(weights, O_WRONLY | O_TRUNC);
 	ck_assert_int_eq(write(fd, "7\n8\n", 4), 4);
 	ck_assert_int_eq(close(fd), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	/* One too many: refused in the write that starts it. */
-	fd = open(path("params/weights"), O_WRONLY | O_TRUNC);
+	fd = open(weights, O_WRONLY | O_TRUNC);
 	ck_assert_int_eq(write(fd, "7\n8\n9\n", 6), 6);
 	ck_assert_int_eq(write(fd, "1", 1), -1);
 	ck_assert_int_eq(errno, EINVAL);
