@@ -7,7 +7,7 @@ packages=(
 	libfmt-dev                 # {fmt}: shortest digits of doubles (libfmt9 at run time)
 	libfuse3-dev fuse3         # FUSE: library, fusermount3, /dev/fuse users
 	libglib2.0-dev             # GLib
-	libjson-glib-dev jq        # snapshot.json, and jq to test it
+	jq                         # to test snapshot.json
 	check                      # unit tests
 	locales                    # de_DE.UTF-8 (decimal comma), for the locale test
 	procps psmisc              # tests: ps, fuser

@@ -268,7 +268,10 @@ IDICT_API gboolean idict_set_writable(IDict *self, const char *key, gboolean wri
 /**
  * idict_set_check:
  * Attaches @check (replacing any earlier one, whose @destroy is called) to
- * @key, which must exist.  @check may be NULL to remove it.
+ * @key, which must exist.  @check may be NULL to remove it.  It runs on each
+ * value a client writes, once the text is a whole value (or at the close
+ * that publishes it), possibly on values never published: it must have no
+ * side effects.  See idict(3).
  */
 IDICT_API gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc check,
 				   gpointer user_data, GDestroyNotify destroy, GError **error);
@@ -280,15 +283,24 @@ IDICT_API gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc 
  * Writes every key (value, type, writable flag) of @self to @path,
  * atomically and durably: a temporary file in the same directory is synced
  * and renamed over @path, so a crash at any moment leaves the previous
- * checkpoint or the new one, whole.  The keys are read in one moment (as
- * under idict_lock()).  Checks (code) are not saved.
+ * checkpoint or the new one, whole.  The temporary file is unnamed while
+ * it is written (O_TMPFILE) and named ".NAME.idict-tmp-XXXXXX" only for the
+ * instant before the rename (or all along where O_TMPFILE is not
+ * supported); each completed save removes those its killed predecessors
+ * left, so none outlives the next completed save.  One writer per @path: a
+ * concurrent save to the same path may fail (never tearing the checkpoint).
+ * The keys are read in one moment (as under idict_lock()).  Checks (code)
+ * are not saved.
  * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED.
  */
 IDICT_API gboolean idict_save(IDict *self, const char *path, GError **error);
 /**
  * idict_load:
  * Reads a checkpoint written by idict_save().  The file is data only
- * (serialized GVariant); a damaged or foreign file is refused, never run.
+ * (serialized GVariant); a damaged, truncated or foreign file is refused
+ * with an error, never run and never a crash.  The file is read, not
+ * mapped, and every value copied into memory the dictionary owns: the
+ * checkpoint replaced, truncated or deleted afterwards changes nothing.
  * Returns: (transfer full) (nullable): a new dictionary with the saved keys
  *   (sequence 0, running, changes not yet published); idict_free() it.
  *   NULL with IDICT_ERROR_FAILED.
@@ -385,13 +397,19 @@ IDICT_API char **idict_take_client_writes(IDict *self);
 
 /**
  * idict_terminate_on_signals:
- * Opt-in: makes the first SIGINT, SIGTERM or SIGHUP call idict_terminate()
- * on @self, so that Ctrl-C stops the loop cleanly (final update,
- * wait-then-close, unmount); a second signal ends the process by that signal.
+ * Opt-in: makes SIGINT, SIGTERM and SIGHUP call idict_terminate() on
+ * @self, so that Ctrl-C, kill, timeout(1), a batch scheduler or a closed
+ * ssh session stop the loop cleanly (final checkpoint, final update,
+ * wait-then-close, unmount).  Signals within 1 s of the first (of any of
+ * the three) are the same request: timeout(1) and schedulers signal the
+ * process and then its process group, a closing terminal signals every
+ * process.  A signal more than 1 s after the first ends the process by that
+ * signal at once (a second Ctrl-C when the clean stop hangs).
  * Blocks these signals in the calling thread and takes them in a thread of
  * its own (sigwait(), no handler): call it from main() before creating
  * other threads, so that they inherit the mask.  Once per process; after
- * idict_free(@self) signals are taken but ignored until the second.
+ * idict_free(@self) the first signal is taken but does nothing, and one
+ * more than 1 s later ends the process.
  * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED if already called.
  */
 IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);

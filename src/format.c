@@ -235,18 +235,34 @@ static gboolean invalid(GError **error, const char *fmt, ...)
 	return FALSE;
 }
 
-/* Parses one double from the NUL-terminated, already trimmed @token. */
+/* Parses one double from the NUL-terminated, already trimmed @token:
+ * decimal (as the files print them), "nan", "inf", "infinity".  Refused:
+ * a literal beyond the largest double (it would read as infinity), a
+ * nonzero literal below half the smallest subnormal (it would read as 0),
+ * and hexadecimal floats ("0x1p-2"), which the files never print and which
+ * would make "0x10" a double but not an int.  Subnormals (down to 5e-324)
+ * are accepted: they are doubles, the files print them, and every text a
+ * file shows must read back. */
 static gboolean parse_double(const char *token, double *out, GError **error)
 {
 	if (*token == '\0')
 		return invalid(error, "empty number");
+	const char *digits = token + (*token == '+' || *token == '-');
+	if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+		return invalid(error, "hexadecimal numbers are not accepted: \"%.40s\"", token);
 	char *end = NULL;
 	errno = 0;
 	double value = g_ascii_strtod(token, &end);
 	if (end == token || *end != '\0')
 		return invalid(error, "not a number: \"%.40s\"", token);
+	/* glibc sets ERANGE for subnormal results as well: only overflow and
+	 * underflow to zero are refused.  A literal that is zero ("0e-999")
+	 * reads as 0 without ERANGE. */
 	if (errno == ERANGE && isinf(value))
-		return invalid(error, "number out of range: \"%.40s\"", token);
+		return invalid(error, "number out of range (beyond 1.8e+308): \"%.40s\"", token);
+	if (errno == ERANGE && value == 0)
+		return invalid(error, "number out of range (nonzero, below 5e-324): \"%.40s\"",
+			       token);
 	*out = value;
 	return TRUE;
 }
@@ -378,4 +394,176 @@ GVariant *idict__format_parse(const GVariantType *type, const char *text, gsize 
 		return NULL;
 	}
 	return value; /* g_variant_parse() returns a non-floating reference */
+}
+
+/* ---- text that arrives in pieces ----
+ *
+ * A client may write a value in several write() calls (dd bs=1, cat of a
+ * large file, bash's printf line by line).  The filesystem keeps the text
+ * and publishes it whole at close; meanwhile each write is examined here,
+ * so that text no continuation could make valid fails at once, in that
+ * write(), where every shell reports the error (bash ignores close()'s).
+ * Only the new bytes are examined (and a token they finish), so a value
+ * written a byte at a time costs linear time, not quadratic.
+ */
+
+void idict__text_scan_init(IDictTextScan *scan, GVariant *current)
+{
+	memset(scan, 0, sizeof *scan);
+	const GVariantType *type = g_variant_get_type(current);
+	if (g_variant_type_equal(type, G_VARIANT_TYPE_DOUBLE)) {
+		scan->kind = IDICT__TEXT_SCALAR;
+		scan->is_double = TRUE;
+	} else if (g_variant_type_equal(type, G_VARIANT_TYPE_INT64) ||
+		   g_variant_type_equal(type, G_VARIANT_TYPE_BOOLEAN)) {
+		scan->kind = IDICT__TEXT_SCALAR;
+	} else if (g_variant_type_equal(type, G_VARIANT_TYPE_STRING)) {
+		scan->kind = IDICT__TEXT_STRING;
+	} else if (g_variant_type_equal(type, G_VARIANT_TYPE("ad"))) {
+		scan->kind = IDICT__TEXT_ARRAY;
+		scan->want_tokens = g_variant_n_children(current);
+	} else if (g_variant_type_equal(type, G_VARIANT_TYPE("aad"))) {
+		scan->kind = IDICT__TEXT_MATRIX;
+		scan->want_rows = g_variant_n_children(current);
+		if (scan->want_rows > 0) {
+			g_autoptr(GVariant) row = g_variant_get_child_value(current, 0);
+			scan->want_cols = g_variant_n_children(row);
+		}
+	} else {
+		scan->kind = IDICT__TEXT_OTHER;
+	}
+}
+
+static gboolean is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Returns: FALSE with @error if the value is already complete, so that a
+ * new token makes it invalid whatever follows. */
+static gboolean token_may_start(IDictTextScan *scan, GError **error)
+{
+	switch (scan->kind) {
+	case IDICT__TEXT_SCALAR:
+		if (scan->tokens >= 1)
+			return invalid(error, "more than one value");
+		return TRUE;
+	case IDICT__TEXT_ARRAY:
+		if (scan->tokens >= scan->want_tokens)
+			return invalid(error, "more than the array's %" G_GUINT64_FORMAT " values",
+				       scan->want_tokens);
+		return TRUE;
+	case IDICT__TEXT_MATRIX:
+		if (scan->row_tokens == 0 && scan->rows >= scan->want_rows)
+			return invalid(error, "more than the matrix's %" G_GUINT64_FORMAT " rows",
+				       scan->want_rows);
+		if (scan->row_tokens >= scan->want_cols)
+			return invalid(error, "row %" G_GUINT64_FORMAT " has more than the matrix's %"
+				       G_GUINT64_FORMAT " columns", scan->rows + 1, scan->want_cols);
+		return TRUE;
+	default:
+		return TRUE;
+	}
+}
+
+/* A token of @scan has just ended at @end (token_may_start() allowed it):
+ * counts it and, if it must be a double, checks it.  Returns: FALSE with @error if no continuation can help. */
+static gboolean token_done(IDictTextScan *scan, const char *text, gsize end, GError **error)
+{
+	scan->in_token = FALSE;
+	scan->tokens++;
+	scan->row_tokens++;
+	if (scan->is_double || scan->kind != IDICT__TEXT_SCALAR) {
+		g_autofree char *token = g_strndup(text + scan->token_start, end - scan->token_start);
+		double value;
+		if (!parse_double(token, &value, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* A row of a matrix has just ended.  Returns: FALSE with @error if no
+ * continuation can help. */
+static gboolean row_done(IDictTextScan *scan, GError **error)
+{
+	if (scan->row_tokens == 0)
+		return TRUE; /* a blank line */
+	if (scan->row_tokens != scan->want_cols)
+		return invalid(error, "row %" G_GUINT64_FORMAT " has %" G_GUINT64_FORMAT
+			       " columns, not %" G_GUINT64_FORMAT, scan->rows + 1, scan->row_tokens,
+			       scan->want_cols);
+	scan->rows++;
+	scan->row_tokens = 0;
+	return TRUE;
+}
+
+static IDictTextState scan_string(IDictTextScan *scan, const char *text, gsize len,
+				  GError **error)
+{
+	/* token_start: the text is valid UTF-8 up to there. */
+	const char *end = NULL;
+	const char *from = text + scan->token_start;
+	if (!g_utf8_validate_len(from, len - scan->token_start, &end)) {
+		gsize rest = len - (gsize)(end - text);
+		/* An incomplete character at the end may be completed. */
+		if (rest >= 4 || g_utf8_get_char_validated(end, (gssize)rest) != (gunichar)-2) {
+			invalid(error, "string is not valid UTF-8");
+			return IDICT__TEXT_INVALID;
+		}
+	}
+	scan->token_start = (gsize)(end - text);
+	scan->scanned = len;
+	scan->ends_in_newline = len > 0 && text[len - 1] == '\n';
+	return scan->ends_in_newline ? IDICT__TEXT_WHOLE : IDICT__TEXT_MORE;
+}
+
+IDictTextState idict__text_scan(IDictTextScan *scan, const char *text, gsize len, GError **error)
+{
+	if (len > scan->scanned && memchr(text + scan->scanned, '\0', len - scan->scanned)) {
+		invalid(error, "NUL byte in value");
+		return IDICT__TEXT_INVALID;
+	}
+	if (scan->kind == IDICT__TEXT_STRING)
+		return scan_string(scan, text, len, error);
+	if (scan->kind == IDICT__TEXT_OTHER) {
+		scan->scanned = len;
+		return IDICT__TEXT_MORE;
+	}
+	gboolean matrix = scan->kind == IDICT__TEXT_MATRIX;
+	for (gsize i = scan->scanned; i < len; i++) {
+		char c = text[i];
+		gboolean row_end = matrix ? (c == '\n' || c == ';') : FALSE;
+		gboolean separator = is_blank(c) || c == '\n' || row_end;
+		if (!separator) {
+			if (!scan->in_token) {
+				if (!token_may_start(scan, error)) {
+					scan->scanned = i;
+					return IDICT__TEXT_INVALID;
+				}
+				scan->in_token = TRUE;
+				scan->token_start = i;
+			}
+			continue;
+		}
+		if (scan->in_token && !token_done(scan, text, i, error)) {
+			scan->scanned = i;
+			return IDICT__TEXT_INVALID;
+		}
+		if (row_end && !row_done(scan, error)) {
+			scan->scanned = i;
+			return IDICT__TEXT_INVALID;
+		}
+	}
+	scan->scanned = len;
+	if (scan->in_token || len == 0)
+		return IDICT__TEXT_MORE;
+	switch (scan->kind) {
+	case IDICT__TEXT_SCALAR:
+		return scan->tokens == 1 ? IDICT__TEXT_WHOLE : IDICT__TEXT_MORE;
+	case IDICT__TEXT_ARRAY:
+		return scan->tokens == scan->want_tokens ? IDICT__TEXT_WHOLE : IDICT__TEXT_MORE;
+	default:
+		return scan->rows == scan->want_rows && scan->row_tokens == 0 ? IDICT__TEXT_WHOLE
+									     : IDICT__TEXT_MORE;
+	}
 }

@@ -9,7 +9,8 @@
  * no stale size: a `cat` after a change shows the new value.  Each open of a
  * key renders its text once (a GBytes snapshot) and serves every read from
  * it, so a file opened once is one consistent value however many reads it
- * takes.  Writes are validated in write(), never later.
+ * takes.  Writes to a key are collected and published whole at close or
+ * fsync, and examined as they arrive (see "whole writes").
  *
  * Exporting (NFS, issue 4): FUSE export support is asked for, lookups of
  * "." and ".." are answered (the kernel sends them to turn a file handle
@@ -43,7 +44,174 @@ typedef struct {
 	gint read_started;  /* atomic: a read has been answered (see told_swap) */
 	GPtrArray *entries; /* OPEN_DIR: IDictDirEntry*, including . and .. */
 	IDictStream *stream;
+	struct _PendingWrite *pending; /* a key opened for writing: its text (below) */
 } OpenFile;
+
+/* ---- whole writes ----
+ *
+ * A value is taken whole or not at all.  The writes of one open file to a
+ * key collect its text, contiguous from offset 0 (dd bs=1, cat of a large
+ * file, bash's printf line by line all write a value in pieces); the text
+ * is validated and published as one value at FLUSH (each close(), whose
+ * error close() returns) and at FSYNC (an NFS server writes through a
+ * long-lived file and commits instead of closing).  Each write() is also
+ * examined as it arrives (idict__text_scan()): one that makes the text
+ * invalid whatever might follow (a second number, more values than the
+ * array holds, a bad number, invalid UTF-8), or that makes a whole value
+ * the key's check refuses (`echo 0.6` to a key whose check wants < 0.5),
+ * fails at once, because shells ignore close()'s error.  A failed write,
+ * a write at another offset than the end of the text, or text beyond
+ * IDICT_WRITE_MAX refuses the value: nothing of it is published, and every
+ * later write, flush and fsync of the value fails with the same error.
+ * After a publish the text stays the file's: a write at its end continues
+ * it (so that the next publish sees the whole text, as in a regular file),
+ * a write at offset 0 (or ftruncate to 0) begins a new value; so does a
+ * write at offset 0 after a refusal.  Control files (ctl/) still take one
+ * whole write at offset 0.
+ */
+typedef struct _PendingWrite {
+	GMutex lock;          /* protects the rest: a file's FUSE requests may overlap */
+	GByteArray *text;     /* the value's text so far */
+	IDictTextScan scan;
+	gboolean has_check;   /* the key had a check when the value began */
+	GVariant *validated;  /* nullable: the value of text[0..validated_len) */
+	gsize validated_len;
+	gboolean published;   /* text is the value last published from this file */
+	int refused;          /* 0, or the -errno that refused the value */
+} PendingWrite;
+
+static PendingWrite *pending_write_new(void)
+{
+	PendingWrite *w = g_new0(PendingWrite, 1);
+	g_mutex_init(&w->lock);
+	w->text = g_byte_array_new();
+	return w;
+}
+
+static void pending_write_free(PendingWrite *w)
+{
+	g_byte_array_unref(w->text);
+	g_clear_pointer(&w->validated, g_variant_unref);
+	g_mutex_clear(&w->lock);
+	g_free(w);
+}
+
+/* Forgets the text: the next write begins a new value. */
+static void pending_write_reset(PendingWrite *w)
+{
+	g_byte_array_set_size(w->text, 0);
+	g_clear_pointer(&w->validated, g_variant_unref);
+	w->validated_len = 0;
+	w->published = FALSE;
+	w->refused = 0;
+	w->scan.kind = IDICT__TEXT_OTHER; /* until the first write sees the key */
+	w->scan.scanned = 0;
+}
+
+static int pending_refuse(PendingWrite *w, int err)
+{
+	w->refused = err;
+	g_clear_pointer(&w->validated, g_variant_unref);
+	return err;
+}
+
+/* TRUE if bytes [from, len) of @w's text are all whitespace, which does
+ * not change a number, an array or a matrix. */
+static gboolean only_whitespace_after(PendingWrite *w, gsize from)
+{
+	for (gsize i = from; i < w->text->len; i++)
+		if (!g_ascii_isspace(w->text->data[i]))
+			return FALSE;
+	return TRUE;
+}
+
+/* Parses the whole text and runs the key's check, unless an earlier
+ * validation still holds.  Returns: 0 or -errno. */
+static int pending_validate(IDict *dict, guint64 ino, PendingWrite *w)
+{
+	if (w->validated && (w->validated_len == w->text->len ||
+			     (w->scan.kind != IDICT__TEXT_STRING &&
+			      only_whitespace_after(w, w->validated_len)))) {
+		w->validated_len = w->text->len;
+		return 0;
+	}
+	g_clear_pointer(&w->validated, g_variant_unref);
+	int err = idict__store_client_validate(dict, ino, (const char *)w->text->data, w->text->len,
+					       &w->validated);
+	if (err)
+		return err;
+	w->validated_len = w->text->len;
+	return 0;
+}
+
+/* A client's write of @size bytes at @off to key @ino through @w.
+ * Returns: 0 or -errno (the write fails; the value is refused). */
+static int pending_write(IDict *dict, guint64 ino, PendingWrite *w, const char *buf, gsize size,
+			 off_t off)
+{
+	G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&w->lock);
+	if (off == 0 && (w->text->len == 0 || w->published || w->refused)) {
+		/* A new value: the key's type and shape as of now. */
+		pending_write_reset(w);
+		g_autoptr(GVariant) current = NULL;
+		int err = idict__store_client_value(dict, ino, &current, &w->has_check);
+		if (err)
+			return err;
+		idict__text_scan_init(&w->scan, current);
+	} else if (w->refused) {
+		return w->refused;
+	} else if (off < 0 || (guint64)off != w->text->len) {
+		return pending_refuse(w, -EINVAL);
+	}
+	if (size > IDICT_WRITE_MAX - w->text->len)
+		return pending_refuse(w, -EFBIG);
+	if (size == 0)
+		return 0;
+	g_byte_array_append(w->text, (const guint8 *)buf, (guint)size);
+	w->published = FALSE;
+	g_autoptr(GError) error = NULL;
+	IDictTextState state =
+		idict__text_scan(&w->scan, (const char *)w->text->data, w->text->len, &error);
+	if (state == IDICT__TEXT_INVALID) {
+		g_debug("write refused: %s", error->message);
+		return pending_refuse(w, -EINVAL);
+	}
+	/* A whole value: if it is refused now, no continuation can change that
+	 * (more whitespace does not change a number; a string that ends in a
+	 * newline is taken as echo's, and only its check can refuse it). */
+	if (state == IDICT__TEXT_WHOLE && (w->scan.kind != IDICT__TEXT_STRING || w->has_check)) {
+		int err = pending_validate(dict, ino, w);
+		if (err)
+			return pending_refuse(w, err);
+	}
+	return 0;
+}
+
+/* Publishes @w's text as the key's value, if it changed since the last
+ * publish; at FLUSH and FSYNC.  Returns: 0 or -errno (for close() or
+ * fsync()). */
+static int pending_publish(IDict *dict, guint64 ino, PendingWrite *w)
+{
+	G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&w->lock);
+	if (w->refused)
+		return w->refused;
+	if (w->published || w->text->len == 0)
+		return 0;
+	int err = pending_validate(dict, ino, w);
+	if (err == 0)
+		err = idict__store_client_publish(dict, ino, w->validated);
+	if (err)
+		return pending_refuse(w, err);
+	w->published = TRUE;
+	return 0;
+}
+
+/* ftruncate(fd, 0): the text is gone; the next write begins a new value. */
+static void pending_truncate(PendingWrite *w)
+{
+	G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&w->lock);
+	pending_write_reset(w);
+}
 
 static IDictServer *server_of(fuse_req_t req)
 {
@@ -65,6 +233,7 @@ static void open_file_free(OpenFile *file)
 	g_clear_pointer(&file->stream, idict__stream_release);
 	g_clear_pointer(&file->text, g_bytes_unref);
 	g_clear_pointer(&file->entries, g_ptr_array_unref);
+	g_clear_pointer(&file->pending, pending_write_free);
 	g_free(file);
 }
 
@@ -77,10 +246,12 @@ void idict__fs_free_open_file(gpointer file)
 static void open_file_register(fuse_req_t req, struct fuse_file_info *fi, OpenFile *file)
 {
 	fi->fh = (uintptr_t)file;
-	/* No FLUSH at close(): there is nothing to flush (writes are applied
-	 * in write()), and a process that serves the mount and exits with a
-	 * file of it open would otherwise wait for itself forever. */
-	fi->noflush = 1;
+	/* FLUSH at close() only for files opened for writing, where it
+	 * publishes the value written (see "whole writes").  Read-only opens
+	 * have nothing to flush, and a process that serves the mount and exits
+	 * with a file of it open would otherwise wait for itself forever (a
+	 * process writing its own mount must close its files before exiting). */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 	idict__server_file_opened(server_of(req), file);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		/* The opener was interrupted meanwhile; no release will come. */
@@ -504,12 +675,13 @@ static gboolean caller_may_write(fuse_req_t req, mode_t mode)
 	return (mode & S_IWOTH) != 0;
 }
 
-/* Truncation to size 0 is accepted on writable files and does nothing: the
- * shell's `>` truncates before it writes.  Other changes are refused. */
+/* Truncation to size 0 is accepted on writable files and changes no value:
+ * the shell's `>` truncates before it writes; through an open file
+ * (ftruncate) it begins a new value (see "whole writes").  Other changes
+ * are refused. */
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct stat st;
 	int err = stat_ino(req, ino, &st, NULL);
 	if (err == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
@@ -524,6 +696,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		else if (attr->st_size != 0)
 			err = -EINVAL;
 	}
+	if (err == 0 && (to_set & FUSE_SET_ATTR_SIZE) && fi && open_file_of(fi)->pending)
+		pending_truncate(open_file_of(fi)->pending);
 	if (err)
 		fuse_reply_err(req, -err);
 	else
@@ -570,6 +744,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	file->kind = OPEN_TEXT;
 	file->ino = ino;
 	file->text = text;
+	if (wants_write && ino >= IDICT__INO_FIRST_KEY)
+		file->pending = pending_write_new();
 	fi->direct_io = 1;
 	open_file_register(req, fi, file);
 }
@@ -605,24 +781,41 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	(void)fi;
 	IDict *dict = dict_of(req);
+	OpenFile *file = open_file_of(fi);
 	int err;
-	if (size > IDICT_WRITE_MAX)
+	if (file->pending)
+		err = pending_write(dict, ino, file->pending, buf, size, off);
+	else if (size > IDICT_WRITE_MAX)
 		err = -EFBIG;
 	else if (off != 0)
-		err = -EINVAL; /* the whole value in one write at offset 0, as sysfs */
+		err = -EINVAL; /* control files: the whole value in one write at offset 0 */
 	else if (idict__ctl_by_ino(ino)) {
 		const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
 		err = ctl->write ? ctl->write(dict, buf, size) : -EACCES;
-	} else if (ino < IDICT__INO_FIRST_KEY)
+	} else
 		err = -EACCES;
-	else
-		err = idict__store_client_write(dict, ino, buf, size);
 	if (err)
 		fuse_reply_err(req, -err);
 	else
 		fuse_reply_write(req, size);
+}
+
+/* close(): publishes what was written (see "whole writes"). */
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	OpenFile *file = open_file_of(fi);
+	int err = file->pending ? pending_publish(dict_of(req), ino, file->pending) : 0;
+	fuse_reply_err(req, -err);
+}
+
+/* fsync(), and an NFS server's COMMIT: publishes what was written. */
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	OpenFile *file = open_file_of(fi);
+	int err = file->pending ? pending_publish(dict_of(req), ino, file->pending) : 0;
+	fuse_reply_err(req, -err);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -857,6 +1050,8 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.open = fs_open,
 	.read = fs_read,
 	.write = fs_write,
+	.flush = fs_flush,
+	.fsync = fs_fsync,
 	.release = fs_release,
 	.poll = fs_poll,
 	.opendir = fs_opendir,

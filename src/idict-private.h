@@ -73,6 +73,42 @@ GBytes *idict__format_render(GVariant *value);
 GVariant *idict__format_parse(const GVariantType *type, const char *text, gsize len,
 			      GError **error);
 
+/* Text that a client writes in pieces, examined as it arrives (see
+ * idict__text_scan()).  Plain data; zero it or idict__text_scan_init() it. */
+typedef enum {
+	IDICT__TEXT_MORE,    /* may still become a valid value: wait for more */
+	IDICT__TEXT_WHOLE,   /* a whole value as it stands (more text can only be
+			      * whitespace, or make it invalid): validate it now */
+	IDICT__TEXT_INVALID, /* no continuation can make it a valid value */
+} IDictTextState;
+
+typedef enum {
+	IDICT__TEXT_SCALAR, /* double, int, bool: one token */
+	IDICT__TEXT_STRING,
+	IDICT__TEXT_ARRAY,  /* ad */
+	IDICT__TEXT_MATRIX, /* aad */
+	IDICT__TEXT_OTHER,  /* GVariant text: known only when complete */
+} IDictTextKind;
+
+typedef struct {
+	IDictTextKind kind;
+	gboolean is_double;
+	guint64 want_tokens, want_rows, want_cols; /* the key's shape */
+	gsize scanned;     /* bytes examined so far */
+	gsize token_start; /* the unfinished token's start; strings: valid UTF-8 up to here */
+	gboolean in_token;
+	guint64 tokens, row_tokens, rows;
+	gboolean ends_in_newline; /* strings */
+} IDictTextScan;
+
+/* Prepares @scan for text of @current's type and shape. */
+void idict__text_scan_init(IDictTextScan *scan, GVariant *current);
+/* Examines @text, of which the first scan->scanned bytes were examined
+ * before (text only ever grows at the end), in time proportional to the
+ * new bytes (and the token they finish).
+ * Returns: the state, with IDICT_ERROR_INVALID_VALUE for INVALID. */
+IDictTextState idict__text_scan(IDictTextScan *scan, const char *text, gsize len, GError **error);
+
 /* ---- store.c ---- */
 typedef struct {
 	guint64 ino;
@@ -125,8 +161,24 @@ int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **te
  * sorted by name, or NULL with *err set to -ENOENT / -ENOTDIR. */
 GPtrArray *idict__store_list_dir(IDict *self, IDictView view, guint64 ino, int *err);
 void idict__dir_entry_free(IDictDirEntry *entry);
-/* Applies a client's write of @len bytes to key @ino.
+/* A client's new value for key @ino, in steps, so that the filesystem can
+ * check text as it arrives and publish it later.
+ * idict__store_client_value(): the key's current value (*@value_out,
+ * transfer full), for the type and shape that text must have, and whether
+ * the key has a check (idict_set_check()).
+ * idict__store_client_validate(): parses @len bytes of @text as the key's
+ * type, checks the shape and runs the key's check, without the store lock
+ * held; *@value_out (transfer full) is the new value.
+ * idict__store_client_publish(): stores a validated @value, as a client's
+ * write (listed in the next update); -EINVAL if the computation changed the
+ * key's type or shape meanwhile.
+ * idict__store_client_write(): validate and publish, for @text written whole.
  * Returns: 0, or -ENOENT, -EISDIR, -EACCES, -EINVAL. */
+int idict__store_client_value(IDict *self, guint64 ino, GVariant **value_out,
+			      gboolean *has_check_out);
+int idict__store_client_validate(IDict *self, guint64 ino, const char *text, gsize len,
+				 GVariant **value_out);
+int idict__store_client_publish(IDict *self, guint64 ino, GVariant *value);
 int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len);
 void idict__store_status(IDict *self, IDictStatus *status);
 /* The file of @ino in history/: "SEQ UNIXTIME VALUE" lines in
@@ -140,9 +192,23 @@ int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes 
  * with the sequence number of that moment in *@sequence_out (nullable). */
 GVariant *idict__store_snapshot(IDict *self, guint64 *sequence_out);
 
+/* ---- checkpoint.c ---- */
+/* Returns: (transfer full): the checkpoint file's bytes for @self. */
+GBytes *idict__checkpoint_serialize(IDict *self);
+/* Reads checkpoint bytes @data (any bytes: damaged or hostile data is
+ * refused); @name names it in messages.
+ * Returns: (transfer full) (nullable): a new dictionary that shares no
+ * memory with @data, or NULL with IDICT_ERROR_FAILED. */
+IDict *idict__checkpoint_parse(GBytes *data, const char *name, GError **error);
+
 /* ---- snapshot.c ---- */
 /* Returns: (transfer full): snapshot.json's text. */
 GBytes *idict__snapshot_render(IDict *dict);
+/* The JSON writer: the text of snapshot.json for @entries (a{s(vb)}, as
+ * idict__store_snapshot() captures them; any such GVariant, also one in
+ * non-normal form), @sequence and @state.  Always valid JSON (RFC 8259).
+ * Returns: (transfer full): the text, newline-terminated. */
+GBytes *idict__snapshot_text(GVariant *entries, guint64 sequence, const char *state);
 
 typedef struct _IDictUpdateLog IDictUpdateLog;
 /* Returns: (transfer none): the dictionary's update log. */

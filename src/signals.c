@@ -4,9 +4,14 @@
  * blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and so in the
  * threads it creates later) and takes them in a thread of its own with
  * sigwait(): no async-signal-safety concerns, no handler.  The first signal
- * asks the computation to stop (idict_terminate()); the second restores the
- * default action and re-raises it, so the process ends as if the helper had
- * not been there.
+ * asks the computation to stop (idict_terminate()).  Signals within
+ * REPEAT_WINDOW_US of the first are the same request: timeout(1) and batch
+ * schedulers send SIGTERM to the process and then to its process group, a
+ * closing terminal sends SIGHUP to every process of the session, and an
+ * impatient user presses Ctrl-C twice; none of these means "drop the final
+ * checkpoint".  A signal after the window restores the default action and
+ * re-raises itself, so the process ends as if the helper had not been there
+ * (a second Ctrl-C when the clean stop hangs).
  */
 #include "idict-private.h"
 
@@ -25,28 +30,46 @@ static void fill_signal_set(sigset_t *set)
 	sigaddset(set, SIGHUP);
 }
 
+/* Signals this soon after the first are the same request to stop. */
+#define REPEAT_WINDOW_US G_USEC_PER_SEC
+
+/* Ends the process by @sig, as its default action does. */
+static void die_by(int sig)
+{
+	signal(sig, SIG_DFL);
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+}
+
 static gpointer signal_thread(gpointer data)
 {
 	(void)data;
 	sigset_t set;
 	fill_signal_set(&set);
-	for (unsigned count = 0;; count++) {
+	gint64 first_us = 0; /* when the first signal came; 0 before */
+	for (;;) {
 		int sig = 0;
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (count > 0) {
-			/* The second signal: end the process by it. */
-			signal(sig, SIG_DFL);
-			sigset_t one;
-			sigemptyset(&one);
-			sigaddset(&one, sig);
-			pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-			raise(sig);
+		gint64 now = g_get_monotonic_time();
+		if (first_us != 0 && now - first_us >= REPEAT_WINDOW_US) {
+			die_by(sig);
 			continue;
 		}
+		if (first_us != 0) {
+			g_info("signal %d again within %d ms of the first: the same request to stop",
+			       sig, (int)(REPEAT_WINDOW_US / 1000));
+			continue;
+		}
+		first_us = now;
 		g_mutex_lock(&signals_lock);
 		if (signals_dict) {
-			g_info("signal %d: terminating (a second signal ends the process)", sig);
+			g_info("signal %d: terminating (a signal more than %d ms later ends the "
+			       "process)",
+			       sig, (int)(REPEAT_WINDOW_US / 1000));
 			idict_terminate(signals_dict);
 		}
 		g_mutex_unlock(&signals_lock);

@@ -955,8 +955,28 @@ static void record_client_write_locked(IDict *self, Node *node, Value *old)
 	g_hash_table_insert(self->client_writes, node, held);
 }
 
-int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len)
+int idict__store_client_value(IDict *self, guint64 ino, GVariant **value_out,
+			      gboolean *has_check_out)
 {
+	g_rec_mutex_lock(&self->lock);
+	Node *node = node_by_ino(self, ino);
+	int err = 0;
+	if (node == NULL)
+		err = -ENOENT;
+	else if (node->children)
+		err = -EISDIR;
+	else if (!node->writable)
+		err = -EACCES;
+	*value_out = err ? NULL : value_to_variant(&node->value);
+	*has_check_out = err == 0 && node->check != NULL;
+	g_rec_mutex_unlock(&self->lock);
+	return err;
+}
+
+int idict__store_client_validate(IDict *self, guint64 ino, const char *text, gsize len,
+				 GVariant **value_out)
+{
+	*value_out = NULL;
 	g_rec_mutex_lock(&self->lock);
 	Node *node = node_by_ino(self, ino);
 	int err = 0;
@@ -992,9 +1012,15 @@ int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize 
 		g_debug("write to \"%s\" refused: %s", key, error->message);
 		return -EINVAL;
 	}
+	*value_out = g_steal_pointer(&value);
+	return 0;
+}
 
+int idict__store_client_publish(IDict *self, guint64 ino, GVariant *value)
+{
 	g_rec_mutex_lock(&self->lock);
-	node = node_by_ino(self, ino);
+	Node *node = node_by_ino(self, ino);
+	int err = 0;
 	if (node == NULL)
 		err = -ENOENT;
 	else if (!node->writable)
@@ -1005,7 +1031,7 @@ int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize 
 	Value old = { 0 };
 	GBytes *old_text = NULL;
 	if (err == 0) {
-		replace_value_locked(self, node, value_take_variant(g_steal_pointer(&value)), &old,
+		replace_value_locked(self, node, value_take_variant(g_variant_ref(value)), &old,
 				     &old_text);
 		record_client_write_locked(self, node, &old);
 	}
@@ -1014,6 +1040,13 @@ int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize 
 	if (old_text)
 		g_bytes_unref(old_text);
 	return err;
+}
+
+int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len)
+{
+	g_autoptr(GVariant) value = NULL;
+	int err = idict__store_client_validate(self, ino, text, len, &value);
+	return err ? err : idict__store_client_publish(self, ino, value);
 }
 
 /* ---- the filesystem's view ---- */

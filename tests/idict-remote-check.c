@@ -18,7 +18,7 @@
  *     Prints "# L: N reads, I incomplete, S stale, median X ms, p99 Y ms";
  *     exits 1 if a read was incomplete or stale or failed.
  *   nfs-cat [--uid U] URL PATH        prints PATH read over NFS
- *   nfs-write [--uid U] URL PATH TEXT  writes TEXT at offset 0 (O_WRONLY)
+ *   nfs-write [--uid U] URL PATH TEXT  writes TEXT at offset 0 (O_WRONLY), commits, closes
  *     Both print the errno name (EACCES, EINVAL...) and exit 1 on failure.
  *   nfs-follow [--lines N] URL        reads N lines of `updates` over NFS
  *                                     with blocking preads at increasing
@@ -333,6 +333,10 @@ static int nfs_write_text(const Options *opt, const char *url, const char *path,
 	int res = nfs_open(nfs, path, O_WRONLY, &fh);
 	if (res == 0) {
 		res = nfs_pwrite(nfs, fh, 0, strlen(text), text);
+		/* COMMIT, as the kernel's NFS client sends at close(): the
+		 * value is published there (and refused with its error). */
+		if (res >= 0)
+			res = nfs_fsync(nfs, fh);
 		int closed = nfs_close(nfs, fh);
 		if (res >= 0 && closed < 0)
 			res = closed;

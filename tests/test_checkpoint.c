@@ -1,12 +1,14 @@
 /* test_checkpoint.c - idict_save() / idict_load(): round trips, damaged
  * files refused, and the crash window: a process killed while saving leaves
- * the previous checkpoint or the new one, whole.
+ * the previous checkpoint or the new one, whole, and no temporary file
+ * survives the next save.
  */
 #include "idict-private.h"
 #include "testutil.h"
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -132,6 +134,67 @@ START_TEST(test_checkpoint_refuses_damage)
 }
 END_TEST
 
+/* Writes @len bytes of @data into the existing file @path in place, as cp
+ * does (same inode, truncated first). */
+static void overwrite_in_place(const char *path, const char *data, gsize len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+static void assert_values(IDict *dict, double first, const char *text)
+{
+	gsize n = 0;
+	g_autofree double *u = idict_dup_array(dict, "u", &n, NULL);
+	ck_assert_uint_eq(n, 4096);
+	for (gsize i = 0; i < n; i++)
+		ck_assert_msg(u[i] == first + (double)i, "u[%zu] is %g", i, u[i]);
+	g_autofree char *s = idict_dup_string(dict, "s", NULL);
+	ck_assert_str_eq(s, text);
+	g_autoptr(GVariant) pair = idict_get_value(dict, "pair");
+	g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_new("(ds)", first, text));
+	ck_assert(g_variant_equal(pair, expected));
+}
+
+static void fill_values(IDict *dict, double first, const char *text)
+{
+	double u[4096];
+	for (gsize i = 0; i < G_N_ELEMENTS(u); i++)
+		u[i] = first + (double)i;
+	ck_assert(idict_set_array(dict, "u", u, G_N_ELEMENTS(u), NULL));
+	ck_assert(idict_set_string(dict, "s", text, NULL));
+	ck_assert(idict_set_value(dict, "pair", g_variant_new("(ds)", first, text), NULL));
+}
+
+/* A loaded dictionary owns its values: the checkpoint replaced in place
+ * (cp), truncated or deleted after the load changes nothing and kills
+ * nothing (it was an mmap of the file: new values with no update, SIGBUS). */
+START_TEST(test_checkpoint_load_owns_values)
+{
+	g_autofree char *path = tmp_path("run.ckpt");
+	g_autoptr(IDict) first = idict_new();
+	fill_values(first, 1, "first text");
+	ck_assert(idict_save(first, path, NULL));
+	g_autoptr(IDict) other = idict_new();
+	fill_values(other, 1000, "other text");
+	g_autoptr(GBytes) other_data = idict__checkpoint_serialize(other);
+
+	g_autoptr(GError) error = NULL;
+	g_autoptr(IDict) loaded = idict_load(path, &error);
+	tu_assert_no_error(error);
+	overwrite_in_place(path, g_bytes_get_data(other_data, NULL), g_bytes_get_size(other_data));
+	assert_values(loaded, 1, "first text");
+	ck_assert_int_eq(truncate(path, 0), 0);
+	assert_values(loaded, 1, "first text");
+	ck_assert_int_eq(unlink(path), 0);
+	assert_values(loaded, 1, "first text");
+	g_autoptr(GBytes) again = idict__checkpoint_serialize(loaded);
+	ck_assert_uint_gt(g_bytes_get_size(again), 4096 * sizeof(double));
+}
+END_TEST
+
 START_TEST(test_checkpoint_missing_file)
 {
 	g_autofree char *path = tmp_path("nonexistent");
@@ -173,6 +236,27 @@ static int state_of(IDict *dict)
 	return (int)state;
 }
 
+/* Returns: (transfer full) (nullable): the names of the files beside
+ * @path in its directory, NULL if none. */
+static char *other_files(const char *path)
+{
+	g_autofree char *dirname = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+	g_autoptr(GDir) dir = g_dir_open(dirname, 0, NULL);
+	ck_assert_ptr_nonnull(dir);
+	GString *names = NULL;
+	const char *name;
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		if (strcmp(name, base) == 0)
+			continue;
+		if (names == NULL)
+			names = g_string_new(name);
+		else
+			g_string_append_printf(names, " %s", name);
+	}
+	return names ? g_string_free(names, FALSE) : NULL;
+}
+
 START_TEST(test_checkpoint_crash_while_saving)
 {
 	g_autofree char *path = tmp_path("run.ckpt");
@@ -200,8 +284,11 @@ START_TEST(test_checkpoint_crash_while_saving)
 		int state = state_of(loaded);
 		ck_assert_msg(state == 0 || state == 1, "round %d: torn checkpoint", round);
 		seen[state]++;
+		/* Once the next save completes, no temporary file is left. */
+		ck_assert(idict_save(loaded, path, &error));
+		g_autofree char *left = other_files(path);
+		ck_assert_msg(left == NULL, "round %d: left beside the checkpoint: %s", round, left);
 	}
-	/* Leftover temporary files are allowed; the checkpoint is whole. */
 	ck_assert_int_gt(seen[0] + seen[1], 0);
 }
 END_TEST
@@ -216,6 +303,7 @@ static Suite *checkpoint_suite(void)
 	tcase_add_loop_test(tc, test_checkpoint_refuses_foreign_files, 0, G_N_ELEMENTS(bad_files));
 	tcase_add_test(tc, test_checkpoint_refuses_damage);
 	tcase_add_test(tc, test_checkpoint_missing_file);
+	tcase_add_test(tc, test_checkpoint_load_owns_values);
 	tcase_add_test(tc, test_checkpoint_crash_while_saving);
 	suite_add_tcase(s, tc);
 	return s;

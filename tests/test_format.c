@@ -549,6 +549,26 @@ static const ParseCase parse_cases[] = {
 	{ "d", "1.5\0", 4, NULL },
 	{ "d", "1.5\0" "7", 5, NULL },
 	{ "d", "\0" "1.5", 4, NULL },
+	/* out of a double's range: overflow to infinity, a nonzero literal
+	 * that would read as 0 (subnormals are accepted: see
+	 * test_format_parse_special_doubles) */
+	{ "d", "1e-400", -1, NULL },
+	{ "d", "-1e-400\n", -1, NULL },
+	{ "d", "2e-324", -1, NULL },
+	{ "d", "1.7976931348623159e308", -1, NULL },
+	{ "d", "2.2250738585072014e-308", -1, "2.2250738585072014e-308" },
+	{ "d", "1.7976931348623157e308", -1, "1.7976931348623157e308" },
+	{ "d", "0e-999", -1, "0.0" },
+	{ "d", "0.000e-5000\n", -1, "0.0" },
+	/* hexadecimal floats are not taken (the files never print them) */
+	{ "d", "0x1p-2", -1, NULL },
+	{ "d", "-0X10", -1, NULL },
+	{ "d", "+0x1.8p1", -1, NULL },
+	{ "d", "0x", -1, NULL },
+	{ "ad", "1\n0x10\n", -1, NULL },
+	{ "ad", "1\n1e-400\n", -1, NULL },
+	{ "aad", "1 0x2\n", -1, NULL },
+	{ "aad", "1 1e-999\n", -1, NULL },
 	/* 64-bit integers */
 	{ "x", "42", -1, "42" },
 	{ "x", " -7 \n", -1, "-7" },
@@ -704,6 +724,26 @@ START_TEST(test_format_parse_special_doubles)
 			ck_assert_msg(d == 0 && signbit(d), "\"%s\" is %g", cases[i].text, d);
 			break;
 		}
+	}
+	/* Subnormals are doubles: taken, though glibc's strtod flags them
+	 * with ERANGE. */
+	static const struct {
+		const char *text;
+		double value;
+	} subnormals[] = {
+		{ "5e-324", 0x1p-1074 },      { "3e-324\n", 0x1p-1074 },
+		{ "-5e-324", -0x1p-1074 },    { "1e-310", 1e-310 },
+		{ "2.225073858507201e-308", 2.225073858507201e-308 },
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(subnormals); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) value = idict__format_parse(
+			G_VARIANT_TYPE_DOUBLE, subnormals[i].text, strlen(subnormals[i].text), &error);
+		ck_assert_msg(value != NULL, "\"%s\" refused: %s", subnormals[i].text,
+			      error ? error->message : "");
+		double d = g_variant_get_double(value);
+		ck_assert_msg(memcmp(&d, &subnormals[i].value, sizeof d) == 0, "\"%s\" read as %a",
+			      subnormals[i].text, d);
 	}
 	/* In arrays and matrices as well. */
 	const char *array_text = "nan\ninf\n-inf\n";

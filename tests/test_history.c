@@ -159,8 +159,8 @@ START_TEST(test_history_snapshot_json)
 	ck_assert(strstr(text, "\"step\":7") != NULL);
 	ck_assert(strstr(text, "\"done\":false") != NULL);
 	ck_assert(strstr(text, "\"message\":\"say \\\"hi\\\"\\n\"") != NULL);
-	ck_assert(strstr(text, "\"u\":[0.10000000000000001,\"nan\",\"-inf\"]") != NULL);
-	ck_assert(strstr(text, "\"params/m\":[[1.0,2.0],[3.0,4.0]]") != NULL);
+	ck_assert(strstr(text, "\"u\":[0.1,\"nan\",\"-inf\"]") != NULL);
+	ck_assert(strstr(text, "\"params/m\":[[1,2],[3,4]]") != NULL);
 }
 END_TEST
 

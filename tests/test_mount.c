@@ -9,6 +9,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,8 +69,36 @@ static void fill_dict(IDict *d)
 	ck_assert(idict_set_writable(d, "params/tuple", TRUE, NULL));
 }
 
+/* At exit (a failed assertion exits the forked test), closes the files
+ * this process has open in its own mount while its server still runs:
+ * closing one opened for writing waits for the server (FLUSH), and at
+ * process exit the server threads are gone first. */
+static void close_own_files(void)
+{
+	if (mnt == NULL)
+		return;
+	g_autoptr(GDir) fds = g_dir_open("/proc/self/fd", 0, NULL);
+	const char *name;
+	GArray *mine = g_array_new(FALSE, FALSE, sizeof(int));
+	while (fds && (name = g_dir_read_name(fds)) != NULL) {
+		g_autofree char *link = g_strdup_printf("/proc/self/fd/%s", name);
+		g_autofree char *target = g_file_read_link(link, NULL);
+		if (target && g_str_has_prefix(target, mnt)) {
+			int fd = atoi(name);
+			g_array_append_val(mine, fd);
+		}
+	}
+	for (guint i = 0; i < mine->len; i++)
+		close(g_array_index(mine, int, i));
+	g_array_free(mine, TRUE);
+}
+
 static void mount_setup(void)
 {
+	static gboolean registered;
+	if (!registered)
+		atexit(close_own_files);
+	registered = TRUE;
 	tmpdir = g_dir_make_tmp("idict-mount-XXXXXX", NULL);
 	ck_assert_ptr_nonnull(tmpdir);
 	mnt = g_build_filename(tmpdir, "mnt", NULL);
@@ -122,7 +151,8 @@ static void assert_file(const char *rel, const char *expected)
 	ck_assert_int_eq(st.st_size, strlen(expected));
 }
 
-/* Writes @len bytes in one write(2) at offset 0.  Returns: 0 or errno. */
+/* Writes @len bytes in one write(2) at offset 0 and closes the file.
+ * Returns: 0 or the errno of the write or, if it succeeded, of close(). */
 static int write_file_len(const char *rel, const char *text, gsize len, int extra_flags)
 {
 	g_autofree char *p = path(rel);
@@ -133,7 +163,8 @@ static int write_file_len(const char *rel, const char *text, gsize len, int extr
 	int err = n < 0 ? errno : 0;
 	if (n >= 0)
 		ck_assert_int_eq(n, len);
-	close(fd);
+	if (close(fd) != 0 && err == 0)
+		err = errno;
 	return err;
 }
 
@@ -429,12 +460,194 @@ START_TEST(test_mount_write_at_offset_refused)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(pwrite(fd, "0.3", 3, 2), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	/* A value in two writes: the first is the value, the second refused. */
+	/* A gap after a good start refuses the value: later writes at its end
+	 * fail too, close() says so, and nothing is published. */
 	ck_assert_int_eq(write(fd, "0.4", 3), 3);
+	ck_assert_int_eq(pwrite(fd, "5\n", 2, 4), -1);
+	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(write(fd, "5\n", 2), -1);
 	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	assert_file("params/alpha", "0.25\n");
+	/* Rewriting from the start is not overwriting a value in place. */
+	fd = open(p, O_WRONLY);
+	ck_assert_int_eq(write(fd, "0.45", 4), 4);
+	ck_assert_int_eq(pwrite(fd, "0.3", 3, 0), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(close(fd), -1);
+	assert_file("params/alpha", "0.25\n");
+}
+END_TEST
+
+/* ---- whole writes: a value written in pieces is taken whole or not at all ---- */
+
+static double alpha_now(void)
+{
+	double alpha = 0;
+	ck_assert(idict_get_double(dict, "params/alpha", &alpha, NULL));
+	return alpha;
+}
+
+START_TEST(test_mount_write_in_pieces)
+{
+	g_autofree char *p = path("params/alpha");
+	int fd = open(p, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	const char *text = "0.125\n";
+	for (const char *c = text; *c; c++) {
+		ck_assert_int_eq(write(fd, c, 1), 1);
+		/* No fragment is ever published: not "0.1", not "0.12". */
+		ck_assert(alpha_now() == 0.25);
+	}
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert(alpha_now() == 0.125);
+	assert_file("params/alpha", "0.125\n");
+
+	/* An array in pieces, the last one bad: nothing of it is published. */
+	g_autofree char *weights = path("params/weights");
+	fd = open(weights, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, "7\n", 2), 2);
+	ck_assert_int_eq(write(fd, "8\n", 2), 2);
+	ck_assert_int_eq(write(fd, "x\n", 2), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	assert_file("params/weights", "0.1\n-2.5\n1e+300\n");
+	/* Too few values: refused at close(), whose error says so. */
+	fd = open(weights, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, "7\n8\n", 4), 4);
+	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* One too many: refused in the write that starts it. */
+	fd = open(weights, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, "7\n8\n9\n", 6), 6);
+	ck_assert_int_eq(write(fd, "1", 1), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(close(fd), -1);
+	assert_file("params/weights", "0.1\n-2.5\n1e+300\n");
+	/* A whole value the check refuses fails in its write (echo's newline
+	 * ends it), so that shells, which ignore close()'s error, report it. */
+	fd = open(p, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, "-1", 2), 2);
+	ck_assert_int_eq(write(fd, "\n", 1), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(close(fd), -1);
+	ck_assert(alpha_now() == 0.125);
+	/* Text that cannot end well fails at once: a second number. */
+	fd = open(p, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, "0.3 ", 4), 4);
+	ck_assert_int_eq(write(fd, "4", 1), -1);
 	close(fd);
-	assert_file("params/alpha", "0.4\n");
+	ck_assert(alpha_now() == 0.125);
+}
+END_TEST
+
+START_TEST(test_mount_write_fsync_and_second_values)
+{
+	g_autofree char *p = path("params/alpha");
+	int fd = open(p, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, "0.3\n", 4), 4);
+	ck_assert(alpha_now() == 0.25);
+	/* fsync publishes without a close (an NFS server's COMMIT). */
+	ck_assert_int_eq(fsync(fd), 0);
+	ck_assert(alpha_now() == 0.3);
+	/* A new value at offset 0 on the same open file. */
+	ck_assert_int_eq(pwrite(fd, "0.35\n", 5, 0), 5);
+	ck_assert_int_eq(fsync(fd), 0);
+	ck_assert(alpha_now() == 0.35);
+	/* ftruncate to 0 begins a new value too. */
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	ck_assert_int_eq(pwrite(fd, "0.375\n", 6, 0), 6);
+	ck_assert_int_eq(fsync(fd), 0);
+	ck_assert(alpha_now() == 0.375);
+	/* Text written after a publish continues it, as in a regular file:
+	 * "0.3\n0.4\n" is not a double.  The published value stays. */
+	ck_assert_int_eq(lseek(fd, 0, SEEK_END) >= 0, 1);
+	ck_assert_int_eq(pwrite(fd, "0.4\n", 4, 6), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(close(fd), -1);
+	ck_assert(alpha_now() == 0.375);
+	/* close() after fsync with nothing new: no error, no change. */
+	fd = open(p, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, "0.5\n", 4), 4);
+	ck_assert_int_eq(fsync(fd), 0);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert(alpha_now() == 0.5);
+}
+END_TEST
+
+/* Runs @command with sh.  Returns: its exit status (-1 if it died). */
+static int sh(const char *command)
+{
+	int status = system(command);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_mount_write_large_and_by_byte)
+{
+	/* A 300 kB value through cat (writes of 128 KiB): taken whole. */
+	enum { N = 20000 };
+	g_autofree double *zeros = g_new0(double, N);
+	ck_assert(idict_set_array(dict, "big", zeros, N, NULL));
+	ck_assert(idict_set_writable(dict, "big", TRUE, NULL));
+	g_autoptr(GString) text = g_string_new(NULL);
+	for (int i = 0; i < N; i++)
+		g_string_append_printf(text, "%.13f\n", 1 + i / 3.0);
+	ck_assert_uint_gt(text->len, 300000);
+	g_autofree char *good = g_build_filename(tmpdir, "good.txt", NULL);
+	ck_assert(g_file_set_contents(good, text->str, (gssize)text->len, NULL));
+	g_autofree char *bad = g_build_filename(tmpdir, "bad.txt", NULL);
+	text->str[text->len - 3] = 'x'; /* the last number is bad */
+	ck_assert(g_file_set_contents(bad, text->str, (gssize)text->len, NULL));
+	g_autofree char *big = path("big");
+	g_autofree char *cat_bad = g_strdup_printf("cat '%s' > '%s' 2>/dev/null", bad, big);
+	ck_assert_int_ne(sh(cat_bad), 0);
+	gsize n = 0;
+	g_autofree double *after_bad = idict_dup_array(dict, "big", &n, NULL);
+	ck_assert_uint_eq(n, N);
+	for (gsize i = 0; i < n; i++)
+		ck_assert_msg(after_bad[i] == 0, "a fragment was published: big[%zu] = %g", i,
+			      after_bad[i]);
+	g_autofree char *cat_good = g_strdup_printf("cat '%s' > '%s'", good, big);
+	ck_assert_int_eq(sh(cat_good), 0);
+	g_autofree double *after = idict_dup_array(dict, "big", &n, NULL);
+	for (gsize i = 0; i < n; i++)
+		ck_assert(fabs(after[i] - (1 + (double)i / 3.0)) < 1e-12);
+	/* A string: 300 kB with a byte that is not UTF-8 near the end.  Its
+	 * first 128 KiB were once published on their own. */
+	g_autofree char *long_text = g_malloc(300001);
+	memset(long_text, 'a', 300000);
+	long_text[299990] = '\xff';
+	ck_assert(g_file_set_contents(bad, long_text, 300000, NULL));
+	g_autofree char *name_path = path("params/name");
+	g_autofree char *cat_string = g_strdup_printf("cat '%s' > '%s' 2>/dev/null", bad, name_path);
+	ck_assert_int_ne(sh(cat_string), 0);
+	assert_file("params/name", "run\n");
+	long_text[299990] = 'b';
+	ck_assert(g_file_set_contents(good, long_text, 300000, NULL));
+	g_free(cat_string);
+	cat_string = g_strdup_printf("cat '%s' > '%s'", good, name_path);
+	ck_assert_int_eq(sh(cat_string), 0);
+	g_autofree char *stored = idict_dup_string(dict, "params/name", NULL);
+	ck_assert_uint_eq(strlen(stored), 300000);
+	ck_assert_int_eq(stored[299990], 'b');
+	unlink(good);
+	unlink(bad);
+
+	/* dd bs=1: one byte a write. */
+	g_autofree char *name = path("params/name");
+	g_autofree char *dd = g_strdup_printf("printf world | dd bs=1 of='%s' 2>/dev/null", name);
+	ck_assert_int_eq(sh(dd), 0);
+	assert_file("params/name", "world\n");
+	g_autofree char *alpha = path("params/alpha");
+	g_autofree char *dd2 = g_strdup_printf("printf 0.125 | dd bs=1 of='%s' 2>/dev/null", alpha);
+	ck_assert_int_eq(sh(dd2), 0);
+	ck_assert(alpha_now() == 0.125);
+	/* Refused by the check at close: dd reports it, nothing changes. */
+	g_autofree char *dd3 = g_strdup_printf("printf -- -0.5 | dd bs=1 of='%s' 2>/dev/null", alpha);
+	ck_assert_int_ne(sh(dd3), 0);
+	ck_assert(alpha_now() == 0.125);
 }
 END_TEST
 
@@ -1154,6 +1367,9 @@ static Suite *mount_suite(void)
 	tcase_add_loop_test(tc, test_mount_write_odd_but_valid, 0, G_N_ELEMENTS(odd_writes));
 	tcase_add_test(tc, test_mount_setxattr_refused);
 	tcase_add_test(tc, test_mount_write_at_offset_refused);
+	tcase_add_test(tc, test_mount_write_in_pieces);
+	tcase_add_test(tc, test_mount_write_fsync_and_second_values);
+	tcase_add_test(tc, test_mount_write_large_and_by_byte);
 	tcase_add_test(tc, test_mount_write_size_limit);
 	tcase_add_test(tc, test_mount_no_namespace_changes);
 	tcase_add_test(tc, test_mount_ctl_pause_terminate);

@@ -10,6 +10,8 @@
  *   - round trip: what parses, rendered by idict__format_render() and parsed
  *     again, gives an equal value (NaNs compare equal whatever their sign or
  *     payload: the text "nan" carries neither);
+ *   - the same text examined in pieces, as writes arrive
+ *     (idict__text_scan()), is never refused early if it is valid whole;
  *   - the same text written by a client to a writable key of that type
  *     (idict__store_client_write()) is accepted only if it parses and keeps
  *     an array's or matrix's shape; then the key holds the parsed value,
@@ -181,6 +183,43 @@ static void check_client_write(gsize t, const char *text, gsize len)
 	}
 }
 
+/* The same text arriving in pieces (idict__text_scan(), as the filesystem
+ * examines each write): it may be refused early (INVALID) only if the whole
+ * text would be refused, and WHOLE only if its value is complete: what the
+ * scan calls WHOLE and parses stays a valid value only if nothing but
+ * whitespace follows. */
+static void check_pieces(gsize t, const char *text, gsize len)
+{
+	g_autofree char *key = g_strdup_printf("t%zu", t);
+	g_autoptr(GVariant) current = idict_get_value(dict, key);
+	IDictTextScan scan;
+	idict__text_scan_init(&scan, current);
+	if (scan.kind == IDICT__TEXT_OTHER)
+		return;
+	g_autoptr(GVariant) whole = idict__format_parse(G_VARIANT_TYPE(types[t].type), text, len, NULL);
+	gboolean valid = whole != NULL;
+	if (valid && (scan.kind == IDICT__TEXT_ARRAY || scan.kind == IDICT__TEXT_MATRIX))
+		valid = g_variant_n_children(current) == g_variant_n_children(whole);
+	if (valid && scan.kind == IDICT__TEXT_MATRIX && g_variant_n_children(whole) > 0) {
+		g_autoptr(GVariant) a = g_variant_get_child_value(current, 0);
+		g_autoptr(GVariant) b = g_variant_get_child_value(whole, 0);
+		valid = g_variant_n_children(a) == g_variant_n_children(b);
+	}
+	/* Pieces: split at the bytes whose value is odd, and at the end. */
+	for (gsize end = 1; end <= len; end++) {
+		if (end < len && (text[end - 1] & 1))
+			continue;
+		g_autoptr(GError) error = NULL;
+		IDictTextState state = idict__text_scan(&scan, text, end, &error);
+		if (state == IDICT__TEXT_INVALID) {
+			if (valid)
+				FAIL("a valid %s was refused after %zu of %zu bytes: %s", types[t].type,
+				     end, len, error->message);
+			return;
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (dict == NULL)
@@ -192,5 +231,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gsize len = size - 1;
 	check_parse(t, text, len);
 	check_client_write(t, text, len);
+	check_pieces(t, text, len);
 	return 0;
 }

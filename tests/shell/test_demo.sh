@@ -77,6 +77,57 @@ check "echo x > params/alpha fails with Invalid argument" \
 err=$( (echo 0.9 >"$mnt/params/alpha") 2>&1)
 check "alpha outside (0, 0.5] is refused" bash -c "[[ '$err' == *'Invalid argument'* ]]"
 check "refused writes leave the value" test "$(cat "$mnt/params/alpha")" = 0.3
+# ---- whole writes: with the tools people use; a value is taken whole or not
+# at all, and refused values are reported where the tool can see it ----
+alpha=$mnt/params/alpha
+value() { cat "$alpha"; }
+printf 0.125 | dd bs=1 of="$alpha" 2>/dev/null
+check "dd bs=1 (one byte a write) sets the whole value" test "$(value)" = 0.125
+err=$(printf 0.75 | dd bs=1 of="$alpha" 2>&1)
+check "dd bs=1 of a refused value: dd reports the error of close()" \
+	bash -c "[[ '$err' == *'Invalid argument'* ]]"
+check "... and not one byte of it is published" test "$(value)" = 0.125
+printf '0.2\n' >"$alpha"
+check "bash printf sets it" test "$(value)" = 0.2
+err=$( (printf '0.6\n' >"$alpha") 2>&1)
+check "bash printf of a refused value (ending in a newline): write error" \
+	bash -c "[[ '$err' == *'write error: Invalid argument'* ]]"
+err=$( (echo 0.2 0.3 >"$alpha") 2>&1)
+check "echo of two numbers: write error" bash -c "[[ '$err' == *'Invalid argument'* ]]"
+check "refused: the value stays" test "$(value)" = 0.2
+/usr/bin/printf '0.35\n' >"$alpha"
+check "/usr/bin/printf sets it" test "$(value)" = 0.35
+err=$( (/usr/bin/printf 0.95 >"$alpha") 2>&1)
+check "/usr/bin/printf of a refused value without newline: error at close" \
+	bash -c "[[ '$err' == *'Invalid argument'* ]]"
+(printf 0.95 >"$alpha") 2>/dev/null
+check "bash printf without newline: refused at close (bash ignores that error), value kept" \
+	test "$(value)" = 0.35
+py=/usr/bin/python3
+"$py" -c "
+with open('$alpha', 'w') as f:
+    f.write('0.4')
+    f.flush()
+    f.write('5\n')
+"
+check "python with 'with', two writes: one value" test "$(value)" = 0.45
+"$py" -c "
+try:
+    with open('$alpha', 'w') as f:
+        f.write('0.55\n')
+except OSError as e:
+    raise SystemExit(0 if e.errno == 22 else 1)
+raise SystemExit(1)
+"
+check "python with 'with': a refused value raises OSError(EINVAL)" test $? = 0
+"$py" -c "f = open('$alpha', 'w'); f.write('0.15\n')"
+check "python without 'with' or close(): published when the file is collected" \
+	test "$(value)" = 0.15
+err=$("$py" -c "f = open('$alpha', 'w'); f.write('0.65\n')" 2>&1)
+check "python without 'with': a refused value is dropped silently at collection" \
+	bash -c "[ '$(value)' = 0.15 ] && [ -z '$err' ]"
+echo 0.3 >"$alpha"
+
 err=$( (echo 1 >"$mnt/residual") 2>&1)
 check "writing a read-only key: Permission denied" \
 	bash -c "[[ '$err' == *'Permission denied'* ]]"
@@ -122,12 +173,18 @@ check "SIGINT: the demo sends the final update and exits 0" test "${exit_status:
 check "SIGINT: unmounted" bash -c "! grep -q ' $mnt ' /proc/mounts"
 check "SIGINT: message says terminated" grep -q "terminated after" "$dir/demo.out"
 
-# ---- a second SIGINT ends the process at once, even while it lingers ----
+# ---- a second SIGINT more than 1 s later ends the process at once, even
+# while it lingers; one within 1 s is the same request ----
 start_demo --delay 10 --linger 60 || exit 1
 exec 3<"$mnt/u"
 kill -INT "$demo"
+kill -INT "$demo"
 for _ in $(seq 100); do grep -qx "state finished" "$mnt/ctl/status" && break; sleep 0.05; done
 check "first SIGINT: finished, lingering for the open file" grep -qx "state finished" "$mnt/ctl/status"
+sleep 0.5
+check "a SIGINT within 1 s of the first is the same request: still serving" \
+	grep -qx "state finished" "$mnt/ctl/status"
+sleep 0.7
 kill -INT "$demo"
 wait_pid "$demo" 30
 exec 3<&-

@@ -167,3 +167,12 @@ check "terminate_on_signals: SIGINT ends the Python loop cleanly, exit 0" \
 check "terminate_on_signals: unmounted" bash -c "! grep -q ' $mnt ' /proc/mounts"
 check "no Python traceback other than the expected check failure" \
 	bash -c "[ \$(grep -c Traceback '$dir/comp.out') = 1 ]"
+
+# ---- snapshot.json: random doubles of every class, read back exactly by
+# Python's json (NaN refused) and jq ----
+timeout -k 10 120 "$PYTHON" "$root/tests/python/snapshot_json.py" "$mnt" "$dir" >"$dir/snap.out" 2>&1
+rc=$?
+grep -E '^(not )?ok - |^# ' "$dir/snap.out" | sed 's/^\(not \)\{0,1\}ok - /&snapshot.json: /'
+check "snapshot.json: the test script exits 0" test "$rc" = 0
+[ "$rc" = 0 ] || sed 's/^/#   /' "$dir/snap.out" | tail -n 20
+check "snapshot.json: unmounted" bash -c "! grep -q ' $mnt ' /proc/mounts"
