@@ -1192,14 +1192,30 @@ START_TEST(test_mount_killed_leaves_no_mount)
 	if (pid == 0) {
 		IDict *d = idict_new();
 		IDictServer *s = idict_serve(d, where, NULL, NULL);
-		ssize_t n = write(ready[1], s ? "y" : "n", 1);
+		/* The descriptor order that lets the helper see the
+		 * connection gone when it wakes (see server.c): the socket to
+		 * fusermount3 below /dev/fuse. */
+		int fuse_fd = -1, last_socket = -1;
+		g_autoptr(GDir) fds = g_dir_open("/proc/self/fd", 0, NULL);
+		const char *name;
+		while (fds && (name = g_dir_read_name(fds)) != NULL) {
+			g_autofree char *path = g_build_filename("/proc/self/fd", name, NULL);
+			g_autofree char *target = g_file_read_link(path, NULL);
+			if (target && strcmp(target, "/dev/fuse") == 0)
+				fuse_fd = atoi(name);
+			else if (target && g_str_has_prefix(target, "socket:"))
+				last_socket = MAX(last_socket, atoi(name));
+		}
+		char answer[2] = { s ? 'y' : 'n', last_socket >= 0 && last_socket < fuse_fd ? 'o' : 'x' };
+		ssize_t n = write(ready[1], answer, 2);
 		(void)n;
 		pause();
 		_exit(0);
 	}
-	char answer = 0;
-	ck_assert_int_eq(read(ready[0], &answer, 1), 1);
-	ck_assert_int_eq(answer, 'y');
+	char answer[2] = { 0 };
+	ck_assert_int_eq(read(ready[0], answer, 2), 2);
+	ck_assert_int_eq(answer[0], 'y');
+	ck_assert_msg(answer[1] == 'o', "the auto_unmount socket is not below /dev/fuse");
 	ck_assert(is_mounted(where));
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
