@@ -1,5 +1,12 @@
 # idictfs - GNU make.  `make`, `make check`, `make demo`, `make check-sanitize`.
 # Quiet unless V=1.  SANITIZE=address,undefined builds into build/sanitize.
+#
+# Two sets of targets, two sets of dependencies:
+#   `make` (all)      the library, the demo and build/idict-uninstalled.pc:
+#                     needs only the libraries libidict uses (LIB_PKGS).
+#   `make check`      also the test programs (the `tests` target), which need
+#                     Check, libnfs and clang; every section below that adds
+#                     a test program adds it to `tests`, never to `all`.
 
 CC ?= cc
 CXX ?= g++
@@ -61,8 +68,9 @@ else
 Q := @
 endif
 
-.PHONY: all check check-sanitize demo clean install uninstall
-all: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(TEST_BINS)
+.PHONY: all tests check check-sanitize check-test-deps demo clean install uninstall
+all: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo $(BUILD)/idict-uninstalled.pc
+tests: $(TEST_BINS)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -83,6 +91,14 @@ $(BUILD)/libidict.so: $(LIB_OBJS) src/libidict.map
 	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined \
 		-Wl,--version-script=src/libidict.map $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) \
 		-o $@ $(LIB_OBJS) $(LIB_LIBS)
+
+# For programs built against the source tree:
+# PKG_CONFIG_PATH=build pkg-config --cflags --libs idict
+$(BUILD)/idict-uninstalled.pc: src/idict-uninstalled.pc.in Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)sed -e 's|@SRCDIR@|$(CURDIR)|' -e 's|@BUILDDIR@|$(abspath $(BUILD))|' \
+		-e 's|@VERSION@|$(VERSION)|' $< >$@
 
 $(BUILD)/idict-demo: contrib/idict-demo.c $(BUILD)/libidict.a
 	@mkdir -p $(dir $@)
@@ -109,8 +125,23 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libidict.a
 	$(Q)$(CC) $(PROJECT_CFLAGS) -Isrc $(LIB_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(BUILD)/libidict.a $(LIB_LIBS) $(CHECK_LIBS) -lm
 
-check: all
+# The test dependencies are looked for first, so that a missing one is
+# named instead of failing a compiler.
+check:
+	$(Q)$(MAKE) --no-print-directory check-test-deps
+	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run-tests.sh $(TESTS)
+
+# Says at once what is missing for the tests, instead of a compiler error.
+check-test-deps:
+	$(Q)missing=; \
+	$(PKG_CONFIG) --exists check || missing="$$missing check"; \
+	$(PKG_CONFIG) --exists libnfs || missing="$$missing libnfs-dev"; \
+	command -v $(FUZZ_CC) >/dev/null || missing="$$missing clang"; \
+	if [ -n "$$missing" ]; then \
+		echo "make check needs:$$missing (contrib/install-deps.sh installs them)" >&2; \
+		exit 1; \
+	fi
 
 # G_SLICE=always-malloc lets LeakSanitizer see GLib's allocations.
 check-sanitize:
@@ -251,8 +282,7 @@ $(BUILD)/tests/soak: tests/soak.c
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(PROJECT_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_LIBS) -lm
 
-all: $(BUILD)/tests/soak
-check: fuzz-build $(BUILD)/tests/soak
+tests: fuzz-build $(BUILD)/tests/soak
 
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(BUILD)/tests/soak.d
 
@@ -268,8 +298,7 @@ $(BUILD)/tests/idict-remote-check: tests/idict-remote-check.c
 	$(Q)$(CC) $(PROJECT_CFLAGS) $(LIB_CFLAGS) $(NFS_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(LIB_LIBS) $(NFS_LIBS)
 
-all: $(BUILD)/tests/idict-remote-check
-check: $(BUILD)/tests/idict-remote-check
+tests: $(BUILD)/tests/idict-remote-check
 
 -include $(BUILD)/tests/idict-remote-check.d
 
@@ -315,9 +344,9 @@ MPI_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags $(MPI_PKG
 MPI_LIBS := $(shell $(PKG_CONFIG) --libs $(MPI_PKG))
 MPI_SRCS := src/mpi/changes.c src/mpi/sync.c
 MPI_OBJS := $(MPI_SRCS:src/%.c=$(BUILD)/obj/%.o)
-MPI_BINS := $(BUILD)/libidict-mpi.a $(BUILD)/libidict-mpi.so $(BUILD)/idict-mpi-demo \
-	$(BUILD)/tests/test_mpi
+MPI_BINS := $(BUILD)/libidict-mpi.a $(BUILD)/libidict-mpi.so $(BUILD)/idict-mpi-demo
 all: $(MPI_BINS)
+tests: $(BUILD)/tests/test_mpi
 
 $(BUILD)/obj/mpi/%.o: src/mpi/%.c
 	@mkdir -p $(dir $@)
