@@ -165,6 +165,26 @@ install: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo
 	install -m 755 $(BUILD)/idict-demo $(DESTDIR)$(BINDIR)/idict-demo
 	install -m 644 contrib/man/idict.3 $(DESTDIR)$(MANDIR)/man3/idict.3
 	install -m 644 contrib/man/idictfs.7 $(DESTDIR)$(MANDIR)/man7/idictfs.7
+	$(Q)$(MAKE) --no-print-directory install-loader-note
+
+# A program linked with -lidict must find libidict.so.0 when it runs.
+# Installed into this system (no DESTDIR) as root: ldconfig updates the
+# loader's cache.  Then, if the loader still does not find it here (a
+# PREFIX outside its search path), say what to do.  With DESTDIR, the
+# package's own scripts run ldconfig.
+LDCONFIG ?= /sbin/ldconfig
+.PHONY: install-loader-note
+install-loader-note:
+ifeq ($(DESTDIR),)
+	$(Q)if [ "$$(id -u)" = 0 ]; then $(LDCONFIG); fi; \
+	if ! $(LDCONFIG) -p 2>/dev/null | grep -qF '=> $(LIBDIR)/$(SONAME)'; then \
+		echo "Note: the dynamic loader does not search $(LIBDIR). Programs linked"; \
+		echo "with -lidict find $(SONAME) there if linked with -Wl,-rpath,$(LIBDIR),"; \
+		echo "or run with LD_LIBRARY_PATH=$(LIBDIR), or once $(LIBDIR) is listed in"; \
+		echo "/etc/ld.so.conf.d/ and ldconfig has run. pkg-config finds idict.pc"; \
+		echo "with PKG_CONFIG_PATH=$(PKGCONFIGDIR)."; \
+	fi
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libidict.a $(DESTDIR)$(LIBDIR)/libidict.so.$(VERSION) \

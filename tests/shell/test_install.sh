@@ -121,3 +121,45 @@ check "... with the final prefix in idict.pc" grep -qx "prefix=/usr/local" "$dir
 make -s -C "$root" uninstall BUILD="$BUILD" PREFIX=/usr/local DESTDIR="$dir/dest" >/dev/null 2>&1
 left=$(find "$dir/dest" -type f | wc -l)
 check "make uninstall removes every file ($left left)" test "$left" = 0
+
+# ---- the loader finds the installed library, or the install says how ----
+grep -q "the dynamic loader does not search $prefix/lib" "$dir/install.log"
+check "make install into a PREFIX the loader does not search says what to do" test $? = 0
+check "... naming rpath and LD_LIBRARY_PATH" \
+	bash -c "grep -q -- '-Wl,-rpath,$prefix/lib' '$dir/install.log' && grep -q 'LD_LIBRARY_PATH=$prefix/lib' '$dir/install.log'"
+# A stand-in for ldconfig, whose cache lists the new library: as if PREFIX
+# were a system directory.
+cat >"$dir/ldconfig" <<SH
+#!/bin/sh
+if [ "\$1" = -p ]; then echo "	libidict.so.0 (libc6,x86-64) => $dir/sys/lib/libidict.so.0"; else echo "\$@" >>"$dir/ldconfig.calls"; fi
+SH
+chmod +x "$dir/ldconfig"
+make -s -C "$root" install BUILD="$BUILD" SANITIZE="${SANITIZE:-}" PREFIX="$dir/sys" \
+	LDCONFIG="$dir/ldconfig" >"$dir/install3.log" 2>&1
+check "make install into the system runs ldconfig (as root)" \
+	bash -c "[ \"\$(id -u)\" != 0 ] || [ -e '$dir/ldconfig.calls' ]"
+check "... and then has nothing to say" bash -c "! grep -q 'Note' '$dir/install3.log'"
+make -s -C "$root" install BUILD="$BUILD" SANITIZE="${SANITIZE:-}" PREFIX=/usr/local \
+	DESTDIR="$dir/dest2" LDCONFIG="$dir/ldconfig-not-there" >"$dir/install4.log" 2>&1
+status=$?
+check "make install DESTDIR=... neither runs ldconfig nor says a word about it" \
+	bash -c "[ $status = 0 ] && ! grep -q 'Note' '$dir/install4.log'"
+
+# ---- make builds without the test dependencies (Check, libnfs, clang) ----
+# A pkg-config that knows nothing of check and libnfs.
+cat >"$dir/pkg-config" <<'SH'
+#!/bin/sh
+for a in "$@"; do case $a in check | libnfs) exit 1 ;; esac; done
+exec pkg-config "$@"
+SH
+chmod +x "$dir/pkg-config"
+make -n -B -C "$root" all BUILD="$dir/nobuild" PKG_CONFIG="$dir/pkg-config" FUZZ_CC=no-clang \
+	>"$dir/make-n.log" 2>&1
+check "make (all) works out without Check, libnfs or clang" test $? = 0
+check "... and builds no test program" \
+	bash -c "! grep -E 'tests/|fuzz|-lcheck|-lnfs|no-clang' '$dir/make-n.log'"
+make -s -C "$root" check-test-deps PKG_CONFIG="$dir/pkg-config" FUZZ_CC=no-clang \
+	>"$dir/deps.log" 2>&1
+status=$?
+check "make check names the missing test dependencies first" \
+	bash -c "[ $status != 0 ] && grep -q 'make check needs: check libnfs-dev clang' '$dir/deps.log'"
