@@ -149,6 +149,12 @@ timeout 30 "$PLOT" --once --size 79,30 "$mnt" >"$dir/dumb.out" 2>&1
 check "idict-plot --once: draws to the terminal (dumb) and exits 0" test $? = 0
 check "... both panels: u and residual (history)" \
 	bash -c "grep -q ' u ' '$dir/dumb.out' && grep -q 'residual (history)' '$dir/dumb.out'"
+# The demo keeps history/residual: --once draws every value so far, not
+# the one point of its own start (each a '*' of the dumb terminal).
+stars=$(awk 'f { n += gsub(/\*/, "*") } /residual \(history\)/ { f = 1 } END { print n + 0 }' \
+	"$dir/dumb.out")
+check "idict-plot --once: the residual's history from history/residual ($stars points drawn)" \
+	test "$stars" -ge 5
 : >"$dir/watch4.out"
 timeout 30 "$WATCH" "$mnt" step >"$dir/watch4.out" &
 watch=$!
