@@ -91,6 +91,20 @@ check "idict-watch -x: exact values (alpha 0.25, last step 20)" \
 	bash -c "tail -n1 '$dir/watch2.out' | grep -Eq '^ *21 +20 +0.25\$'"
 wait_pid "$demo" 30
 
+# Keys that cannot be shown whole: said on stderr, once.
+start_demo --steps 10 --delay 50 --linger 5 || exit 1
+start_watch "$dir/watch5.out" "$mnt" stpe u params step
+wait_pid "$watch" 60
+check "idict-watch: a misspelled key is named on stderr" \
+	grep -q 'no key stpe in .* shown as -' "$dir/watch.err"
+check "idict-watch: an array is said to show only its first line" \
+	grep -q 'u has several lines (an array?), only its first is shown' "$dir/watch.err"
+check "idict-watch: a directory is said to be one" grep -q 'params is a directory' "$dir/watch.err"
+check "... each said once" test "$(wc -l <"$dir/watch.err")" = 3
+check "... and the table still goes to the end (step 10)" \
+	bash -c "tail -n1 '$dir/watch5.out' | grep -Eq ' 10\$'"
+wait_pid "$demo" 30
+
 # A reader stopped while more than 1,024 updates pass gets "SEQ missed N".
 start_demo --delay 0 --tolerance 0 --steps 100000000 --linger 5 || exit 1
 : >"$dir/watch3.out"
