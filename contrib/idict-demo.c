@@ -35,6 +35,25 @@ static gboolean check_alpha(IDict *dict, const char *key, GVariant *value, gpoin
 	return TRUE;
 }
 
+/* The fraction of the run done, step / the step at which it will end: at
+ * --steps, or sooner when the residual falls below --tolerance.  The
+ * residual falls geometrically (once the fast modes have died out, the
+ * field's slowest mode decays by the same factor each step), so the steps
+ * left until the tolerance are log(residual / tolerance) / the decay per
+ * step.  A run at a steady pace then makes steady progress, which is
+ * what ctl/status's eta_seconds assumes.  @decay: log(previous residual /
+ * residual), smoothed over the last steps. */
+static double progress_of(gint64 step, gint64 steps, double residual, double decay,
+			  double tolerance)
+{
+	double end = (double)MAX(steps, 1);
+	if (residual < tolerance)
+		return 1;
+	if (decay > 0 && isfinite(residual))
+		end = fmin(end, (double)step + log(residual / tolerance) / decay);
+	return fmin(1, (double)step / end);
+}
+
 /* A callback: prints a progress line at most once a second, and at the end. */
 static void print_progress(IDict *dict, gboolean final, gpointer user_data)
 {
@@ -131,10 +150,12 @@ int main(int argc, char **argv)
 		idict_set_string(dict, "message", "starting", NULL);
 	}
 	/* Clients can plot convergence from history/residual, and ctl/status
-	 * shows the fraction of --steps done and the time left. */
+	 * shows the fraction done (the key progress, below) and the time
+	 * left. */
 	idict_set_history(dict, "residual", 10000, NULL);
 	idict_set_history(dict, "params/alpha", 1000, NULL);
-	idict_set_progress_target(dict, "step", (double)MAX(steps, 1), NULL);
+	idict_set_double(dict, "progress", 0, NULL);
+	idict_set_progress_target(dict, "progress", 1, NULL);
 	/* Checks are code, not data: attached again after a resume. */
 	idict_set_writable(dict, "params/alpha", TRUE, NULL);
 	idict_set_check(dict, "params/alpha", check_alpha, NULL, NULL, NULL);
@@ -163,6 +184,7 @@ int main(int argc, char **argv)
 	idict_add_callback(dict, print_progress, &progress, NULL);
 
 	const char *why = "reached --steps";
+	double decay = 0; /* log(previous residual / residual), smoothed */
 	while (step < steps) {
 		idict_wait(dict, -1);
 		if (idict_terminated(dict)) {
@@ -171,12 +193,15 @@ int main(int argc, char **argv)
 		}
 		double alpha = 0.25;
 		idict_get_double(dict, "params/alpha", &alpha, NULL);
+		double previous_residual = residual;
 		residual = 0;
 		next[0] = next[n - 1] = 0;
 		for (gsize i = 1; i + 1 < n; i++) {
 			next[i] = u[i] + alpha * (u[i - 1] - 2 * u[i] + u[i + 1]);
 			residual = fmax(residual, fabs(next[i] - u[i]));
 		}
+		if (residual > 0 && isfinite(previous_residual))
+			decay = 0.99 * decay + 0.01 * log(previous_residual / residual);
 		double *swap = u;
 		u = next;
 		next = swap;
@@ -184,6 +209,8 @@ int main(int argc, char **argv)
 		t += alpha * dx * dx;
 
 		idict_lock(dict);
+		idict_set_double(dict, "progress", progress_of(step, steps, residual, decay, tolerance),
+				 NULL);
 		idict_set_int(dict, "step", step, NULL);
 		idict_set_double(dict, "time", t, NULL);
 		idict_set_double(dict, "residual", residual, NULL);

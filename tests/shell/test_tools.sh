@@ -73,12 +73,12 @@ wait_pid "$watch" 60
 check "idict-watch exits 0 after the final update" test "${exit_status:-1}" = 0
 read -r -a header <"$dir/watch.out"
 check "idict-watch: a header line: seq, then the scalar keys at the top level" \
-	test "${header[*]}" = "seq message residual step time"
+	test "${header[*]}" = "seq message progress residual step time"
 check "idict-watch: rows with rising seq" rows_rise "$dir/watch.out"
 check "idict-watch: a row per update, up to the final one (41)" \
 	test "$(awk 'END { print $1 }' "$dir/watch.out")" = 41
 check "idict-watch: the last row is the final state (seq 41, step 40, reached --steps)" \
-	bash -c "tail -n1 '$dir/watch.out' | grep -Eq '^ *41 reached --steps +[0-9.e-]+ +40 '"
+	bash -c "tail -n1 '$dir/watch.out' | grep -Eq '^ *41 reached --steps +1 +[0-9.e-]+ +40 '"
 check "idict-watch: nothing on stderr" test ! -s "$dir/watch.err"
 wait_pid "$demo" 30
 
