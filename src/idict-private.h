@@ -138,7 +138,7 @@ typedef struct {
 } IDictStatus;
 
 /* The trees the filesystem shows: every key; history/ (keys with a history,
- * and their directories); raw/ (arrays of doubles, and every directory).
+ * and their directories); raw/ (arrays of doubles, and their directories).
  * Nodes keep their inode numbers in every view. */
 typedef enum {
 	IDICT__VIEW_KEYS,

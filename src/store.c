@@ -70,6 +70,7 @@ struct _Node {
 	gint64 mtime_us;    /* time of the update that published the last change */
 	guint n_subdirs;    /* directories only: children that are directories */
 	guint n_history;    /* directories only: keys with a history below */
+	guint n_raw;        /* directories only: arrays of doubles below (raw/) */
 	guint changed_index; /* its place in IDict.changed, while changed */
 	guint8 name_offset; /* the last component starts at key + name_offset */
 	guint writable : 1;
@@ -278,6 +279,23 @@ static Node *node_new(IDict *self, Node *parent, const char *key, gsize key_len,
 	return node;
 }
 
+/* Whether @node is a key with a file in raw/: an array of doubles. */
+static gboolean is_raw_array(const Node *node)
+{
+	return node->children == NULL && node->value.kind == VALUE_BOXED &&
+		node->value.as.boxed != NULL &&
+		g_variant_is_of_type(node->value.as.boxed, G_VARIANT_TYPE("ad"));
+}
+
+/* Counts @node, a key that became (@delta 1) or stopped being (-1) an
+ * array of doubles, in its directories: raw/ shows only those that hold
+ * one.  Store lock held. */
+static void count_raw_locked(Node *node, int delta)
+{
+	for (Node *up = node->parent; up; up = up->parent)
+		up->n_raw += (guint)delta;
+}
+
 /* Unlinks @node, which must have no children, from the tree and tables.
  * Store lock held. */
 static void node_unlink(IDict *self, Node *node)
@@ -288,6 +306,8 @@ static void node_unlink(IDict *self, Node *node)
 	if (node->history)
 		for (Node *up = node->parent; up; up = up->parent)
 			up->n_history--;
+	if (is_raw_array(node))
+		count_raw_locked(node, -1);
 	if (node->parent) {
 		g_tree_remove(node->parent->children, NODE_NAME(node));
 		node->parent->mtime_us = g_get_real_time();
@@ -511,9 +531,12 @@ static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
 static void replace_value_locked(IDict *self, Node *node, Value value, Value *old,
 				 GBytes **old_text)
 {
+	gboolean was_raw = is_raw_array(node);
 	*old = node->value;
 	*old_text = node->text;
 	node->value = value;
+	if (was_raw != is_raw_array(node))
+		count_raw_locked(node, was_raw ? -1 : 1);
 	node->text = NULL;
 	node->generation++;
 	mark_changed_locked(self, node);
@@ -1121,12 +1144,6 @@ void idict__dir_entry_free(IDictDirEntry *entry)
 	g_free(entry);
 }
 
-static gboolean is_raw_array(const Node *node)
-{
-	return node->children == NULL && node->value.kind == VALUE_BOXED &&
-		g_variant_is_of_type(node->value.as.boxed, G_VARIANT_TYPE("ad"));
-}
-
 /* Whether @node shows in @view.  Store lock held. */
 static gboolean visible_locked(IDict *self, const Node *node, IDictView view)
 {
@@ -1135,7 +1152,7 @@ static gboolean visible_locked(IDict *self, const Node *node, IDictView view)
 		return node->children ? node == self->root || node->n_history > 0
 			: node->history != NULL;
 	case IDICT__VIEW_RAW:
-		return node->children != NULL || is_raw_array(node);
+		return node->children ? node == self->root || node->n_raw > 0 : is_raw_array(node);
 	case IDICT__VIEW_KEYS:
 	default:
 		return TRUE;

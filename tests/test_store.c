@@ -77,12 +77,13 @@ static guint64 path_ino(IDict *dict, const char *key)
 	return ino;
 }
 
-/* Returns: (transfer full): the entries of directory @ino as "a b/ c",
- * directories marked with '/', or NULL if it cannot be listed. */
-static char *list_names(IDict *dict, guint64 ino)
+/* Returns: (transfer full): the entries of directory @ino as @view shows
+ * them, as "a b/ c", directories marked with '/', or NULL if it cannot be
+ * listed. */
+static char *list_view(IDict *dict, IDictView view, guint64 ino)
 {
 	int err = 1;
-	GPtrArray *entries = idict__store_list_dir(dict, IDICT__VIEW_KEYS, ino, &err);
+	GPtrArray *entries = idict__store_list_dir(dict, view, ino, &err);
 	if (entries == NULL) {
 		ck_assert_int_lt(err, 0);
 		return NULL;
@@ -96,6 +97,11 @@ static char *list_names(IDict *dict, guint64 ino)
 	}
 	g_ptr_array_unref(entries);
 	return g_string_free(out, FALSE);
+}
+
+static char *list_names(IDict *dict, guint64 ino)
+{
+	return list_view(dict, IDICT__VIEW_KEYS, ino);
 }
 
 /* Returns: (transfer full): the update lines after *@cursor, as a string;
@@ -820,6 +826,50 @@ START_TEST(test_store_lookup_and_list)
 	ck_assert_int_eq(idict__store_stat(dict, 999999, &info, NULL), -ENOENT);
 	/* The filesystem's own inodes are not in the store. */
 	ck_assert_int_eq(idict__store_stat(dict, IDICT__INO_CTL, &info, NULL), -ENOENT);
+}
+END_TEST
+
+/* raw/ shows the arrays of doubles and only the directories that hold one,
+ * however keys come, change type and go. */
+START_TEST(test_store_raw_view_shows_arrays_and_their_directories)
+{
+	g_autoptr(IDict) dict = idict_new();
+	const double v[] = { 1, 2 };
+	const double m[] = { 1, 2, 3, 4 };
+	ck_assert(idict_set_double(dict, "a/x", 1, NULL));
+	ck_assert(idict_set_array(dict, "b/y", v, 2, NULL));
+	ck_assert(idict_set_array(dict, "b/c/z", v, 2, NULL));
+	ck_assert(idict_set_matrix(dict, "d/m", m, 2, 2, NULL));
+	ck_assert(idict_set_array(dict, "u", v, 2, NULL));
+	IDictNodeInfo info;
+	g_autofree char *root = list_view(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT);
+	ck_assert_str_eq(root, "b/ u");
+	g_autofree char *b = list_view(dict, IDICT__VIEW_RAW, path_ino(dict, "b"));
+	ck_assert_str_eq(b, "c/ y");
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "a", &info), -ENOENT);
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "d", &info), -ENOENT);
+	int err = 0;
+	ck_assert_ptr_null(idict__store_list_dir(dict, IDICT__VIEW_RAW, path_ino(dict, "a"), &err));
+	ck_assert_int_eq(err, -ENOENT);
+
+	/* b holds an array as long as one key below it is one. */
+	ck_assert(idict_set_double(dict, "b/y", 3, NULL));
+	g_autofree char *b2 = list_view(dict, IDICT__VIEW_RAW, path_ino(dict, "b"));
+	ck_assert_str_eq(b2, "c/");
+	ck_assert(idict_set_string(dict, "b/c/z", "no longer", NULL));
+	g_autofree char *root2 = list_view(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT);
+	ck_assert_str_eq(root2, "u");
+	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "b", &info), -ENOENT);
+
+	/* A key that becomes an array brings its directories back; removed,
+	 * it takes them away again. */
+	ck_assert(idict_set_array(dict, "a/x", v, 2, NULL));
+	ck_assert(idict_remove(dict, "u"));
+	g_autofree char *root3 = list_view(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT);
+	ck_assert_str_eq(root3, "a/");
+	ck_assert(idict_remove(dict, "a/x"));
+	g_autofree char *root4 = list_view(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT);
+	ck_assert_str_eq(root4, "");
 }
 END_TEST
 
@@ -2085,6 +2135,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_conflict_is_not_a_change);
 	tcase_add_test(tc, test_store_remove_prunes_dirs);
 	tcase_add_test(tc, test_store_lookup_and_list);
+	tcase_add_test(tc, test_store_raw_view_shows_arrays_and_their_directories);
 	tcase_add_test(tc, test_store_parent);
 	tcase_add_test(tc, test_store_inode_stable);
 	tcase_add_test(tc, test_store_inode_not_reused);

@@ -56,8 +56,8 @@ check "history/residual has SEQ TIME VALUE lines" \
 check "raw/u holds the 64 doubles as 512 bytes" test "$(stat -c %s "$mnt/raw/u")" = 512
 check "numpy.fromfile(raw/u) equals numpy.loadtxt(u), bit for bit" \
 	/usr/bin/python3 -c "import numpy, sys; a = numpy.fromfile('$mnt/raw/u'); b = numpy.loadtxt('$mnt/u'); sys.exit(not (a.tobytes() == b.tobytes()))"
-check "raw/ lists the arrays and the directories only" \
-	test "$(ls "$mnt/raw" | tr '\n' ' ')" = "params u "
+check "raw/ lists the arrays and the directories that hold one" \
+	test "$(ls "$mnt/raw" | tr "\n" " ")" = "u "
 check "raw/ has no file for a non-array key" bash -c "! test -e '$mnt/raw/residual'"
 check "history/ lists only keys with a history" \
 	test "$(ls "$mnt/history" | tr '\n' ' ')" = "params residual "
