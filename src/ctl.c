@@ -16,8 +16,8 @@ static GBytes *text_bytes(const char *text)
 	return g_bytes_new(text, strlen(text));
 }
 
-/* Returns: 1 or 0 for the text "1" or "0" (surrounding whitespace allowed),
- * -1 for anything else. */
+/* Returns: 1 or 0 for the text "1" or "0", or "true" or "false" as bool
+ * keys take them (surrounding whitespace allowed), -1 for anything else. */
 static int parse_flag(const char *text, gsize len)
 {
 	if (memchr(text, '\0', len) != NULL || len > 16)
@@ -26,9 +26,9 @@ static int parse_flag(const char *text, gsize len)
 	memcpy(buf, text, len);
 	buf[len] = '\0';
 	g_strstrip(buf);
-	if (strcmp(buf, "1") == 0)
+	if (strcmp(buf, "1") == 0 || strcmp(buf, "true") == 0)
 		return 1;
-	if (strcmp(buf, "0") == 0)
+	if (strcmp(buf, "0") == 0 || strcmp(buf, "false") == 0)
 		return 0;
 	return -1;
 }

@@ -365,6 +365,8 @@ static const WriteCase bad_writes[] = {
 	{ "ctl/pause", "2\n", O_TRUNC, EINVAL, 0 },
 	{ "ctl/pause", "yes\n", O_TRUNC, EINVAL, 0 },
 	{ "ctl/terminate", "0\n", O_TRUNC, EINVAL, 0 },
+	{ "ctl/terminate", "false\n", O_TRUNC, EINVAL, 0 },
+	{ "ctl/pause", "TRUE\n", O_TRUNC, EINVAL, 0 },
 	{ "params/alpha", "0.3\n", O_APPEND, EINVAL, 0 },    /* not at offset 0 */
 	{ "params/alpha", "0.\0003\n", O_TRUNC, EINVAL, 5 }, /* a NUL byte */
 	{ "params/alpha", "0x\n", O_TRUNC, EINVAL, 0 },
@@ -706,8 +708,13 @@ START_TEST(test_mount_ctl_pause_terminate)
 	ck_assert(g_str_has_prefix(status->str, "state paused\n"));
 	ck_assert_int_eq(write_file("ctl/pause", "0"), 0);
 	ck_assert(!idict_paused(dict));
+	/* true and false too, as bool keys take them. */
+	ck_assert_int_eq(write_file("ctl/pause", "true\n"), 0);
+	ck_assert(idict_paused(dict));
+	ck_assert_int_eq(write_file("ctl/pause", "false\n"), 0);
+	ck_assert(!idict_paused(dict));
 	assert_file("ctl/terminate", "0\n");
-	ck_assert_int_eq(write_file("ctl/terminate", "1\n"), 0);
+	ck_assert_int_eq(write_file("ctl/terminate", "true\n"), 0);
 	ck_assert(idict_terminated(dict));
 	assert_file("ctl/terminate", "1\n");
 	ck_assert(idict_wait(dict, -1));

@@ -5,9 +5,9 @@
  * Input: the first byte picks a writable control file, the rest is the text
  * written.  Checked for every input:
  *   - the write returns 0 or -EINVAL, nothing else;
- *   - it accepts only "0" or "1" (pause), "1" (terminate), with optional
- *     surrounding whitespace and no NUL byte; it accepts "0", "1", "0\n"
- *     and "1\n" (what echo writes);
+ *   - it accepts only "0", "1", "false" or "true" (pause), "1" or "true"
+ *     (terminate), with optional surrounding whitespace and no NUL byte; it
+ *     accepts "0", "1", "0\n" and "1\n" (what echo writes);
  *   - after an accepted write, idict_paused()/idict_terminated() say so, and
  *     a refused write changes neither;
  *   - every control file then renders: pause and terminate as "0\n" or "1\n"
@@ -113,14 +113,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (err == 0) {
 		if (word == NULL)
 			FAIL("%s: a NUL byte was accepted", file->name);
-		if (is_pause && strcmp(word, "0") != 0 && strcmp(word, "1") != 0)
+		gboolean on = strcmp(word, "1") == 0 || strcmp(word, "true") == 0;
+		gboolean off = strcmp(word, "0") == 0 || strcmp(word, "false") == 0;
+		if (is_pause && !on && !off)
 			FAIL("ctl/pause accepted \"%s\"", word);
-		if (is_terminate && strcmp(word, "1") != 0)
+		if (is_terminate && !on)
 			FAIL("ctl/terminate accepted \"%s\"", word);
-		if (is_pause && idict_paused(dict) != (word[0] == '1'))
+		if (is_pause && idict_paused(dict) != on)
 			FAIL("ctl/pause accepted \"%s\" but paused is %d", word, idict_paused(dict));
 		if (is_terminate && !idict_terminated(dict))
-			FAIL("ctl/terminate accepted \"1\" but the loop is not terminated");
+			FAIL("ctl/terminate accepted \"%s\" but the loop is not terminated", word);
 	} else {
 		if (echo_form)
 			FAIL("%s refused \"%.*s\"", file->name, (int)len, text);
