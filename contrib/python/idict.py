@@ -32,7 +32,8 @@ idict_pop(), each one moment for readers of the mount, and items() and
 values() come from one moment (idict_foreach()).
 
 Values: float, int (64-bit), bool, str, and numpy arrays of one dimension
-(an array of doubles) or two (a matrix, row by row).  Arrays are passed to
+(an array of doubles) or two (a matrix, row by row).  numpy is imported at
+the first array: a computation of scalars and strings runs without it.  Arrays are passed to
 libidict as they are, in one call, without an element-by-element copy; other
 dtypes, or arrays that are not C-contiguous, are converted once with
 numpy.ascontiguousarray(..., dtype=float64).  Reading a key gives a Python
@@ -47,7 +48,9 @@ ValueError) and MountError.
 libidict.so is found through the environment variable IDICT_LIBRARY (a
 path), else as build/libidict.so of the source tree this file lies in
 (contrib/python/../../build) or, once installed, in the LIBDIR of `make
-install`, else with ctypes.util.find_library("idict").
+install`, else with ctypes.util.find_library("idict").  In a source tree,
+run `make` first; importing the module without the library fails with an
+ImportError that says so.
 
 Threads: every method may be called from any thread; ctypes releases the GIL
 during each call into the library.  Checks run in a filesystem thread and
@@ -55,6 +58,17 @@ callbacks in the thread that called notify_update(); both take the GIL.  An
 exception raised in one is printed to stderr: a check then refuses the
 value, a callback is skipped.  Close every server (wait_then_close()) before
 the program ends; one still open at exit is closed without waiting.
+
+Clients in Python: write a key's file with `with`, so that a refused value
+raises::
+
+    with open("mnt/params/alpha", "w") as f:
+        f.write("0.9")          # OSError: [Errno 22] Invalid argument, at the with's end
+
+Python buffers the text and writes it at close(); without `with`,
+open(p, "w").write("0.9") closes the file when the object is collected,
+where an error is silently dropped: the script goes on, the value is
+refused, and the reason is only in MNT/ctl/errors.
 """
 
 import atexit
@@ -69,7 +83,7 @@ import time
 import traceback
 import weakref
 
-import numpy
+numpy = None  # imported at first use: _numpy()
 
 __all__ = ["IDict", "Server", "load", "Error", "KeyNotFound", "WrongType", "BadName",
            "NameConflict", "InvalidValue", "MountError", "library_path"]
@@ -112,7 +126,15 @@ def _find_library():
 
 
 library_path = _find_library()
-_lib = ctypes.CDLL(library_path)
+try:
+    _lib = ctypes.CDLL(library_path)
+except OSError as _e:
+    if os.environ.get("IDICT_LIBRARY"):
+        _hint = "IDICT_LIBRARY is %r" % os.environ["IDICT_LIBRARY"]
+    else:
+        _hint = ("in the source tree, run `make` first (it builds build/libidict.so); "
+                 "else install it (`make install`) or set IDICT_LIBRARY to its path")
+    raise ImportError("idict: cannot load libidict (%s): %s" % (_hint, _e)) from _e
 _glib = ctypes.CDLL("libglib-2.0.so.0")
 
 
@@ -277,6 +299,25 @@ def _key(key):
 
 # ---- values ----
 
+def _numpy():
+    """numpy, imported at the first array."""
+    global numpy
+    if numpy is None:
+        try:
+            import numpy as np
+        except ImportError as e:
+            raise ImportError("idict: arrays and matrices need numpy "
+                              "(Debian: apt-get install python3-numpy)") from e
+        numpy = np
+    return numpy
+
+
+def _numpy_if_imported():
+    """numpy if anyone imported it already, else None: a value can only be a
+    numpy object if numpy is loaded."""
+    return numpy or sys.modules.get("numpy")
+
+
 def _variant_to_python(v):
     """The Python value of a GVariant (borrowed; not unreffed here)."""
     t = _glib.g_variant_get_type_string(v)
@@ -292,9 +333,10 @@ def _variant_to_python(v):
         return _fixed_array(v)
     if t == b"aad":
         rows = [_fixed_array(r) for r in _children(v)]
+        np = _numpy()
         if not rows:
-            return numpy.zeros((0, 0))
-        return numpy.array(rows, dtype=numpy.float64).reshape(len(rows), -1)
+            return np.zeros((0, 0))
+        return np.array(rows, dtype=np.float64).reshape(len(rows), -1)
     text = _glib.g_variant_print(v, False)
     try:
         return ctypes.string_at(text).decode("utf-8")
@@ -314,31 +356,38 @@ def _children(v):
 def _fixed_array(v):
     n = ctypes.c_size_t()
     data = _glib.g_variant_get_fixed_array(v, ctypes.byref(n), 8)
+    np = _numpy()
     if n.value == 0:
-        return numpy.zeros(0)
-    return numpy.ctypeslib.as_array(ctypes.cast(data, _dbl_p), (n.value,)).copy()
+        return np.zeros(0)
+    return np.ctypeslib.as_array(ctypes.cast(data, _dbl_p), (n.value,)).copy()
 
 
 def _owned_array(data, shape):
     """A numpy array over @data, memory from g_malloc() that it now owns: it
     is g_free()d when the last array or view of it is gone (no second copy)."""
+    try:
+        np = _numpy()
+    except ImportError:
+        _glib.g_free(data)
+        raise
     n = 1
     for s in shape:
         n *= s
     if n == 0:
         _glib.g_free(data)
-        return numpy.zeros(shape)
+        return np.zeros(shape)
     buf = (ctypes.c_double * n).from_address(data)
     weakref.finalize(buf, _glib.g_free, data).atexit = False
-    return numpy.frombuffer(buf, dtype=numpy.float64).reshape(shape)
+    return np.frombuffer(buf, dtype=np.float64).reshape(shape)
 
 
 def _as_doubles(value):
     """A C-contiguous float64 array of @value: the same object when it is one already."""
-    a = numpy.asarray(value)
+    np = _numpy()
+    a = np.asarray(value)
     if a.dtype.kind not in "biuf":
         raise TypeError("idict stores arrays of real numbers, not of %s" % a.dtype)
-    return numpy.ascontiguousarray(a, dtype=numpy.float64)
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 # ---- callbacks ----
@@ -495,7 +544,8 @@ class IDict(collections.abc.MutableMapping):
     def __setitem__(self, key, value):
         k = _key(key)
         p = self._p()
-        if isinstance(value, numpy.generic):
+        np = _numpy_if_imported()
+        if np is not None and isinstance(value, np.generic):
             value = value.item()
         if isinstance(value, bool):
             _call(_lib.idict_set_bool, p, k, 1 if value else 0)
@@ -507,7 +557,7 @@ class IDict(collections.abc.MutableMapping):
             _call(_lib.idict_set_double, p, k, value)
         elif isinstance(value, str):
             _call(_lib.idict_set_string, p, k, value.encode("utf-8", "surrogatepass"))
-        elif isinstance(value, (numpy.ndarray, list, tuple)):
+        elif isinstance(value, (list, tuple)) or (np is not None and isinstance(value, np.ndarray)):
             a = _as_doubles(value)
             if a.ndim == 0:
                 _call(_lib.idict_set_double, p, k, float(a))

@@ -59,6 +59,38 @@ check "python: an exception in a callback is reported on stderr" \
 "$PYTHON" "$root/tests/python/test_mapping.py"
 check "python: test_mapping.py (IDict as a MutableMapping) exits 0" test "$?" = 0
 
+# ---- without numpy, and without the library ----
+# numpy blocked: scalars and strings work, an array says what is missing.
+"$PYTHON" -c '
+import sys
+sys.modules["numpy"] = None  # "import numpy" now fails
+import idict
+d = idict.IDict()
+d["x"], d["n"], d["s"] = 0.5, 7, "text"
+assert (d["x"], d["n"], d["s"]) == (0.5, 7, "text")
+try:
+    d["u"] = [1.0, 2.0]
+except ImportError as e:
+    print(e)
+' >"$dir/nonumpy.out" 2>&1
+rc=$?
+check "python: without numpy, scalar and string keys work" test "$rc" = 0
+check "... and an array names python3-numpy" grep -q "need numpy (Debian: apt-get install python3-numpy)" \
+	"$dir/nonumpy.out"
+# The module in a source tree that was never built.
+mkdir -p "$dir/tree/contrib/python"
+cp "$root/contrib/python/idict.py" "$dir/tree/contrib/python/"
+if ! /sbin/ldconfig -p | grep -q libidict; then
+	env -u IDICT_LIBRARY PYTHONPATH="$dir/tree/contrib/python" "$PYTHON" -c 'import idict' \
+		>"$dir/nolib.out" 2>&1
+	check "python: without libidict.so, the import error says to run make" \
+		grep -q 'ImportError: idict: cannot load libidict (in the source tree, run `make` first' \
+		"$dir/nolib.out"
+fi
+IDICT_LIBRARY=$dir/nowhere.so "$PYTHON" -c 'import idict' >"$dir/nolib2.out" 2>&1
+check "python: a wrong IDICT_LIBRARY is named in the import error" \
+	grep -q "IDICT_LIBRARY is '$dir/nowhere.so'" "$dir/nolib2.out"
+
 # ---- a Python computation, through the mount ----
 
 # Starts tests/python/computation.py in the background; sets $comp.
@@ -118,6 +150,14 @@ check "... and the Python loop reads 0.3 (seen/alpha)" wait_value "$mnt/seen/alp
 err=$( (echo 0.9 >"$mnt/params/alpha") 2>&1)
 check "a Python check refuses 0.9: Invalid argument" bash -c "[[ '$err' == *'Invalid argument'* ]]"
 check "the refused write leaves the value" test "$(cat "$mnt/params/alpha")" = 0.3
+check "a Python client writing with 'with open(...)' gets the refusal as OSError EINVAL" "$PYTHON" -c "
+import errno, sys
+try:
+    with open('$mnt/params/alpha', 'w') as f:
+        f.write('0.9')
+except OSError as e:
+    sys.exit(e.errno != errno.EINVAL)
+sys.exit(1)"
 echo 1 2 3 >"$mnt/params/w"
 check "an array key written with echo reaches Python as numpy (seen/w = sum)" \
 	wait_value "$mnt/seen/w" 6
