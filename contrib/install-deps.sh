@@ -11,12 +11,13 @@ build_packages=(
 	libfuse3-dev fuse3         # FUSE: library, fusermount3, /dev/fuse users
 	libglib2.0-dev             # GLib
 	libopenmpi-dev openmpi-bin # libidict-mpi and its demo (mpicc, mpirun); WITH_MPI=no builds without
-	python3 python3-numpy gnuplot-nox jq   # contrib/python/idict.py, idict-plot, the README's recipes
+	python3 python3-numpy gnuplot-nox      # contrib/python/idict.py, idict-plot
+	jq rsync procps                        # the README's recipes (procps: watch)
 )
 test_packages=(
 	check                      # unit tests
 	locales                    # de_DE.UTF-8 (decimal comma), for the locale test
-	procps psmisc              # tests: ps, fuser
+	psmisc                     # tests: fuser
 	clang libclang-rt-14-dev   # libFuzzer targets (make fuzz, make check): compiler, runtime
 	# Remote access tests (tests/shell/test_sshfs.sh, test_nfs.sh) run
 	# private instances of these servers on 127.0.0.1; a system service

@@ -67,8 +67,8 @@ raises::
 
 Python buffers the text and writes it at close(); without `with`,
 open(p, "w").write("0.9") closes the file when the object is collected,
-where an error is silently dropped: the script goes on, the value is
-refused, and the reason is only in MNT/ctl/errors.
+where an error is silently dropped: the script goes on, and the value is
+refused.
 """
 
 import atexit
