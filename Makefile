@@ -50,7 +50,9 @@ LIB_SRCS := src/names.c src/format.c src/store.c src/update_log.c src/ctl.c src/
 	src/updates.c src/server.c src/signals.c src/checkpoint.c src/snapshot.c
 LIB_CXX_SRCS := src/format_double.cc
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRCS:src/%.cc=$(BUILD)/obj/%.o)
-VERSION := 0.1.0
+# The version is the header's (IDICT_MAJOR/MINOR/MICRO_VERSION), in one place.
+VERSION := $(shell awk '/^\#define IDICT_(MAJOR|MINOR|MICRO)_VERSION / \
+	{ v = v (v == "" ? "" : ".") $$3 } END { print v }' include/idict.h)
 SONAME := libidict.so.0
 DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib

@@ -800,3 +800,8 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 	g_debug("unmounted %s", server->mountpoint);
 	server_free(server);
 }
+
+void idict_server_close(IDictServer *server)
+{
+	idict_server_wait_then_close(server, 0);
+}
