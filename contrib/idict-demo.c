@@ -54,6 +54,16 @@ static double progress_of(gint64 step, gint64 steps, double residual, double dec
 	return fmin(1, (double)step / end);
 }
 
+/* Prints each value a client wrote that was refused, with the reason the
+ * client can also read in ctl/errors. */
+static void print_refusal(IDict *dict, const char *key, guint uid, const char *value,
+			  const char *reason, gpointer user_data)
+{
+	(void)dict, (void)user_data;
+	printf("idict-demo: refused %s = %s from uid %u: %s\n", key, value, uid, reason);
+	fflush(stdout);
+}
+
 /* A callback: prints a progress line at most once a second, and at the end. */
 static void print_progress(IDict *dict, gboolean final, gpointer user_data)
 {
@@ -159,6 +169,7 @@ int main(int argc, char **argv)
 	/* Checks are code, not data: attached again after a resume. */
 	idict_set_writable(dict, "params/alpha", TRUE, NULL);
 	idict_set_check(dict, "params/alpha", check_alpha, NULL, NULL, NULL);
+	idict_set_refusal_callback(dict, print_refusal, NULL, NULL);
 	g_autofree double *next = g_new(double, n);
 	double dx = 1.0 / (double)(n - 1);
 
@@ -174,10 +185,11 @@ int main(int argc, char **argv)
 	       "  cat %s/residual %s/step        # current values\n"
 	       "  cat %s/ctl/status              # state, sequence, times\n"
 	       "  echo 0.4 > %s/params/alpha     # change a parameter (0 < alpha <= 0.5)\n"
+	       "  cat %s/ctl/errors              # why a value was refused\n"
 	       "  echo 1 > %s/ctl/pause; echo 0 > %s/ctl/pause\n"
 	       "  while read -r seq kind keys; do echo \"$seq $kind\"; done < %s/updates\n"
 	       "  echo 1 > %s/ctl/terminate      # stop cleanly\n",
-	       mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt);
+	       mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt);
 	fflush(stdout);
 
 	Progress progress = { .steps = steps };

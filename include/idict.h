@@ -707,6 +707,41 @@ IDICT_API gboolean idict_set_writable(IDict *self, const char *key, gboolean wri
 IDICT_API gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc check,
 				   gpointer user_data, GDestroyNotify destroy, GError **error);
 
+/**
+ * IDictRefusalFunc:
+ * @dict: the dictionary
+ * @key: the key the client wrote, or "ctl/pause" or "ctl/terminate"
+ * @uid: the user id of the client's process
+ * @value: what the client wrote, as ctl/errors shows it: in double quotes,
+ *   cut to 40 bytes (then `...` follows), non-printable bytes escaped
+ * @reason: why it was refused: the check's or the parser's message
+ * @user_data: the data given to idict_set_refusal_callback()
+ *
+ * Told of a client's write that was refused for its value (the write
+ * failed with EINVAL), e.g. to print it where the computation's user looks.
+ * Called from a filesystem thread, without the dictionary's lock held;
+ * keep it quick.
+ */
+typedef void (*IDictRefusalFunc)(IDict *dict, const char *key, guint uid, const char *value,
+				 const char *reason, gpointer user_data);
+
+/**
+ * idict_set_refusal_callback:
+ * @self: a dictionary
+ * @func: (nullable): the callback, or %NULL to remove it
+ * @user_data: (closure): passed to @func
+ * @destroy: (nullable): frees @user_data once the callback is replaced or
+ *   the dictionary freed, and no call of it is under way
+ *
+ * Calls @func for each client's write refused for its value, as it is
+ * listed in ctl/errors.  Replaces any earlier callback (whose @destroy is
+ * called).
+ *
+ * Thread-safe.
+ */
+IDICT_API void idict_set_refusal_callback(IDict *self, IDictRefusalFunc func, gpointer user_data,
+					  GDestroyNotify destroy);
+
 /* ---- Checkpoints -------------------------------------------------------- */
 
 /**

@@ -2,7 +2,7 @@
  *
  * Each file renders its text from the dictionary's state and, if writable,
  * takes a short command.  A write that is not one of the commands fails with
- * EINVAL and changes nothing.
+ * EINVAL, changes nothing, and is listed in ctl/errors with the reason.
  */
 #include "idict-private.h"
 
@@ -33,12 +33,13 @@ static int parse_flag(const char *text, gsize len)
 	return -1;
 }
 
-static GBytes *render_pause(IDict *dict)
+static GBytes *render_pause(IDict *dict, guint viewer)
 {
+	(void)viewer;
 	return text_bytes(idict_paused(dict) ? "1\n" : "0\n");
 }
 
-static int write_pause(IDict *dict, const char *text, gsize len)
+static int write_pause(IDict *dict, guint uid, const char *text, gsize len)
 {
 	switch (parse_flag(text, len)) {
 	case 1:
@@ -48,21 +49,34 @@ static int write_pause(IDict *dict, const char *text, gsize len)
 		idict_resume(dict);
 		return 0;
 	default:
+		idict__refusals_record(dict, uid, "ctl/pause", text, len,
+				       "ctl/pause takes 1 (or true) to pause, 0 (or false) to resume");
 		return -EINVAL;
 	}
 }
 
-static GBytes *render_terminate(IDict *dict)
+static GBytes *render_terminate(IDict *dict, guint viewer)
 {
+	(void)viewer;
 	return text_bytes(idict_terminated(dict) ? "1\n" : "0\n");
 }
 
-static int write_terminate(IDict *dict, const char *text, gsize len)
+static int write_terminate(IDict *dict, guint uid, const char *text, gsize len)
 {
-	if (parse_flag(text, len) != 1)
+	if (parse_flag(text, len) != 1) {
+		idict__refusals_record(dict, uid, "ctl/terminate", text, len,
+				       "ctl/terminate takes 1 (or true); a stop cannot be undone");
 		return -EINVAL;
+	}
 	idict_terminate(dict);
 	return 0;
+}
+
+/* ctl/errors: the last refused writes, those of the reader only unless
+ * the reader owns the mount (see refusals.c). */
+static GBytes *render_errors(IDict *dict, guint viewer)
+{
+	return idict__refusals_render(dict, viewer);
 }
 
 static void append_time(GString *out, const char *name, gint64 usec)
@@ -91,8 +105,9 @@ static void append_number(GString *out, const char *name, double value)
 	g_string_append_printf(out, "%s %s\n", name, buf);
 }
 
-static GBytes *render_status(IDict *dict)
+static GBytes *render_status(IDict *dict, guint viewer)
 {
+	(void)viewer;
 	IDictStatus status;
 	idict__store_status(dict, &status);
 	GString *out = g_string_sized_new(160);
@@ -113,18 +128,20 @@ static GBytes *render_status(IDict *dict)
  * client, a script polling over sshfs) follows progress by reading it again
  * and re-reading the keys when it changes. */
 
-static GBytes *render_sequence(IDict *dict)
+static GBytes *render_sequence(IDict *dict, guint viewer)
 {
+	(void)viewer;
 	char buf[32];
 	g_snprintf(buf, sizeof buf, "%" G_GUINT64_FORMAT "\n", idict_sequence(dict));
 	return text_bytes(buf);
 }
 
 static const IDictCtlFile ctl_files[] = {
-	{ IDICT__INO_PAUSE, "pause", 0644, render_pause, write_pause },
-	{ IDICT__INO_SEQUENCE, "sequence", 0444, render_sequence, NULL },
-	{ IDICT__INO_STATUS, "status", 0444, render_status, NULL },
-	{ IDICT__INO_TERMINATE, "terminate", 0644, render_terminate, write_terminate },
+	{ IDICT__INO_ERRORS, "errors", 0444, render_errors, NULL, idict__refusals_last_time },
+	{ IDICT__INO_PAUSE, "pause", 0644, render_pause, write_pause, NULL },
+	{ IDICT__INO_SEQUENCE, "sequence", 0444, render_sequence, NULL, NULL },
+	{ IDICT__INO_STATUS, "status", 0444, render_status, NULL, NULL },
+	{ IDICT__INO_TERMINATE, "terminate", 0644, render_terminate, write_terminate, NULL },
 };
 
 const IDictCtlFile *idict__ctl_files(guint *n_out)

@@ -108,10 +108,17 @@ static void pending_write_reset(PendingWrite *w)
 	w->scan.scanned = 0;
 }
 
-static int pending_refuse(PendingWrite *w, int err)
+/* Refuses @w's value with @err.  A value refused for what it is (EINVAL,
+ * EFBIG; not a permission) is recorded once, with @reason, for ctl/errors
+ * and the computation's refusal callback: the only place that tells a
+ * refusal at close(), whose error shells ignore. */
+static int pending_refuse(IDict *dict, guint64 ino, guint uid, PendingWrite *w, int err,
+			  const char *reason)
 {
 	w->refused = err;
 	g_clear_pointer(&w->validated, g_variant_unref);
+	if ((err == -EINVAL || err == -EFBIG) && reason != NULL)
+		idict__store_refuse(dict, ino, uid, (const char *)w->text->data, w->text->len, reason);
 	return err;
 }
 
@@ -126,8 +133,9 @@ static gboolean only_whitespace_after(PendingWrite *w, gsize from)
 }
 
 /* Parses the whole text and runs the key's check, unless an earlier
- * validation still holds.  Returns: 0 or -errno. */
-static int pending_validate(IDict *dict, guint64 ino, PendingWrite *w)
+ * validation still holds.  Returns: 0 or -errno (-EINVAL with @error set:
+ * why). */
+static int pending_validate(IDict *dict, guint64 ino, PendingWrite *w, GError **error)
 {
 	if (w->validated && (w->validated_len == w->text->len ||
 			     (w->scan.kind != IDICT__TEXT_STRING &&
@@ -137,17 +145,17 @@ static int pending_validate(IDict *dict, guint64 ino, PendingWrite *w)
 	}
 	g_clear_pointer(&w->validated, g_variant_unref);
 	int err = idict__store_client_validate(dict, ino, (const char *)w->text->data, w->text->len,
-					       &w->validated);
+					       &w->validated, error);
 	if (err)
 		return err;
 	w->validated_len = w->text->len;
 	return 0;
 }
 
-/* A client's write of @size bytes at @off to key @ino through @w.
+/* User @uid's write of @size bytes at @off to key @ino through @w.
  * Returns: 0 or -errno (the write fails; the value is refused). */
-static int pending_write(IDict *dict, guint64 ino, PendingWrite *w, const char *buf, gsize size,
-			 off_t off)
+static int pending_write(IDict *dict, guint64 ino, guint uid, PendingWrite *w, const char *buf,
+			 gsize size, off_t off)
 {
 	G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&w->lock);
 	if (off == 0 && (w->text->len == 0 || w->published || w->refused)) {
@@ -161,10 +169,14 @@ static int pending_write(IDict *dict, guint64 ino, PendingWrite *w, const char *
 	} else if (w->refused) {
 		return w->refused;
 	} else if (off < 0 || (guint64)off != w->text->len) {
-		return pending_refuse(w, -EINVAL);
+		g_autofree char *why = g_strdup_printf(
+			"a write at offset %lld, not at the end of the text so far (%u bytes): "
+			"a value is written in order from offset 0", (long long)off, w->text->len);
+		return pending_refuse(dict, ino, uid, w, -EINVAL, why);
 	}
 	if (size > IDICT_WRITE_MAX - w->text->len)
-		return pending_refuse(w, -EFBIG);
+		return pending_refuse(dict, ino, uid, w, -EFBIG,
+				      "longer than the longest value, IDICT_WRITE_MAX (1044480 bytes)");
 	if (size == 0)
 		return 0;
 	g_byte_array_append(w->text, (const guint8 *)buf, (guint)size);
@@ -172,36 +184,37 @@ static int pending_write(IDict *dict, guint64 ino, PendingWrite *w, const char *
 	g_autoptr(GError) error = NULL;
 	IDictTextState state =
 		idict__text_scan(&w->scan, (const char *)w->text->data, w->text->len, &error);
-	if (state == IDICT__TEXT_INVALID) {
-		g_debug("write refused: %s", error->message);
-		return pending_refuse(w, -EINVAL);
-	}
+	if (state == IDICT__TEXT_INVALID)
+		return pending_refuse(dict, ino, uid, w, -EINVAL, error->message);
 	/* A whole value: if it is refused now, no continuation can change that
 	 * (more whitespace does not change a number; a string that ends in a
 	 * newline is taken as echo's, and only its check can refuse it). */
 	if (state == IDICT__TEXT_WHOLE && (w->scan.kind != IDICT__TEXT_STRING || w->has_check)) {
-		int err = pending_validate(dict, ino, w);
+		g_clear_error(&error);
+		int err = pending_validate(dict, ino, w, &error);
 		if (err)
-			return pending_refuse(w, err);
+			return pending_refuse(dict, ino, uid, w, err, error ? error->message : NULL);
 	}
 	return 0;
 }
 
 /* Publishes @w's text as the key's value, if it changed since the last
- * publish; at FLUSH and FSYNC.  Returns: 0 or -errno (for close() or
- * fsync()). */
-static int pending_publish(IDict *dict, guint64 ino, PendingWrite *w)
+ * publish; at FLUSH and FSYNC, for user @uid.  Returns: 0 or -errno (for
+ * close() or fsync()). */
+static int pending_publish(IDict *dict, guint64 ino, guint uid, PendingWrite *w)
 {
 	G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&w->lock);
 	if (w->refused)
 		return w->refused;
 	if (w->published || w->text->len == 0)
 		return 0;
-	int err = pending_validate(dict, ino, w);
+	g_autoptr(GError) error = NULL;
+	int err = pending_validate(dict, ino, w, &error);
 	if (err == 0)
 		err = idict__store_client_publish(dict, ino, w->validated);
 	if (err)
-		return pending_refuse(w, err);
+		return pending_refuse(dict, ino, uid, w, err,
+				      error ? error->message : IDICT__REFUSED_RACE);
 	w->published = TRUE;
 	return 0;
 }
@@ -327,7 +340,8 @@ static void told_queue_free(GQueue *queue)
  * for @ino. */
 static void told_record(fuse_req_t req, guint64 ino, GBytes *text)
 {
-	if (text == NULL || g_bytes_get_size(text) > TOLD_TEXT_MAX)
+	/* ctl/errors differs per user: one user's text is never another's. */
+	if (text == NULL || g_bytes_get_size(text) > TOLD_TEXT_MAX || ino == IDICT__INO_ERRORS)
 		return;
 	gint64 now = g_get_monotonic_time();
 	ToldKey key = { server_of(req), ino };
@@ -470,6 +484,16 @@ static guint64 ino_in_view(IDictView view, guint64 node)
 	return node;
 }
 
+/* Who reads, for files that show each user their own (ctl/errors): the
+ * owner of the mount and root see everything. */
+static guint viewer_of(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (ctx->uid == 0 || ctx->uid == idict__server_ids(server_of(req))->uid)
+		return IDICT__VIEWER_ALL;
+	return (guint)ctx->uid;
+}
+
 /* Fills @st for @ino.  For a key, also returns its text if @text_out is
  * given.  Writable files get the server's write mode (0644 by default).
  * Returns: 0 or -errno. */
@@ -523,10 +547,10 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 		 * rsync see a file that changed only when it did.  The read-only
 		 * ones (status, sequence) also change with every update. */
 		idict__store_status(dict, &status);
-		gint64 mtime = ctl->write == NULL
-			? MAX(status.control_changed_us, status.last_update_us)
+		gint64 mtime = ctl->mtime ? MAX(ctl->mtime(dict), status.started_us)
+			: ctl->write == NULL ? MAX(status.control_changed_us, status.last_update_us)
 			: status.control_changed_us;
-		GBytes *text = ctl->render(dict);
+		GBytes *text = ctl->render(dict, viewer_of(req));
 		fill_stat(req, st, ino, S_IFREG | (ctl->write ? write_mode : ctl->mode),
 			  g_bytes_get_size(text), mtime, 1);
 		if (text_out)
@@ -785,14 +809,14 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	OpenFile *file = open_file_of(fi);
 	int err;
 	if (file->pending)
-		err = pending_write(dict, ino, file->pending, buf, size, off);
+		err = pending_write(dict, ino, fuse_req_ctx(req)->uid, file->pending, buf, size, off);
 	else if (size > IDICT_WRITE_MAX)
 		err = -EFBIG;
 	else if (off != 0)
 		err = -EINVAL; /* control files: the whole value in one write at offset 0 */
 	else if (idict__ctl_by_ino(ino)) {
 		const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
-		err = ctl->write ? ctl->write(dict, buf, size) : -EACCES;
+		err = ctl->write ? ctl->write(dict, fuse_req_ctx(req)->uid, buf, size) : -EACCES;
 	} else
 		err = -EACCES;
 	if (err)
@@ -805,7 +829,8 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	OpenFile *file = open_file_of(fi);
-	int err = file->pending ? pending_publish(dict_of(req), ino, file->pending) : 0;
+	int err = file->pending
+		? pending_publish(dict_of(req), ino, fuse_req_ctx(req)->uid, file->pending) : 0;
 	fuse_reply_err(req, -err);
 }
 
@@ -814,7 +839,8 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 {
 	(void)datasync;
 	OpenFile *file = open_file_of(fi);
-	int err = file->pending ? pending_publish(dict_of(req), ino, file->pending) : 0;
+	int err = file->pending
+		? pending_publish(dict_of(req), ino, fuse_req_ctx(req)->uid, file->pending) : 0;
 	fuse_reply_err(req, -err);
 }
 

@@ -2,8 +2,9 @@
  *
  * Layout: names.c (key rules), format.c (value <-> text), store.c (the
  * locked table, control state, callbacks), update_log.c (the ring of update
- * lines), ctl.c (control files), fs.c (FUSE operations), updates.c (the
- * `updates` stream file), server.c (mount, threads, shutdown).
+ * lines), ctl.c (control files), refusals.c (ctl/errors: clients' refused
+ * writes), fs.c (FUSE operations), updates.c (the `updates` stream file),
+ * server.c (mount, threads, shutdown).
  *
  * Lock order, outermost first: store lock -> update log lock;
  * server streams lock -> update log lock.  Nothing that talks to the kernel
@@ -34,6 +35,7 @@ enum {
 	IDICT__INO_SNAPSHOT = 8,
 	IDICT__INO_SEQUENCE = 9,
 	IDICT__INO_RAW = 10,
+	IDICT__INO_ERRORS = 11,
 	IDICT__INO_FIRST_KEY = 16,
 };
 
@@ -168,18 +170,25 @@ void idict__dir_entry_free(IDictDirEntry *entry);
  * the key has a check (idict_set_check()).
  * idict__store_client_validate(): parses @len bytes of @text as the key's
  * type, checks the shape and runs the key's check, without the store lock
- * held; *@value_out (transfer full) is the new value.
+ * held; *@value_out (transfer full) is the new value; -EINVAL with @error
+ * set (the reason, for ctl/errors) if refused.
  * idict__store_client_publish(): stores a validated @value, as a client's
  * write (listed in the next update); -EINVAL if the computation changed the
  * key's type or shape meanwhile.
- * idict__store_client_write(): validate and publish, for @text written whole.
+ * idict__store_client_write(): validate and publish, for @text written whole
+ * by user @uid; a refusal is recorded for ctl/errors.
  * Returns: 0, or -ENOENT, -EISDIR, -EACCES, -EINVAL. */
 int idict__store_client_value(IDict *self, guint64 ino, GVariant **value_out,
 			      gboolean *has_check_out);
 int idict__store_client_validate(IDict *self, guint64 ino, const char *text, gsize len,
-				 GVariant **value_out);
+				 GVariant **value_out, GError **error);
 int idict__store_client_publish(IDict *self, guint64 ino, GVariant *value);
-int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len);
+int idict__store_client_write(IDict *self, guint64 ino, guint uid, const char *text, gsize len);
+/* Records for ctl/errors that user @uid's value for key @ino, @len bytes of
+ * @text, was refused for @reason (see refusals.c). */
+#define IDICT__REFUSED_RACE "the computation changed the key's type or shape meanwhile"
+void idict__store_refuse(IDict *self, guint64 ino, guint uid, const char *text, gsize len,
+			 const char *reason);
 void idict__store_status(IDict *self, IDictStatus *status);
 /* The file of @ino in history/: "SEQ UNIXTIME VALUE" lines in
  * *@text_out (transfer full).  Returns: 0 or -ENOENT. */
@@ -192,6 +201,10 @@ int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes 
  * with the sequence number of that moment in *@sequence_out (nullable). */
 GVariant *idict__store_snapshot(IDict *self, guint64 *sequence_out);
 
+/* Returns: (transfer none): the dictionary's record of refused writes. */
+typedef struct _IDictRefusals IDictRefusals;
+IDictRefusals *idict__store_refusals(IDict *self);
+
 /* ---- checkpoint.c ---- */
 /* Returns: (transfer full): the checkpoint file's bytes for @self. */
 GBytes *idict__checkpoint_serialize(IDict *self);
@@ -200,6 +213,22 @@ GBytes *idict__checkpoint_serialize(IDict *self);
  * Returns: (transfer full) (nullable): a new dictionary that shares no
  * memory with @data, or NULL with IDICT_ERROR_FAILED. */
 IDict *idict__checkpoint_parse(GBytes *data, const char *name, GError **error);
+
+/* ---- refusals.c ----
+ * The last refused writes of each user, for ctl/errors.  Own lock. */
+IDictRefusals *idict__refusals_new(void);
+void idict__refusals_free(IDictRefusals *self);
+/* Records that user @uid's write of @len bytes of @text to @key (a key, or
+ * "ctl/pause") was refused for @reason, then calls the computation's
+ * refusal callback, if any, in this thread. */
+void idict__refusals_record(IDict *dict, guint uid, const char *key, const char *text, gsize len,
+			    const char *reason);
+/* Who reads ctl/errors: a uid, or IDICT__VIEWER_ALL (the owner, root). */
+#define IDICT__VIEWER_ALL G_MAXUINT
+/* Returns: (transfer full): the lines of ctl/errors that @viewer may see. */
+GBytes *idict__refusals_render(IDict *dict, guint viewer);
+/* Returns: the g_get_real_time() of the last refusal, 0 if none. */
+gint64 idict__refusals_last_time(IDict *dict);
 
 /* ---- snapshot.c ---- */
 /* Returns: (transfer full): snapshot.json's text. */
@@ -247,10 +276,15 @@ typedef struct {
 	guint64 ino;
 	const char *name;
 	guint mode;
-	/* Returns: (transfer full): the file's text. */
-	GBytes *(*render)(IDict *dict);
-	/* Applies a write.  Returns: 0 or -EINVAL.  NULL for read-only files. */
-	int (*write)(IDict *dict, const char *text, gsize len);
+	/* Returns: (transfer full): the file's text as @viewer (a uid, or
+	 * IDICT__VIEWER_ALL) may see it. */
+	GBytes *(*render)(IDict *dict, guint viewer);
+	/* Applies a write by user @uid; a refusal is recorded for ctl/errors.
+	 * Returns: 0 or -EINVAL.  NULL for read-only files. */
+	int (*write)(IDict *dict, guint uid, const char *text, gsize len);
+	/* Returns: the time of the last change of the file's text; NULL: the
+	 * last pause, resume or terminate, and update for read-only files. */
+	gint64 (*mtime)(IDict *dict);
 } IDictCtlFile;
 
 const IDictCtlFile *idict__ctl_by_ino(guint64 ino);

@@ -112,6 +112,7 @@ struct _IDict {
 	gint64 started_us;
 	gint64 last_update_us;
 	IDictUpdateLog *log;
+	IDictRefusals *refusals; /* clients' refused writes; its own lock */
 	gint64 update_times[RATE_WINDOW]; /* ring of the last updates' times */
 	char *progress_key;               /* nullable: idict_set_progress_target() */
 	double progress_target;
@@ -402,6 +403,7 @@ IDict *idict_new(void)
 	self->started_us = g_get_real_time();
 	self->control_changed_us = self->started_us;
 	self->log = idict__update_log_new(1024, 16 * 1024 * 1024);
+	self->refusals = idict__refusals_new();
 	g_mutex_init(&self->control_lock);
 	g_cond_init(&self->control_cond);
 	g_mutex_init(&self->callbacks_lock);
@@ -434,6 +436,7 @@ void idict_free(IDict *self)
 	g_hash_table_unref(self->removed);
 	g_clear_pointer(&self->kept_history, g_hash_table_unref);
 	idict__update_log_free(self->log);
+	idict__refusals_free(self->refusals);
 	g_free(self->progress_key);
 	g_rec_mutex_clear(&self->lock);
 	g_mutex_clear(&self->control_lock);
@@ -996,8 +999,23 @@ int idict__store_client_value(IDict *self, guint64 ino, GVariant **value_out,
 	return err;
 }
 
+IDictRefusals *idict__store_refusals(IDict *self)
+{
+	return self->refusals;
+}
+
+void idict__store_refuse(IDict *self, guint64 ino, guint uid, const char *text, gsize len,
+			 const char *reason)
+{
+	g_rec_mutex_lock(&self->lock);
+	Node *node = node_by_ino(self, ino);
+	g_autofree char *key = g_strdup(node ? node->key : "?");
+	g_rec_mutex_unlock(&self->lock);
+	idict__refusals_record(self, uid, key, text, len, reason);
+}
+
 int idict__store_client_validate(IDict *self, guint64 ino, const char *text, gsize len,
-				 GVariant **value_out)
+				 GVariant **value_out, GError **error_out)
 {
 	*value_out = NULL;
 	g_rec_mutex_lock(&self->lock);
@@ -1032,7 +1050,7 @@ int idict__store_client_validate(IDict *self, guint64 ino, const char *text, gsi
 	}
 	check_rec_release(check);
 	if (value == NULL) {
-		g_debug("write to \"%s\" refused: %s", key, error->message);
+		g_propagate_error(error_out, g_steal_pointer(&error));
 		return -EINVAL;
 	}
 	*value_out = g_steal_pointer(&value);
@@ -1065,11 +1083,17 @@ int idict__store_client_publish(IDict *self, guint64 ino, GVariant *value)
 	return err;
 }
 
-int idict__store_client_write(IDict *self, guint64 ino, const char *text, gsize len)
+int idict__store_client_write(IDict *self, guint64 ino, guint uid, const char *text, gsize len)
 {
 	g_autoptr(GVariant) value = NULL;
-	int err = idict__store_client_validate(self, ino, text, len, &value);
-	return err ? err : idict__store_client_publish(self, ino, value);
+	g_autoptr(GError) error = NULL;
+	int err = idict__store_client_validate(self, ino, text, len, &value, &error);
+	if (err == 0)
+		err = idict__store_client_publish(self, ino, value);
+	if (err == -EINVAL)
+		idict__store_refuse(self, ino, uid, text, len,
+				    error ? error->message : IDICT__REFUSED_RACE);
+	return err;
 }
 
 /* ---- the filesystem's view ---- */

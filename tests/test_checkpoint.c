@@ -70,7 +70,7 @@ START_TEST(test_checkpoint_round_trip)
 		ck_assert_msg(b != NULL && g_variant_equal(a, b), "key %s differs", *k);
 	}
 	/* The writable flag comes back, and only where it was set. */
-	ck_assert_int_eq(idict__store_client_write(back, 0, "x", 1), -ENOENT);
+	ck_assert_int_eq(idict__store_client_write(back, 0, 0, "x", 1), -ENOENT);
 	IDictNodeInfo info;
 	ck_assert_int_eq(idict__store_lookup(back, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "params", &info), 0);
 	IDictNodeInfo alpha;

@@ -252,7 +252,7 @@ START_TEST(test_dictops_clear_drops_what_keys_own)
 	ck_assert(idict_set_double(dict, "x", 1, NULL));
 	idict_notify_update(dict, FALSE);
 	guint64 alpha = path_ino(dict, "params/alpha");
-	ck_assert_int_eq(idict__store_client_write(dict, alpha, "0.4", 3), -EACCES);
+	ck_assert_int_eq(idict__store_client_write(dict, alpha, 0, "0.4", 3), -EACCES);
 	ck_assert_int_eq(record.calls, 0);
 	/* The history setting stayed; what it recorded went with the key. */
 	g_autoptr(GBytes) text = NULL;
@@ -342,9 +342,9 @@ START_TEST(test_dictops_copy_keys_values_flags)
 	ck_assert_ptr_eq(u1, u2);
 	/* Writable flags are copied, checks are not. */
 	guint64 alpha = path_ino(copy, "params/alpha");
-	ck_assert_int_eq(idict__store_client_write(copy, alpha, "0.4", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(copy, alpha, 0, "0.4", 3), 0);
 	ck_assert_int_eq(record.calls, 0);
-	ck_assert_int_eq(idict__store_client_write(copy, path_ino(copy, "x"), "1", 1), -EACCES);
+	ck_assert_int_eq(idict__store_client_write(copy, path_ino(copy, "x"), 0, "1", 1), -EACCES);
 	/* A new dictionary: sequence 0, running, no history, every key
 	 * waiting for the first update. */
 	ck_assert_uint_eq(idict_sequence(copy), 0);
@@ -530,12 +530,12 @@ START_TEST(test_dictops_update_sets_like_setters)
 
 	/* An existing key keeps its writable flag and check; new keys are
 	 * read-only and unchecked. */
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "params/alpha"), "0.2", 3),
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "params/alpha"), 0, "0.2", 3),
 			 -EINVAL);
 	ck_assert_int_eq(record.calls, 1);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "flag"), "0", 1), -EACCES);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "flag"), 0, "0", 1), -EACCES);
 	ck_assert(idict_set_writable(dict, "new/v", TRUE, NULL));
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "new/v"), "3 4", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "new/v"), 0, "3 4", 3), 0);
 	ck_assert_int_eq(record.calls, 1);
 
 	idict_notify_update(dict, FALSE);

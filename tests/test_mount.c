@@ -277,7 +277,8 @@ START_TEST(test_mount_directories)
 	ck_assert_uint_eq(params->len, 7);
 	ck_assert(has_name(params, "alpha"));
 	g_autoptr(GPtrArray) ctl = list_dir("ctl");
-	ck_assert(has_name(ctl, "pause") && has_name(ctl, "terminate") && has_name(ctl, "status"));
+	ck_assert(has_name(ctl, "pause") && has_name(ctl, "terminate") && has_name(ctl, "status") &&
+		  has_name(ctl, "errors"));
 
 	struct stat st;
 	g_autofree char *p = path("params");
@@ -723,6 +724,35 @@ START_TEST(test_mount_ctl_pause_terminate)
 	idict_notify_update(dict, TRUE);
 	g_autoptr(GString) status3 = read_file("ctl/status");
 	ck_assert(g_str_has_prefix(status3->str, "state finished\n"));
+}
+END_TEST
+
+/* A refused write says why in ctl/errors, readable through the mount; its
+ * size and time follow the refusals. */
+START_TEST(test_mount_ctl_errors)
+{
+	struct stat before, after;
+	g_autofree char *errors_path = path("ctl/errors");
+	ck_assert_int_eq(stat(errors_path, &before), 0);
+	ck_assert_int_eq(before.st_mode, S_IFREG | 0444);
+	assert_file("ctl/errors", "");
+	ck_assert_int_eq(write_file("params/alpha", "-1\n"), EINVAL);
+	ck_assert_int_eq(write_file("params/count", "1.5\n"), EINVAL);
+	ck_assert_int_eq(write_file("ctl/pause", "2\n"), EINVAL);
+	ck_assert_int_eq(write_file("params/alpha", "0.5\n"), 0);
+	g_autoptr(GString) text = read_file("ctl/errors");
+	g_auto(GStrv) lines = g_strsplit(text->str, "\n", -1);
+	ck_assert_uint_eq(g_strv_length(lines), 4); /* three and "" */
+	g_autofree char *who = g_strdup_printf(" %u params/alpha \"-1\" ", (guint)getuid());
+	ck_assert_msg(strstr(lines[0], who) != NULL, "%s", lines[0]);
+	ck_assert(strstr(lines[1], " params/count \"1.5\" ") != NULL);
+	ck_assert(strstr(lines[2], " ctl/pause \"2\" ctl/pause takes 1") != NULL);
+	ck_assert_int_eq(stat(errors_path, &after), 0);
+	ck_assert_int_eq(after.st_size, text->len);
+	ck_assert(after.st_mtim.tv_sec > before.st_mtim.tv_sec ||
+		  (after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+		   after.st_mtim.tv_nsec > before.st_mtim.tv_nsec));
+	ck_assert_int_eq(write_file("ctl/errors", "\n"), EACCES);
 }
 END_TEST
 
@@ -1396,6 +1426,7 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_write_size_limit);
 	tcase_add_test(tc, test_mount_no_namespace_changes);
 	tcase_add_test(tc, test_mount_ctl_pause_terminate);
+	tcase_add_test(tc, test_mount_ctl_errors);
 	tcase_add_test(tc, test_mount_ctl_status);
 	tcase_add_test(tc, test_mount_ctl_mtime_is_the_last_change);
 	suite_add_tcase(s, tc);

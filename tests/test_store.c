@@ -906,7 +906,7 @@ START_TEST(test_store_inode_stable)
 	ck_assert(idict_set_double(dict, "d/k", 2, NULL));
 	ck_assert(idict_set_double(dict, "d/other", 2, NULL));
 	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
-	ck_assert_int_eq(idict__store_client_write(dict, k, "written\n", 8), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, k, 0, "written\n", 8), 0);
 	ck_assert_uint_eq(path_ino(dict, "k"), k);
 	ck_assert_uint_eq(path_ino(dict, "d"), d);
 	ck_assert_uint_eq(path_ino(dict, "d/k"), dk);
@@ -1057,7 +1057,7 @@ START_TEST(test_store_write_readonly)
 	IDictNodeInfo info;
 	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
 	ck_assert(!info.writable); /* new keys are read-only */
-	ck_assert_int_eq(idict__store_client_write(dict, ino, "2\n", 2), -EACCES);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "2\n", 2), -EACCES);
 	double out = 0;
 	ck_assert(idict_get_double(dict, "k", &out, NULL));
 	ck_assert_double_eq(out, 1.5);
@@ -1065,9 +1065,9 @@ START_TEST(test_store_write_readonly)
 	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
 	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
 	ck_assert(info.writable);
-	ck_assert_int_eq(idict__store_client_write(dict, ino, "2\n", 2), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "2\n", 2), 0);
 	ck_assert(idict_set_writable(dict, "k", FALSE, NULL));
-	ck_assert_int_eq(idict__store_client_write(dict, ino, "3\n", 2), -EACCES);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "3\n", 2), -EACCES);
 	ck_assert(idict_get_double(dict, "k", &out, NULL));
 	ck_assert_double_eq(out, 2);
 	/* Setting a new value keeps the flag. */
@@ -1088,11 +1088,11 @@ START_TEST(test_store_write_not_a_key)
 	ck_assert(idict_set_double(dict, "d/k", 1.5, NULL));
 	ck_assert(idict_set_writable(dict, "d/k", TRUE, NULL));
 	guint64 ino = path_ino(dict, "d/k");
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "d"), "1\n", 2), -EISDIR);
-	ck_assert_int_eq(idict__store_client_write(dict, IDICT__INO_ROOT, "1\n", 2), -EISDIR);
-	ck_assert_int_eq(idict__store_client_write(dict, 999999, "1\n", 2), -ENOENT);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "d"), 0, "1\n", 2), -EISDIR);
+	ck_assert_int_eq(idict__store_client_write(dict, IDICT__INO_ROOT, 0, "1\n", 2), -EISDIR);
+	ck_assert_int_eq(idict__store_client_write(dict, 999999, 0, "1\n", 2), -ENOENT);
 	ck_assert(idict_remove(dict, "d/k"));
-	ck_assert_int_eq(idict__store_client_write(dict, ino, "1\n", 2), -ENOENT);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "1\n", 2), -ENOENT);
 }
 END_TEST
 
@@ -1107,8 +1107,8 @@ START_TEST(test_store_write_bad_text)
 	idict_notify_update(dict, FALSE);
 	g_autofree char *before = value_text(dict, "k");
 
-	ck_assert_int_eq(idict__store_client_write(dict, ino, c->bad, strlen(c->bad)), -EINVAL);
-	ck_assert_int_eq(idict__store_client_write(dict, ino, "1\0", 2), -EINVAL);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, c->bad, strlen(c->bad)), -EINVAL);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "1\0", 2), -EINVAL);
 	g_autofree char *after = value_text(dict, "k");
 	ck_assert_str_eq(after, before);
 
@@ -1133,7 +1133,7 @@ START_TEST(test_store_write_accepted)
 	g_bytes_unref(old_text);
 	idict_notify_update(dict, FALSE);
 
-	ck_assert_int_eq(idict__store_client_write(dict, ino, c->good, strlen(c->good)), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, c->good, strlen(c->good)), 0);
 	g_autoptr(GVariant) value = idict_get_value(dict, "k");
 	g_autoptr(GVariant) expected =
 		g_variant_parse(G_VARIANT_TYPE(c->type), c->good_value, NULL, NULL, NULL);
@@ -1167,12 +1167,12 @@ START_TEST(test_store_write_shape)
 
 	static const char *const bad_array[] = { "1\n2\n", "1\n2\n3\n4\n", "" };
 	for (gsize i = 0; i < G_N_ELEMENTS(bad_array); i++)
-		ck_assert_int_eq(idict__store_client_write(dict, a, bad_array[i],
+		ck_assert_int_eq(idict__store_client_write(dict, a, 0, bad_array[i],
 							   strlen(bad_array[i])), -EINVAL);
 	static const char *const bad_matrix[] = { "1 2 3\n4 5 6\n", "1 2\n", "1 2 3 4\n",
 						  "1\n2\n3\n4\n", "1 2\n3 4\n5 6\n", "" };
 	for (gsize i = 0; i < G_N_ELEMENTS(bad_matrix); i++)
-		ck_assert_int_eq(idict__store_client_write(dict, m, bad_matrix[i],
+		ck_assert_int_eq(idict__store_client_write(dict, m, 0, bad_matrix[i],
 							   strlen(bad_matrix[i])), -EINVAL);
 	gsize n = 0, rows = 0, cols = 0;
 	g_autofree double *a1 = idict_dup_array(dict, "a", &n, NULL);
@@ -1186,8 +1186,8 @@ START_TEST(test_store_write_shape)
 	/* Same shape, other layout of the text: accepted. */
 	const char *array_text = "7 8 9";
 	const char *matrix_text = "7 8\n\n9 10\n";
-	ck_assert_int_eq(idict__store_client_write(dict, a, array_text, strlen(array_text)), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, m, matrix_text, strlen(matrix_text)), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, a, 0, array_text, strlen(array_text)), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, m, 0, matrix_text, strlen(matrix_text)), 0);
 	g_autofree double *a2 = idict_dup_array(dict, "a", &n, NULL);
 	ck_assert_double_eq(a2[2], 9);
 	g_autofree double *m2 = idict_dup_matrix(dict, "m", &rows, &cols, NULL);
@@ -1234,7 +1234,7 @@ START_TEST(test_store_write_check)
 	ck_assert(idict_set_check(dict, "c/k", record_check, &rec, NULL, NULL));
 	guint64 ino = path_ino(dict, "c/k");
 
-	ck_assert_int_eq(idict__store_client_write(dict, ino, " 2.5\n", 5), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, " 2.5\n", 5), 0);
 	ck_assert_int_eq(rec.calls, 1);
 	ck_assert_ptr_eq(rec.dict, dict);
 	ck_assert_str_eq(rec.key, "c/k");
@@ -1248,13 +1248,13 @@ START_TEST(test_store_write_check)
 	idict_notify_update(dict, FALSE);
 	for (int mode = 1; mode <= 2; mode++) {
 		rec.mode = mode;
-		ck_assert_int_eq(idict__store_client_write(dict, ino, "-1\n", 3), -EINVAL);
+		ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "-1\n", 3), -EINVAL);
 		ck_assert(idict_get_double(dict, "c/k", &out, NULL));
 		ck_assert_double_eq(out, 2.5);
 	}
 	ck_assert_int_eq(rec.calls, 3);
 	/* Text that does not parse never reaches the check. */
-	ck_assert_int_eq(idict__store_client_write(dict, ino, "x\n", 2), -EINVAL);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "x\n", 2), -EINVAL);
 	ck_assert_int_eq(rec.calls, 3);
 	idict_notify_update(dict, FALSE);
 	guint64 cursor = 1;
@@ -1263,7 +1263,7 @@ START_TEST(test_store_write_check)
 
 	/* Removing the check lets everything through. */
 	ck_assert(idict_set_check(dict, "c/k", NULL, NULL, NULL, NULL));
-	ck_assert_int_eq(idict__store_client_write(dict, ino, "-1\n", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "-1\n", 3), 0);
 	ck_assert_int_eq(rec.calls, 3);
 	ck_assert(idict_get_double(dict, "c/k", &out, NULL));
 	ck_assert_double_eq(out, -1);
@@ -1960,7 +1960,7 @@ START_TEST(test_store_changed_keys)
 	/* A client's write is a change. */
 	idict_set_writable(dict, "a", TRUE, NULL);
 	idict_notify_update(dict, FALSE);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "a"), "4\n", 2), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "a"), 0, "4\n", 2), 0);
 	assert_list(idict_changed_keys(dict), "a");
 }
 END_TEST
@@ -1975,15 +1975,15 @@ START_TEST(test_store_take_client_writes_not_held)
 	assert_list(idict_take_client_writes(dict), "");
 
 	guint64 alpha = path_ino(dict, "params/alpha");
-	ck_assert_int_eq(idict__store_client_write(dict, alpha, "0.3\n", 4), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "params/beta"), "2", 1), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, alpha, "0.4\n", 4), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, alpha, 0, "0.3\n", 4), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "params/beta"), 0, "2", 1), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, alpha, 0, "0.4\n", 4), 0);
 	/* Not held: in force at once. */
 	double value = 0;
 	ck_assert(idict_get_double(dict, "params/alpha", &value, NULL));
 	ck_assert(value == 0.4);
 	/* Refused writes are not listed. */
-	ck_assert_int_eq(idict__store_client_write(dict, alpha, "x", 1), -EINVAL);
+	ck_assert_int_eq(idict__store_client_write(dict, alpha, 0, "x", 1), -EINVAL);
 	assert_list(idict_take_client_writes(dict), "params/alpha params/beta");
 	assert_list(idict_take_client_writes(dict), "");
 	/* Taking does not touch the changes of the next update. */
@@ -2001,9 +2001,9 @@ START_TEST(test_store_hold_client_writes)
 	idict_set_writable(dict, "u", TRUE, NULL);
 	idict_hold_client_writes(dict, TRUE);
 
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.3", 3), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.4", 3), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "u"), "4 5 6", 5), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.3", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.4", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "u"), 0, "4 5 6", 5), 0);
 	/* Clients see their write; the computation the earlier value. */
 	g_autofree char *text = client_text(dict, "alpha");
 	ck_assert_str_eq(text, "0.4\n");
@@ -2026,7 +2026,7 @@ START_TEST(test_store_hold_client_writes)
 	ck_assert(taken[0] == 4 && taken[2] == 6);
 
 	/* Still held after a take: the next write waits for the next take. */
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.5", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.5", 3), 0);
 	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
 	ck_assert(alpha == 0.4);
 	/* Turning hold off brings it into force, and keeps it listed. */
@@ -2037,7 +2037,7 @@ START_TEST(test_store_hold_client_writes)
 
 	/* Held writes pending at idict_free() are freed (ASan checks). */
 	idict_hold_client_writes(dict, TRUE);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "u"), "7 8 9", 5), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "u"), 0, "7 8 9", 5), 0);
 }
 END_TEST
 
@@ -2049,8 +2049,8 @@ START_TEST(test_store_computation_replaces_held_write)
 	idict_set_writable(dict, "alpha", TRUE, NULL);
 	idict_set_writable(dict, "beta", TRUE, NULL);
 	idict_hold_client_writes(dict, TRUE);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.3", 3), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "beta"), "2", 1), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.3", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "beta"), 0, "2", 1), 0);
 	/* The computation's own value wins, for it and for clients. */
 	idict_set_double(dict, "alpha", 0.125, NULL);
 	double alpha = 0;
@@ -2062,7 +2062,7 @@ START_TEST(test_store_computation_replaces_held_write)
 	ck_assert(idict_remove(dict, "beta"));
 	assert_list(idict_take_client_writes(dict), "");
 	/* The key keeps its writable flag, and a new write is listed again. */
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), "0.2", 3), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.2", 3), 0);
 	assert_list(idict_take_client_writes(dict), "alpha");
 	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
 	ck_assert(alpha == 0.2);
@@ -2080,9 +2080,9 @@ START_TEST(test_store_dict_operations_see_held_writes)
 	idict_set_writable(dict, "b", TRUE, NULL);
 	idict_set_writable(dict, "c", TRUE, NULL);
 	idict_hold_client_writes(dict, TRUE);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "a"), "10", 2), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "b"), "20", 2), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "c"), "30", 2), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "a"), 0, "10", 2), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "b"), 0, "20", 2), 0);
+	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "c"), 0, "30", 2), 0);
 	/* copy, set_default and pop are the computation's: they see what it sees. */
 	g_autoptr(IDict) copy = idict_copy(dict);
 	double value = 0;

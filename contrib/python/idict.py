@@ -67,8 +67,8 @@ raises::
 
 Python buffers the text and writes it at close(); without `with`,
 open(p, "w").write("0.9") closes the file when the object is collected,
-where an error is silently dropped: the script goes on, and the value is
-refused.
+where an error is silently dropped: the script goes on, the value is
+refused, and the reason is only in MNT/ctl/errors.
 """
 
 import atexit
@@ -152,6 +152,7 @@ _size_p = ctypes.POINTER(ctypes.c_size_t)
 
 _UPDATE_FUNC = ctypes.CFUNCTYPE(None, _p, _c_bool, _p)
 _CHECK_FUNC = ctypes.CFUNCTYPE(_c_bool, _p, _str, _p, _p, _err)
+_REFUSAL_FUNC = ctypes.CFUNCTYPE(None, _p, _str, ctypes.c_uint, _str, _str, _p)
 _DESTROY_FUNC = ctypes.CFUNCTYPE(None, _p)
 _FOREACH_FUNC = ctypes.CFUNCTYPE(None, _p, _str, _p, _p)
 
@@ -190,6 +191,7 @@ for _name, _res, _args in [
         ("idict_unlock", None, (_p,)),
         ("idict_set_writable", _c_bool, (_p, _str, _c_bool, _err)),
         ("idict_set_check", _c_bool, (_p, _str, _CHECK_FUNC, _p, _DESTROY_FUNC, _err)),
+        ("idict_set_refusal_callback", None, (_p, _REFUSAL_FUNC, _p, _DESTROY_FUNC)),
         ("idict_save", _c_bool, (_p, _str, _err)),
         ("idict_load", _p, (_str, _err)),
         ("idict_terminate", None, (_p,)),
@@ -467,7 +469,18 @@ def _on_check(dict_ptr, key, value, token, error):
         return 0
 
 
+def _on_refusal(dict_ptr, key, uid, value, reason, token):
+    try:
+        func = _lookup(token)
+        if func is not None:
+            func(key.decode("utf-8", "surrogateescape"), uid, value.decode("utf-8", "replace"),
+                 reason.decode("utf-8", "replace"))
+    except BaseException:  # noqa: BLE001 - must not unwind into C
+        _report("the refusal callback")
+
+
 _update_thunk = _UPDATE_FUNC(_on_update)
+_refusal_thunk = _REFUSAL_FUNC(_on_refusal)
 _check_thunk = _CHECK_FUNC(_on_check)
 _destroy_thunk = _DESTROY_FUNC(_on_destroy)
 
@@ -767,6 +780,18 @@ class IDict(collections.abc.MutableMapping):
         except BaseException:
             _on_destroy(token)
             raise
+
+    def set_refusal_callback(self, func):
+        """Calls func(key, uid, value, reason) for each client's write refused
+        for its value, as listed in MNT/ctl/errors (value: in double quotes,
+        cut, escaped).  Called in a filesystem thread.  None removes it."""
+        if func is None:
+            _lib.idict_set_refusal_callback(self._p(), _REFUSAL_FUNC(), None, _DESTROY_FUNC())
+            return
+        if not callable(func):
+            raise TypeError("the refusal callback must be callable")
+        token = _register(func)
+        _lib.idict_set_refusal_callback(self._p(), _refusal_thunk, token, _destroy_thunk)
 
     # -- callbacks --
 

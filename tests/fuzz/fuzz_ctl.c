@@ -12,7 +12,9 @@
  *     a refused write changes neither;
  *   - every control file then renders: pause and terminate as "0\n" or "1\n"
  *     matching the state, status as its six documented lines (then any
- *     further "NAME VALUE" lines).
+ *     further "NAME VALUE" lines), errors as one line per refused write
+ *     ("ID TIME UID KEY \"VALUE\" REASON", no control character), the
+ *     refusal just made last.
  * One dictionary serves every input (as one mount serves every client).
  */
 #include "idict-private.h"
@@ -62,9 +64,24 @@ static char *trimmed(const char *text, gsize len)
 
 static void check_render(const IDictCtlFile *file)
 {
-	g_autoptr(GBytes) bytes = file->render(dict);
+	g_autoptr(GBytes) bytes = file->render(dict, IDICT__VIEWER_ALL);
 	gsize len = 0;
 	const char *text = g_bytes_get_data(bytes, &len);
+	if (file->ino == IDICT__INO_ERRORS) {
+		for (gsize i = 0; i < len; i++)
+			if (((guchar)text[i] < 0x20 && text[i] != '\n') || text[i] == 0x7f)
+				FAIL("errors holds the control character %#x", (guchar)text[i]);
+		if (len > 0 && text[len - 1] != '\n')
+			FAIL("errors does not end with a newline");
+		g_autofree char *s = g_strndup(text, len);
+		g_auto(GStrv) lines = g_strsplit(s, "\n", -1);
+		for (char **line = lines; *line && **line; line++) {
+			g_auto(GStrv) fields = g_strsplit(*line, " ", 5);
+			if (g_strv_length(fields) < 5 || fields[4][0] != '"')
+				FAIL("errors line \"%s\"", *line);
+		}
+		return;
+	}
 	if (len == 0 || text[len - 1] != '\n' || memchr(text, '\0', len) != NULL)
 		FAIL("%s renders no newline-terminated text", file->name);
 	g_autofree char *s = g_strndup(text, len);
@@ -101,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gsize len = size - 1;
 	gboolean paused = idict_paused(dict), terminated = idict_terminated(dict);
 
-	int err = file->write(dict, text, len);
+	int err = file->write(dict, 0, text, len);
 
 	if (err != 0 && err != -EINVAL)
 		FAIL("%s: write returned %d", file->name, err);
@@ -128,6 +145,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FAIL("%s refused \"%.*s\"", file->name, (int)len, text);
 		if (idict_paused(dict) != paused || idict_terminated(dict) != terminated)
 			FAIL("%s: a refused write changed the state", file->name);
+		/* ... and said why, last in ctl/errors. */
+		g_autoptr(GBytes) errors = idict__refusals_render(dict, 0);
+		g_autofree char *e = g_strndup(g_bytes_get_data(errors, NULL), g_bytes_get_size(errors));
+		g_autofree char *name = g_strdup_printf(" 0 ctl/%s \"", file->name);
+		const char *last = g_strrstr(e, "\n");
+		const char *start = last ? g_strrstr_len(e, last - e, "\n") : NULL;
+		if (last == NULL || strstr(start ? start : e, name) == NULL)
+			FAIL("%s: the refusal is not the last line of ctl/errors", file->name);
 	}
 
 	guint n = 0;

@@ -161,7 +161,7 @@ static void check_client_write(gsize t, const char *text, gsize len)
 {
 	g_autofree char *key = g_strdup_printf("t%zu", t);
 	g_autoptr(GVariant) before = idict_get_value(dict, key);
-	int err = idict__store_client_write(dict, inos[t], text, len);
+	int err = idict__store_client_write(dict, inos[t], 0, text, len);
 	g_autoptr(GVariant) after = idict_get_value(dict, key);
 	g_autoptr(GVariant) parsed =
 		idict__format_parse(G_VARIANT_TYPE(types[t].type), text, len, NULL);

@@ -129,7 +129,7 @@ static guint64 ino_of(IDict *dict, const char *key)
 /* A client's write of @text to @key of @dict (as through the mount). */
 static gboolean client_write(IDict *dict, const char *key, const char *text)
 {
-	return idict__store_client_write(dict, ino_of(dict, key), text, strlen(text)) == 0;
+	return idict__store_client_write(dict, ino_of(dict, key), 0, text, strlen(text)) == 0;
 }
 
 /* Warnings of the library, counted (and kept quiet). */

@@ -55,6 +55,8 @@ def on_update(dd, final):
 
 
 d.add_callback(on_update)
+d.set_refusal_callback(lambda key, uid, value, reason:
+                       print("refused %s = %s from uid %d: %s" % (key, value, uid, reason), flush=True))
 
 srv = d.serve(mnt)
 u = np.sin(np.pi * np.linspace(0, 1, 64)) + 0.5 * np.sin(5 * np.pi * np.linspace(0, 1, 64))

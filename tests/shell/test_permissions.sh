@@ -92,6 +92,26 @@ check "write_mode=0666: read-only keys are still refused" \
 err=$(as_nobody "echo 1 > '$mnt/ctl/pause'")
 check "write_mode=0666: another user pauses" test -z "$err"
 echo 0 >"$mnt/ctl/pause"
+
+# ctl/errors: each user reads why their own writes were refused; the owner
+# reads everyone's.
+echo 0.7 >"$mnt/params/alpha" 2>/dev/null
+# (dash's echo says "I/O error" for any failed write)
+err=$(as_nobody "/bin/echo 0.9 > '$mnt/params/alpha'")
+check "write_mode=0666: another user's refused value fails (EINVAL)" \
+	bash -c "[[ '$err' == *'Invalid argument'* ]]"
+seen=$(setpriv --reuid=65534 --regid=65534 --clear-groups -- cat "$mnt/ctl/errors")
+check "ctl/errors: the other user reads the reason of their own refusal" \
+	bash -c "grep -q ' 65534 params/alpha \"0.9\" alpha must lie in (0, 0.5]' <<<'$seen'"
+check "ctl/errors: ... and nothing of the owner's" bash -c "! grep -q '0.7' <<<'$seen'"
+check "ctl/errors: the other user's stat size is their own text's" \
+	test "$(setpriv --reuid=65534 --regid=65534 --clear-groups -- stat -c %s "$mnt/ctl/errors")" \
+	= "$(printf '%s\n' "$seen" | wc -c)"
+check "ctl/errors: the owner reads both" \
+	bash -c "grep -q ' 0 params/alpha \"0.7\" ' '$mnt/ctl/errors' && grep -q ' 65534 params/alpha \"0.9\" ' '$mnt/ctl/errors'"
+check "the demo printed both refusals" \
+	bash -c "grep -q 'refused params/alpha = \"0.7\" from uid 0' '$dir/demo.out' &&
+		grep -q 'refused params/alpha = \"0.9\" from uid 65534' '$dir/demo.out'"
 stop_demo
 
 "$DEMO" --options write_mode=abc "$mnt" >"$dir/bad.out" 2>&1

@@ -150,6 +150,10 @@ check "... and the Python loop reads 0.3 (seen/alpha)" wait_value "$mnt/seen/alp
 err=$( (echo 0.9 >"$mnt/params/alpha") 2>&1)
 check "a Python check refuses 0.9: Invalid argument" bash -c "[[ '$err' == *'Invalid argument'* ]]"
 check "the refused write leaves the value" test "$(cat "$mnt/params/alpha")" = 0.3
+check "d.set_refusal_callback: Python hears of the refusal, with the check's reason" \
+	grep -q 'refused params/alpha = "0.9" from uid [0-9]*: refused by the check' "$dir/comp.out"
+check "... and the client reads it in ctl/errors" \
+	grep -q ' params/alpha "0.9" refused by the check' "$mnt/ctl/errors"
 check "a Python client writing with 'with open(...)' gets the refusal as OSError EINVAL" "$PYTHON" -c "
 import errno, sys
 try:

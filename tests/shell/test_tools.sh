@@ -105,6 +105,27 @@ check "... and the table still goes to the end (step 10)" \
 	bash -c "tail -n1 '$dir/watch5.out' | grep -Eq ' 10\$'"
 wait_pid "$demo" 30
 
+# Refused values show up in the table, also while the computation is
+# paused (no update comes).
+start_demo --steps 100000 --delay 50 --linger 5 || exit 1
+echo 0.8 >"$mnt/params/alpha" 2>/dev/null # before idict-watch starts: not shown
+start_watch "$dir/watch6.out" "$mnt" step
+echo 1 >"$mnt/ctl/pause"
+echo 0.9 >"$mnt/params/alpha" 2>/dev/null
+echo 'a "b"' >"$mnt/params/alpha" 2>/dev/null
+for _ in $(seq 100); do [ "$(grep -c '^# refused' "$dir/watch6.out")" -ge 2 ] && break; sleep 0.1; done
+check "idict-watch: a refused value is shown, while paused too" \
+	grep -q '^# refused params/alpha "0.9" (uid [0-9]*): alpha must lie in (0, 0.5]' "$dir/watch6.out"
+check "... with its value escaped as in ctl/errors" \
+	grep -q '^# refused params/alpha "a \\"b\\"" (uid [0-9]*): ' "$dir/watch6.out"
+check "... and not those from before it started" bash -c "! grep -q '0\.8' '$dir/watch6.out'"
+echo 1 >"$mnt/ctl/terminate"
+wait_pid "$watch" 30
+check "... and it still ends after the final update" test "${exit_status:-1}" = 0
+wait_pid "$demo" 30
+check "the demo printed the refusals too" \
+	grep -q 'idict-demo: refused params/alpha = "0.9" from uid [0-9]*: alpha must lie' "$dir/demo.out"
+
 # A reader stopped while more than 1,024 updates pass gets "SEQ missed N".
 start_demo --delay 0 --tolerance 0 --steps 100000000 --linger 5 || exit 1
 : >"$dir/watch3.out"
