@@ -564,6 +564,8 @@ IDICT_API gboolean idict_set_progress_target(IDict *self, const char *key, doubl
 
 /**
  * idict_clear:
+ * @self: a dictionary
+ *
  * Removes every key, as idict_remove() of each would, in one moment: with
  * its writable flag, its check (whose destroy is called after the lock is
  * released) and the values its history recorded.  Every key is listed in
@@ -572,11 +574,15 @@ IDICT_API gboolean idict_set_progress_target(IDict *self, const char *key, doubl
  * starting empty.  The progress target stays; the rate behind its time
  * estimate is measured anew from the first update at which its key has a
  * value again.
+ *
+ * Thread-safe.
  */
 IDICT_API void idict_clear(IDict *self);
 
 /**
  * idict_copy:
+ * @self: a dictionary
+ *
  * A new dictionary holding the keys of @self as they were at one moment,
  * with their values and writable flags: what idict_load() gives for a
  * checkpoint written by idict_save() at that moment, without the file.
@@ -584,31 +590,51 @@ IDICT_API void idict_clear(IDict *self);
  * stored by value).  Not copied: checks (code), histories, callbacks, the
  * progress target, the control state.  The copy is not served, is running,
  * at sequence 0, with every key changed but not yet published.
+ *
+ * Thread-safe.
+ *
  * Returns: (transfer full): the copy; idict_free() it.
  */
-IDICT_API IDict *idict_copy(IDict *self);
+IDICT_API IDict *idict_copy(IDict *self) G_GNUC_WARN_UNUSED_RESULT;
 
 /**
  * IDictForeachFunc:
- * Called by idict_foreach() with a key and its value (owned by
- * idict_foreach(): g_variant_ref() it to keep it).
+ * @dict: the dictionary
+ * @key: a key
+ * @value: (transfer none): its value at the moment idict_foreach() looked;
+ *   g_variant_ref() it to keep it
+ * @user_data: the data given to idict_foreach()
+ *
+ * Called by idict_foreach() for each key, without the dictionary's lock
+ * held.
  */
 typedef void (*IDictForeachFunc)(IDict *dict, const char *key, GVariant *value,
 				 gpointer user_data);
 /**
  * idict_foreach:
+ * @self: a dictionary
+ * @func: the function to call
+ * @user_data: (closure): passed to @func
+ *
  * Calls @func for every key of @self, in strcmp() order, with the value
  * the key had at one moment.  The names and references to the values are
  * taken under the lock and @func runs after it is released, so @func may
  * call any function of @self (a key it sets or removes is still visited,
  * with its value from that moment), and neither clients nor other threads
  * wait while it runs.
+ *
+ * Thread-safe.
+ *
  * Returns: the number of keys visited.
  */
 IDICT_API guint idict_foreach(IDict *self, IDictForeachFunc func, gpointer user_data);
 
 /**
  * idict_update:
+ * @self: the dictionary to change
+ * @other: the dictionary whose keys to set in @self (may be @self)
+ * @error: (nullable): return location for a #GError, or %NULL
+ *
  * Sets every key of @other in @self, in one moment, as the setters would:
  * a new key is read-only, an existing one keeps its writable flag and check
  * and may change type, and each is listed in the next update line.  Values
@@ -617,35 +643,52 @@ IDICT_API guint idict_foreach(IDict *self, IDictForeachFunc func, gpointer user_
  * flags, checks and histories of @other are not copied.  @other is read
  * in one moment under its own lock, released before @self's lock is taken
  * (never both, unless the caller holds one).  @other may be @self.
+ *
+ * Thread-safe.
+ *
  * Returns: %TRUE, or %FALSE with IDICT_ERROR_NAME_CONFLICT.
  */
 IDICT_API gboolean idict_update(IDict *self, IDict *other, GError **error);
 
 /**
  * idict_pop:
+ * @self: a dictionary
+ * @key: the key
+ *
  * Removes @key as idict_remove() does, and returns the value it had, in one
  * moment.
+ *
+ * Thread-safe.
+ *
  * Returns: (transfer full) (nullable): the value, g_variant_unref() it; or
  *   NULL if @key is not a key (then nothing changes and nothing is listed
  *   in the next update).
  */
-IDICT_API GVariant *idict_pop(IDict *self, const char *key);
+IDICT_API GVariant *idict_pop(IDict *self, const char *key) G_GNUC_WARN_UNUSED_RESULT;
 
 /**
  * idict_set_default:
+ * @self: a dictionary
+ * @key: the key (see idict_check_key_name())
+ * @value: (transfer floating): the value to store if @key is absent
+ * @error: (nullable): return location for a #GError, or %NULL
+ *
  * Returns the value of @key if it is a key; else stores @value under @key as
  * idict_set_value() would, and returns @value.  The test and the store
  * happen in one moment: of two threads setting a default for the same key,
  * one stores and both get its value.  @value is sunk if floating (the
  * library keeps a reference if it stores it; a floating @value is consumed
  * in every case).
+ *
+ * Thread-safe.
+ *
  * Returns: (transfer full) (nullable): the key's value, of @value's type;
  *   g_variant_unref() it.  NULL with IDICT_ERROR_BAD_NAME or
  *   IDICT_ERROR_NAME_CONFLICT (a new key), or IDICT_ERROR_WRONG_TYPE if the
  *   key holds a value of another type than @value (nothing changes then).
  */
 IDICT_API GVariant *idict_set_default(IDict *self, const char *key, GVariant *value,
-				      GError **error);
+				      GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* ---- Writable keys ------------------------------------------------------ */
 
