@@ -846,6 +846,16 @@ START_TEST(test_store_raw_view_shows_arrays_and_their_directories)
 	ck_assert_str_eq(root, "b/ u");
 	g_autofree char *b = list_view(dict, IDICT__VIEW_RAW, path_ino(dict, "b"));
 	ck_assert_str_eq(b, "c/ y");
+	/* A copy counts its arrays too; a cleared dictionary has none. */
+	g_autoptr(IDict) copy = idict_copy(dict);
+	g_autofree char *copy_root = list_view(copy, IDICT__VIEW_RAW, IDICT__INO_ROOT);
+	ck_assert_str_eq(copy_root, "b/ u");
+	idict_clear(copy);
+	g_autofree char *cleared = list_view(copy, IDICT__VIEW_RAW, IDICT__INO_ROOT);
+	ck_assert_str_eq(cleared, "");
+	ck_assert(idict_set_array(copy, "b/c/z", v, 2, NULL));
+	g_autofree char *again = list_view(copy, IDICT__VIEW_RAW, IDICT__INO_ROOT);
+	ck_assert_str_eq(again, "b/");
 	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "a", &info), -ENOENT);
 	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "d", &info), -ENOENT);
 	int err = 0;
