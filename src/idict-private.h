@@ -112,6 +112,10 @@ void idict__text_scan_init(IDictTextScan *scan, GVariant *current);
 IDictTextState idict__text_scan(IDictTextScan *scan, const char *text, gsize len, GError **error);
 
 /* ---- store.c ---- */
+/* Takes a reference to @self, dropped with idict_free(): a server holds one
+ * while it serves, so that freeing a served dictionary frees it only when
+ * the server closes.  Returns: @self. */
+IDict *idict__ref(IDict *self);
 typedef struct {
 	guint64 ino;
 	gboolean is_dir;

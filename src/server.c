@@ -516,8 +516,7 @@ static gboolean prepare_mountpoint(const char *mountpoint, GError **error)
 
 static void server_free(IDictServer *server)
 {
-	if (server->dict)
-		idict__store_set_update_hook(server->dict, NULL, server);
+	idict__store_set_update_hook(server->dict, NULL, server);
 	/* Files that clients still hold open: their release will never come. */
 	GHashTableIter iter;
 	gpointer file;
@@ -537,6 +536,9 @@ static void server_free(IDictServer *server)
 	g_cond_clear(&server->clients_cond);
 	g_cond_clear(&server->dispatch_cond);
 	g_free(server->mountpoint);
+	/* The server's reference: the dictionary goes too if its caller has
+	 * freed it meanwhile. */
+	idict_free(server->dict);
 	g_free(server);
 }
 
@@ -671,7 +673,9 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	g_free(take_fuse_messages());
 
 	IDictServer *server = g_new0(IDictServer, 1);
-	server->dict = self;
+	/* A reference of the server's own: the caller may free the dictionary
+	 * while it is served (idict_free() then leaves it to the server). */
+	server->dict = idict__ref(self);
 	server->mountpoint = g_canonicalize_filename(mountpoint, NULL);
 	server->ids.uid = getuid();
 	server->ids.gid = getgid();
@@ -692,7 +696,6 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
 			    "cannot serve at %s: this dictionary is already served elsewhere",
 			    server->mountpoint);
-		server->dict = NULL;
 		server_free(server);
 		return NULL;
 	}

@@ -92,6 +92,9 @@ typedef struct {
 } CallbackRec;
 
 struct _IDict {
+	/* One for the caller of idict_new(), one for each server that serves
+	 * the dictionary (idict__ref()); idict_free() drops one. */
+	gatomicrefcount ref_count;
 	/* The store lock: recursive so that the computation can hold it across
 	 * several setters (idict_lock()).  Protects the tree, the tables,
 	 * changed keys and removed names, sequence, last_update_us and next_ino. */
@@ -393,6 +396,7 @@ static void unmark_changed_locked(IDict *self, Node *node)
 IDict *idict_new(void)
 {
 	IDict *self = g_new0(IDict, 1);
+	g_atomic_ref_count_init(&self->ref_count);
 	g_rec_mutex_init(&self->lock);
 	self->keys = g_hash_table_new(g_str_hash, g_str_equal);
 	self->inodes = g_hash_table_new(node_ino_hash, node_ino_equal);
@@ -420,9 +424,18 @@ static void callback_rec_clear(gpointer mem)
 		rec->destroy(rec->data);
 }
 
+IDict *idict__ref(IDict *self)
+{
+	g_atomic_ref_count_inc(&self->ref_count);
+	return self;
+}
+
 void idict_free(IDict *self)
 {
 	if (self == NULL)
+		return;
+	/* A server still serving it keeps it alive; the last reference frees. */
+	if (!g_atomic_ref_count_dec(&self->ref_count))
 		return;
 	idict__signals_forget(self);
 	for (guint i = 0; i < self->callbacks->len; i++)

@@ -1355,6 +1355,51 @@ START_TEST(test_mount_bad_options)
 }
 END_TEST
 
+static void count_destroy(gpointer data)
+{
+	g_atomic_int_inc((gint *)data);
+}
+
+static gboolean accept_all(IDict *d, const char *key, GVariant *value, gpointer data,
+			   GError **error)
+{
+	(void)d, (void)key, (void)value, (void)data, (void)error;
+	return TRUE;
+}
+
+/* The server holds a reference: the caller may free a served dictionary,
+ * which goes on serving (and being written by clients) until the server
+ * closes, and is freed then. */
+START_TEST(test_mount_server_keeps_the_dictionary)
+{
+	g_autofree char *dir = g_dir_make_tmp("idict-ref-XXXXXX", NULL);
+	IDict *d = idict_new();
+	gint destroyed = 0;
+	ck_assert(idict_set_double(d, "x", 0.5, NULL));
+	ck_assert(idict_set_writable(d, "x", TRUE, NULL));
+	ck_assert(idict_set_check(d, "x", accept_all, &destroyed, count_destroy, NULL));
+	IDictServer *s = idict_serve(d, dir, NULL, NULL);
+	ck_assert_ptr_nonnull(s);
+	idict_free(d); /* the caller's reference only */
+	ck_assert_int_eq(destroyed, 0);
+	g_autofree char *x = g_build_filename(dir, "x", NULL);
+	g_autofree char *text = NULL;
+	ck_assert(g_file_get_contents(x, &text, NULL, NULL));
+	ck_assert_str_eq(text, "0.5\n");
+	int fd = open(x, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "0.25\n", 5), 5);
+	close(fd);
+	g_autofree char *again = NULL;
+	ck_assert(g_file_get_contents(x, &again, NULL, NULL));
+	ck_assert_str_eq(again, "0.25\n");
+	idict_server_wait_then_close(s, 0);
+	ck_assert_int_eq(destroyed, 1); /* freed with the server */
+	ck_assert(!is_mounted(dir));
+	rmdir(dir);
+}
+END_TEST
+
 /* The nice values of this process's threads named @name, in @out. */
 static guint nice_of_threads(const char *name, int *out, guint max)
 {
@@ -1461,6 +1506,7 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_stale_mount_recovered);
 	tcase_add_test(tc, test_mount_killed_leaves_no_mount);
 	tcase_add_test(tc, test_mount_bad_options);
+	tcase_add_test(tc, test_mount_server_keeps_the_dictionary);
 	suite_add_tcase(s, tc);
 	return s;
 }
