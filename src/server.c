@@ -438,8 +438,6 @@ static GThread *start_thread(const char *name, GThreadFunc func, gpointer data)
 
 /* ---- mounting ---- */
 
-/* Makes @mountpoint a usable directory: creates it, or clears the stale
- * mount of a crashed run ("Transport endpoint is not connected"). */
 /* TRUE if a live idict filesystem is mounted at @mountpoint (canonical). */
 static gboolean served_already(const char *mountpoint)
 {
@@ -461,9 +459,26 @@ static gboolean served_already(const char *mountpoint)
 	return FALSE;
 }
 
-static gboolean prepare_mountpoint(const char *mountpoint, GError **error)
+/* TRUE if the directory @path has an entry (its files would be hidden
+ * while the mount is on it). */
+static gboolean has_entries(const char *path)
+{
+	GDir *dir = g_dir_open(path, 0, NULL);
+	if (dir == NULL)
+		return FALSE;
+	gboolean any = g_dir_read_name(dir) != NULL;
+	g_dir_close(dir);
+	return any;
+}
+
+/* Makes @mountpoint a usable directory: creates it (its last component
+ * only: a mistyped path must not make a tree of directories anywhere), or
+ * clears the stale mount of a crashed run ("Transport endpoint is not
+ * connected").  *@non_empty tells whether it holds files. */
+static gboolean prepare_mountpoint(const char *mountpoint, gboolean *non_empty, GError **error)
 {
 	struct stat st;
+	*non_empty = FALSE;
 	if (stat(mountpoint, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {
 			g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
@@ -476,13 +491,22 @@ static gboolean prepare_mountpoint(const char *mountpoint, GError **error)
 				    "%s is already served by a running computation", mountpoint);
 			return FALSE;
 		}
+		*non_empty = has_entries(mountpoint);
 		return TRUE;
 	}
 	if (errno == ENOENT) {
-		if (g_mkdir_with_parents(mountpoint, 0755) != 0) {
-			g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
-				    "cannot create mount point %s: %s", mountpoint,
-				    g_strerror(errno));
+		if (mkdir(mountpoint, 0755) != 0) {
+			int err = errno;
+			g_autofree char *parent = g_path_get_dirname(mountpoint);
+			if (err == ENOENT)
+				g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+					    "cannot create mount point %s: its parent %s does not "
+					    "exist (only the last component is created)",
+					    mountpoint, parent);
+			else
+				g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
+					    "cannot create mount point %s: %s", mountpoint,
+					    g_strerror(err));
 			return FALSE;
 		}
 		return TRUE;
@@ -668,7 +692,8 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		g_once_init_leave(&log_once, 1);
 	}
 
-	if (!prepare_mountpoint(mountpoint, error))
+	gboolean non_empty = FALSE;
+	if (!prepare_mountpoint(mountpoint, &non_empty, error))
 		return NULL;
 	g_free(take_fuse_messages());
 
@@ -743,6 +768,9 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		server_free(server);
 		return NULL;
 	}
+	if (non_empty)
+		g_warning("mounted over %s, which is not empty: its files are hidden while the "
+			  "computation serves it", server->mountpoint);
 
 	server->watchdog = start_thread("idict-watchdog", watchdog_main, server);
 	sigset_t all, old;

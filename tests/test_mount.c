@@ -1173,6 +1173,8 @@ END_TEST
 START_TEST(test_mount_stale_mount_recovered)
 {
 	g_autofree char *dir = g_dir_make_tmp("idict-stale-XXXXXX", NULL);
+	g_autofree char *deeper_dir = g_build_filename(dir, "deeper", NULL);
+	ck_assert_int_eq(mkdir(deeper_dir, 0755), 0);
 	g_autofree char *where = g_build_filename(dir, "deeper", "mnt", NULL);
 	int ready[2];
 	ck_assert_int_eq(pipe(ready), 0);
@@ -1355,6 +1357,65 @@ START_TEST(test_mount_bad_options)
 }
 END_TEST
 
+/* Only the last component of a missing mount point is created: a typo
+ * does not make a tree of directories. */
+START_TEST(test_mount_creates_only_the_last_component)
+{
+	g_autofree char *dir = g_dir_make_tmp("idict-mkdir-XXXXXX", NULL);
+	g_autoptr(IDict) d = idict_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *missing = g_build_filename(dir, "nonexistent", "x", "y", NULL);
+	ck_assert_ptr_null(idict_serve(d, missing, NULL, &error));
+	ck_assert(g_error_matches(error, IDICT_ERROR, IDICT_ERROR_MOUNT));
+	ck_assert_msg(strstr(error->message, "does not exist") != NULL, "%s", error->message);
+	g_autofree char *first = g_build_filename(dir, "nonexistent", NULL);
+	ck_assert(!g_file_test(first, G_FILE_TEST_EXISTS));
+	g_clear_error(&error);
+
+	g_autofree char *fresh = g_build_filename(dir, "fresh", NULL);
+	IDictServer *s = idict_serve(d, fresh, NULL, &error);
+	ck_assert_msg(s != NULL, "%s", error ? error->message : "");
+	ck_assert(is_mounted(fresh));
+	idict_server_wait_then_close(s, 0);
+	rmdir(fresh);
+	rmdir(dir);
+}
+END_TEST
+
+static void count_warning(const char *domain, GLogLevelFlags level, const char *message,
+			  gpointer data)
+{
+	(void)domain, (void)level;
+	if (strstr(message, "not empty") != NULL)
+		g_atomic_int_inc((gint *)data);
+}
+
+/* Mounting over a directory that holds files (they are hidden while it
+ * serves) is said with a warning; over an empty one, nothing is said. */
+START_TEST(test_mount_warns_over_a_non_empty_directory)
+{
+	gint warnings = 0;
+	guint handler = g_log_set_handler("idict", G_LOG_LEVEL_WARNING, count_warning, &warnings);
+	g_autofree char *dir = g_dir_make_tmp("idict-nonempty-XXXXXX", NULL);
+	g_autoptr(IDict) d = idict_new();
+	IDictServer *s = idict_serve(d, dir, NULL, NULL);
+	ck_assert_ptr_nonnull(s);
+	idict_server_wait_then_close(s, 0);
+	ck_assert_int_eq(warnings, 0);
+	g_autofree char *file = g_build_filename(dir, "results.txt", NULL);
+	ck_assert(g_file_set_contents(file, "mine\n", -1, NULL));
+	s = idict_serve(d, dir, NULL, NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(warnings, 1);
+	ck_assert(!g_file_test(file, G_FILE_TEST_EXISTS)); /* hidden while served */
+	idict_server_wait_then_close(s, 0);
+	ck_assert(g_file_test(file, G_FILE_TEST_EXISTS));
+	g_log_remove_handler("idict", handler);
+	unlink(file);
+	rmdir(dir);
+}
+END_TEST
+
 static void count_destroy(gpointer data)
 {
 	g_atomic_int_inc((gint *)data);
@@ -1506,6 +1567,8 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_stale_mount_recovered);
 	tcase_add_test(tc, test_mount_killed_leaves_no_mount);
 	tcase_add_test(tc, test_mount_bad_options);
+	tcase_add_test(tc, test_mount_creates_only_the_last_component);
+	tcase_add_test(tc, test_mount_warns_over_a_non_empty_directory);
 	tcase_add_test(tc, test_mount_server_keeps_the_dictionary);
 	suite_add_tcase(s, tc);
 	return s;

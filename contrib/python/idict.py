@@ -869,7 +869,8 @@ class IDict(collections.abc.MutableMapping):
     # -- serving --
 
     def serve(self, mountpoint, options=None):
-        """Mounts the dictionary at @mountpoint (created if missing).
+        """Mounts the dictionary at @mountpoint (its last component created
+        if missing).
         @options: comma-separated mount options ("allow_other",
         "write_mode=0664", ...).  Returns: a Server; end it with
         wait_then_close()."""
