@@ -23,7 +23,7 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 
 PKG_CONFIG ?= pkg-config
-LIB_PKGS := fuse3 glib-2.0 fmt
+LIB_PKGS := fuse3 glib-2.0 fmt mount
 LIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
 # src/format_double.cc is C++ but needs nothing from libstdc++ today
 # (-fno-exceptions -fno-rtti; libfmt brings its own); --as-needed links

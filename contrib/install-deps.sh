@@ -10,6 +10,7 @@ build_packages=(
 	libfmt-dev                 # {fmt}: shortest digits of doubles (libfmt9 at run time)
 	libfuse3-dev fuse3         # FUSE: library, fusermount3, /dev/fuse users
 	libglib2.0-dev             # GLib
+	libmount-dev               # libmount (util-linux): reading /proc/self/mountinfo
 	libopenmpi-dev openmpi-bin # libidict-mpi and its demo (mpicc, mpirun); WITH_MPI=no builds without
 	python3 python3-numpy gnuplot-nox      # contrib/python/idict.py, idict-plot
 	jq rsync procps                        # the README's recipes (procps: watch)

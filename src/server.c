@@ -36,11 +36,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libmount.h>
 #include <linux/fuse.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -438,25 +440,17 @@ static GThread *start_thread(const char *name, GThreadFunc func, gpointer data)
 
 /* ---- mounting ---- */
 
-/* TRUE if a live idict filesystem is mounted at @mountpoint (canonical). */
+/* TRUE if a live idict filesystem is the top mount at @mountpoint
+ * (canonical), as /proc/self/mountinfo says, read with libmount. */
 static gboolean served_already(const char *mountpoint)
 {
-	g_autofree char *table = NULL;
-	if (!g_file_get_contents("/proc/self/mountinfo", &table, NULL, NULL))
+	struct libmnt_table *table = mnt_new_table_from_file("/proc/self/mountinfo");
+	if (table == NULL)
 		return FALSE;
-	g_auto(GStrv) lines = g_strsplit(table, "\n", -1);
-	for (char **line = lines; *line; line++) {
-		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE ..." */
-		g_auto(GStrv) fields = g_strsplit(*line, " ", -1);
-		if (g_strv_length(fields) < 5)
-			continue;
-		g_autofree char *where = g_strcompress(fields[4]);
-		const char *dash = strstr(*line, " - ");
-		if (dash && g_str_has_prefix(dash + 3, "fuse.idict ") &&
-		    strcmp(where, mountpoint) == 0)
-			return TRUE;
-	}
-	return FALSE;
+	struct libmnt_fs *fs = mnt_table_find_target(table, mountpoint, MNT_ITER_BACKWARD);
+	gboolean served = fs != NULL && g_strcmp0(mnt_fs_get_fstype(fs), "fuse.idict") == 0;
+	mnt_unref_table(table);
+	return served;
 }
 
 /* TRUE if the directory @path has an entry (its files would be hidden
@@ -626,24 +620,119 @@ static void socket_below_fuse(GHashTable *before, int reserved, int fuse_fd)
 		close(reserved);
 }
 
-/* Creates the FUSE session with @options and mounts it; with @auto_unmount,
- * tries fusermount3's auto_unmount first and falls back to a plain mount. */
-static gboolean mount_session(IDictServer *server, const char *options, gboolean auto_unmount,
+/* ---- mount options ----
+ *
+ * Our own options are picked out with fuse_opt_parse(), which splits the
+ * list as libfuse does (a comma inside a value is escaped as "\,"); the
+ * others are kept, escaped again, for fuse_session_new().  By default the
+ * mount is made through fusermount3's auto_unmount, whose helper process
+ * unmounts when this process dies, even by SIGKILL: no stale mount is
+ * left.  allow_other brings default_permissions, so that the kernel
+ * enforces the files' modes for other users. */
+typedef struct {
+	char *write_mode;  /* write_mode=OCTAL; malloc()ed by fuse_opt_parse() */
+	char *server_nice; /* server_nice=N; likewise */
+	int no_auto_unmount;
+	int allow_other;
+	int default_permissions;
+} ServeOptions;
+
+enum { KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS };
+
+static const struct fuse_opt serve_options[] = {
+	{ "write_mode=%s", offsetof(ServeOptions, write_mode), 0 },
+	{ "server_nice=%s", offsetof(ServeOptions, server_nice), 0 },
+	{ "no_auto_unmount", offsetof(ServeOptions, no_auto_unmount), 1 },
+	FUSE_OPT_KEY("auto_unmount", FUSE_OPT_KEY_DISCARD), /* the default */
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+	FUSE_OPT_END,
+};
+
+/* Notes allow_other and default_permissions; keeps every option that is
+ * not ours for libfuse. */
+static int keep_fuse_option(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	(void)arg, (void)outargs;
+	ServeOptions *opts = data;
+	if (key == KEY_ALLOW_OTHER)
+		opts->allow_other = 1;
+	else if (key == KEY_DEFAULT_PERMISSIONS)
+		opts->default_permissions = 1;
+	return 1;
+}
+
+/* Fails for option @name=@value, which should have been @wanted.
+ * Returns: FALSE. */
+static gboolean refuse_option(const char *name, const char *value, const char *wanted,
 			      GError **error)
 {
-	g_autofree char *with_auto = g_strdup_printf("%s,auto_unmount", options);
-	const char *attempts[] = { auto_unmount ? with_auto : options, options };
+	g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "bad option %s=%s: %s", name, value,
+		    wanted);
+	return FALSE;
+}
+
+/* Takes our options out of @options (nullable) into @server and
+ * *@auto_unmount, and fills @args (empty) with what libfuse gets.
+ * Returns: FALSE with @error set for a bad option. */
+static gboolean parse_options(IDictServer *server, const char *options, struct fuse_args *args,
+			      gboolean *auto_unmount, GError **error)
+{
+	ServeOptions opts = { 0 };
+	fuse_opt_add_arg(args, "idict");
+	if (options && *options) {
+		fuse_opt_add_arg(args, "-o");
+		fuse_opt_add_arg(args, options);
+	}
+	gboolean ok = fuse_opt_parse(args, &opts, serve_options, keep_fuse_option) == 0;
+	guint64 mode = 0644, nice = DEFAULT_SERVER_NICE;
+	if (!ok) {
+		g_autofree char *why = take_fuse_messages();
+		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "bad mount options \"%s\": %s",
+			    options ? options : "", why);
+	} else if (opts.write_mode &&
+		 (!g_ascii_string_to_unsigned(opts.write_mode, 8, 0, 0777, &mode, NULL) ||
+		  (mode & 0200) == 0))
+		ok = refuse_option("write_mode", opts.write_mode,
+				   "an octal mode with the owner's write bit (e.g. 0664)", error);
+	else if (opts.server_nice &&
+		 !g_ascii_string_to_unsigned(opts.server_nice, 10, 0, 19, &nice, NULL))
+		ok = refuse_option("server_nice", opts.server_nice,
+				   "a number from 0 (the computation's priority) to 19", error);
+	free(opts.write_mode);
+	free(opts.server_nice);
+	if (!ok)
+		return FALSE;
+	server->write_mode = (mode_t)mode;
+	server->nice = (int)nice;
+	*auto_unmount = !opts.no_auto_unmount;
+	/* First, so that the caller's fsname or subtype, if any, wins. */
+	fuse_opt_insert_arg(args, 1, "-ofsname=idict,subtype=idict");
+	if (opts.allow_other && !opts.default_permissions)
+		fuse_opt_add_arg(args, "-odefault_permissions");
+	return TRUE;
+}
+
+/* Creates the FUSE session with @args and mounts it; with @auto_unmount,
+ * tries fusermount3's auto_unmount first and falls back to a plain mount.
+ * @options: what the caller gave, for messages. */
+static gboolean mount_session(IDictServer *server, const struct fuse_args *args,
+			      const char *options, gboolean auto_unmount, GError **error)
+{
 	for (gsize i = 0; i < (auto_unmount ? 2u : 1u); i++) {
 		g_free(take_fuse_messages());
-		char *argv[] = { (char *)"idict", (char *)"-o", (char *)attempts[i], NULL };
-		struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-		server->session = fuse_session_new(&args, idict__fs_ops(),
+		struct fuse_args attempt = FUSE_ARGS_INIT(0, NULL);
+		for (int a = 0; a < args->argc; a++)
+			fuse_opt_add_arg(&attempt, args->argv[a]);
+		if (auto_unmount && i == 0)
+			fuse_opt_add_arg(&attempt, "-oauto_unmount");
+		server->session = fuse_session_new(&attempt, idict__fs_ops(),
 						   sizeof(struct fuse_lowlevel_ops), server);
-		fuse_opt_free_args(&args);
+		fuse_opt_free_args(&attempt);
 		if (server->session == NULL) {
 			g_autofree char *why = take_fuse_messages();
 			g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
-				    "bad mount options \"%s\": %s", options, why);
+				    "bad mount options \"%s\": %s", options ? options : "", why);
 			return FALSE;
 		}
 		gboolean with_helper = i == 0 && auto_unmount;
@@ -668,16 +757,6 @@ static gboolean mount_session(IDictServer *server, const char *options, gboolean
 			    server->mountpoint, why);
 	}
 	return FALSE;
-}
-
-/* Fails idict_serve() for option @word, which should have been @wanted.
- * Returns: NULL. */
-static IDictServer *refuse_option(IDictServer *server, const char *word, const char *wanted,
-				  GError **error)
-{
-	g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "bad option %s: %s", word, wanted);
-	server_free(server);
-	return NULL;
 }
 
 IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *options,
@@ -725,46 +804,12 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		return NULL;
 	}
 
-	/* Our own options: no_auto_unmount, write_mode=OCTAL, server_nice=N.
-	 * By default the
-	 * mount is made through fusermount3's auto_unmount, whose helper
-	 * process unmounts when this process dies, even by SIGKILL: no stale
-	 * mount is left.  allow_other brings default_permissions, so that
-	 * the kernel enforces the files' modes for other users. */
-	gboolean auto_unmount = TRUE, allow_other = FALSE, default_permissions = FALSE;
-	server->write_mode = 0644;
-	server->nice = DEFAULT_SERVER_NICE;
-	g_autoptr(GString) passed = g_string_new("fsname=idict,subtype=idict");
-	g_auto(GStrv) words = g_strsplit(options ? options : "", ",", -1);
-	for (char **w = words; *w; w++) {
-		if (g_str_equal(*w, "no_auto_unmount")) {
-			auto_unmount = FALSE;
-		} else if (g_str_equal(*w, "auto_unmount")) {
-			continue;
-		} else if (g_str_has_prefix(*w, "write_mode=")) {
-			guint64 mode = 0;
-			if (!g_ascii_string_to_unsigned(*w + strlen("write_mode="), 8, 0, 0777, &mode,
-							NULL) ||
-			    (mode & 0200) == 0)
-				return refuse_option(server, *w, "an octal mode with the owner's "
-						     "write bit (e.g. 0664)", error);
-			server->write_mode = (mode_t)mode;
-		} else if (g_str_has_prefix(*w, "server_nice=")) {
-			guint64 nice = 0;
-			if (!g_ascii_string_to_unsigned(*w + strlen("server_nice="), 10, 0, 19, &nice,
-							NULL))
-				return refuse_option(server, *w, "a number from 0 (the "
-						     "computation's priority) to 19", error);
-			server->nice = (int)nice;
-		} else if (**w) {
-			allow_other |= g_str_equal(*w, "allow_other");
-			default_permissions |= g_str_equal(*w, "default_permissions");
-			g_string_append_printf(passed, ",%s", *w);
-		}
-	}
-	if (allow_other && !default_permissions)
-		g_string_append(passed, ",default_permissions");
-	if (!mount_session(server, passed->str, auto_unmount, error)) {
+	gboolean auto_unmount = TRUE;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	gboolean mounted = parse_options(server, options, &args, &auto_unmount, error) &&
+			   mount_session(server, &args, options, auto_unmount, error);
+	fuse_opt_free_args(&args);
+	if (!mounted) {
 		server_free(server);
 		return NULL;
 	}

@@ -1357,6 +1357,35 @@ START_TEST(test_mount_bad_options)
 }
 END_TEST
 
+/* Options are split as libfuse splits them: a comma escaped as "\," stays
+ * inside its value (here the mount's source name), next to ours. */
+START_TEST(test_mount_options_escaped_comma)
+{
+	g_autofree char *dir = g_dir_make_tmp("idict-opt-XXXXXX", NULL);
+	g_autoptr(IDict) d = idict_new();
+	ck_assert(idict_set_double(d, "x", 1, NULL));
+	ck_assert(idict_set_writable(d, "x", TRUE, NULL));
+	g_autoptr(GError) error = NULL;
+	IDictServer *s = idict_serve(d, dir, "fsname=run\\,42,write_mode=0664", &error);
+	ck_assert_msg(s != NULL, "%s", error ? error->message : "");
+	g_autofree char *mounts = NULL;
+	ck_assert(g_file_get_contents("/proc/self/mountinfo", &mounts, NULL, NULL));
+	g_autofree char *line = g_strdup_printf(" %s ", dir);
+	const char *at = strstr(mounts, line);
+	ck_assert_ptr_nonnull(at);
+	const char *end = strchr(at, '\n');
+	g_autofree char *ours = g_strndup(at, end - at);
+	ck_assert_msg(strstr(ours, " - fuse.idict run,42 ") != NULL, "%s", ours);
+	g_autofree char *x = g_build_filename(dir, "x", NULL);
+	struct stat st;
+	ck_assert_int_eq(stat(x, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0664);
+	idict_server_wait_then_close(s, 0);
+	ck_assert(!is_mounted(dir));
+	rmdir(dir);
+}
+END_TEST
+
 /* Only the last component of a missing mount point is created: a typo
  * does not make a tree of directories. */
 START_TEST(test_mount_creates_only_the_last_component)
@@ -1567,6 +1596,7 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_stale_mount_recovered);
 	tcase_add_test(tc, test_mount_killed_leaves_no_mount);
 	tcase_add_test(tc, test_mount_bad_options);
+	tcase_add_test(tc, test_mount_options_escaped_comma);
 	tcase_add_test(tc, test_mount_creates_only_the_last_component);
 	tcase_add_test(tc, test_mount_warns_over_a_non_empty_directory);
 	tcase_add_test(tc, test_mount_server_keeps_the_dictionary);
