@@ -43,7 +43,7 @@ static const char *const key_paths[N_KEYS] = { "step", "residual", "u", "params/
 					       "ctl/status" };
 /* The keys an update line of the demo may name. */
 static const char *const demo_keys[] = { "step", "time", "residual", "u", "message",
-					 "params/alpha" };
+					 "params/alpha", "progress" };
 
 static const char *mount;
 static gint points = 64;

@@ -174,8 +174,8 @@ listing=$(ls -l "$remote")
 check "ls -l lists keys, ctl and updates" \
 	bash -c "grep -q ' residual\$' <<<'$listing' && grep -q ' ctl\$' <<<'$listing' &&
 		grep -q ' updates\$' <<<'$listing'"
-check "ls ctl lists pause, sequence, status, terminate" \
-	test "$(ls "$remote/ctl" | tr '\n' ' ')" = "pause sequence status terminate "
+check "ls ctl lists errors, pause, sequence, status, terminate" \
+	test "$(ls "$remote/ctl" | tr '\n' ' ')" = "errors pause sequence status terminate "
 check "stat gives the exact size" \
 	test "$(stat -c %s "$remote/params/alpha")" = "$(wc -c <"$remote/params/alpha")"
 check "the modes are the local ones" \
