@@ -979,17 +979,26 @@ IDICT_API gboolean idict_remove_callback(IDict *self, guint id);
 
 /**
  * idict_changed_keys:
+ * @self: a dictionary
+ *
  * The keys changed since the last update: set or removed by the
  * computation, or written by a client.  They are what the next
  * idict_notify_update() will list; it empties the list.  A removed key is
  * listed (idict_contains() tells it apart).
+ *
+ * Thread-safe; the list is taken in one moment.
+ *
  * Returns: (transfer full): the names in strcmp() order, NULL-terminated;
  *   g_strfreev() it.
  */
-IDICT_API char **idict_changed_keys(IDict *self);
+IDICT_API char **idict_changed_keys(IDict *self) G_GNUC_WARN_UNUSED_RESULT;
 
 /**
  * idict_hold_client_writes:
+ * @self: a dictionary
+ * @hold: %TRUE to hold clients' writes until idict_take_client_writes(),
+ *   %FALSE to let them come into force at once again
+ *
  * With @hold, a client's write to a writable key is taken as usual (parsed,
  * checked, answered, shown at once in the key's file, snapshot.json and the
  * next update line), but the computation's getters go on returning the
@@ -998,19 +1007,26 @@ IDICT_API char **idict_changed_keys(IDict *self);
  * set of them.  A value the computation sets itself replaces a held write.
  * Turning @hold off brings every held write into force at once.  Off by
  * default.
+ *
+ * Thread-safe.
  */
 IDICT_API void idict_hold_client_writes(IDict *self, gboolean hold);
 
 /**
  * idict_take_client_writes:
+ * @self: a dictionary
+ *
  * Brings the held client writes (idict_hold_client_writes()) into force for
  * the computation, and lists the keys that clients wrote since the last
  * call, held or not.  A key is not listed if the computation set or removed
  * it after the client's write (its own value replaced the client's).
+ *
+ * Thread-safe; the writes are taken in one moment.
+ *
  * Returns: (transfer full): the names in strcmp() order, NULL-terminated;
  *   g_strfreev() it.
  */
-IDICT_API char **idict_take_client_writes(IDict *self);
+IDICT_API char **idict_take_client_writes(IDict *self) G_GNUC_WARN_UNUSED_RESULT;
 
 /**
  * idict_terminate_on_signals:
