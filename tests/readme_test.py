@@ -290,7 +290,7 @@ def main():
         for line, kind, opts, lang, text in blocks():
             if kind is None:
                 if lang in RUN_KINDS:
-                    report(False, "README line %d: a ```%s block with a test marker" % (line, lang),
+                    report(False, "README line %d: a ```%s block without a test marker" % (line, lang),
                            "add <!-- test: %s ... --> or <!-- test: skip REASON --> before it "
                            "(see tests/readme_test.py)" % lang)
                 continue
