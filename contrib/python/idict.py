@@ -856,7 +856,8 @@ class IDict(collections.abc.MutableMapping):
 
     def terminate_on_signals(self):
         """Opt-in: the first SIGINT, SIGTERM or SIGHUP terminates the loop
-        cleanly; a second one ends the process.  Call it early, before threads
+        cleanly (signals within 1 s of the first are the same request); one
+        more than 1 s later ends the process.  Call it early, before threads
         are started.  Once per process."""
         _call(_lib.idict_terminate_on_signals, self._p())
 
