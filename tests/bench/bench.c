@@ -22,8 +22,8 @@
  * Usage: idict-bench [--quick] [--only SECTIONS] [--updates N] [--large N]
  *                    [--tmpfs DIR] [--budget SECONDS]
  * SECTIONS: comma-separated from cost, watched, read, latency, render, large,
- * scale, redis; and mpi, which run-bench.sh runs (idict-mpi-bench under
- * mpirun -np 4) and passes in with --extra-rows FILE.
+ * scale, readers, redis; and mpi, which run-bench.sh runs (idict-mpi-bench
+ * under mpirun -np 4) and passes in with --extra-rows FILE.
  *
  * To profile one figure: idict-bench --loop KIND [--seconds S] runs its loop
  * alone (set, set-100k, set-mounted, read-small, read-floor, read-array, latency,
@@ -40,8 +40,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -238,8 +240,11 @@ static void remove_tree(const char *path)
 
 /* Starts @argv (PATH searched) with stdout and stderr on /dev/null, in a
  * process group of its own, killed if the bench dies, on CPU @cpu only if
- * @cpu >= 0.  Returns: its pid. */
-static pid_t spawn_child(char *const argv[], int cpu)
+ * @cpu >= 0, as user and group @uid (no supplementary groups) unless @uid
+ * is (uid_t)-1, in directory @cwd (nullable; entered before the user
+ * changes, so that the directories above it need not be open to that
+ * user).  Returns: its pid. */
+static pid_t spawn_child_as(char *const argv[], int cpu, uid_t uid, const char *cwd)
 {
 	int slot = 0;
 	while (slot < n_children && children[slot] != 0)
@@ -262,6 +267,11 @@ static pid_t spawn_child(char *const argv[], int cpu)
 		}
 		if (getppid() != parent)
 			_exit(127);
+		if (cwd && chdir(cwd) != 0)
+			_exit(126);
+		if (uid != (uid_t)-1 &&
+		    (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid(uid) != 0))
+			_exit(126);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -279,6 +289,11 @@ static pid_t spawn_child(char *const argv[], int cpu)
 	if (slot == n_children)
 		n_children++;
 	return pid;
+}
+
+static pid_t spawn_child(char *const argv[], int cpu)
+{
+	return spawn_child_as(argv, cpu, (uid_t)-1, NULL);
 }
 
 static void signal_children(pid_t *pids, guint n, int sig)
@@ -634,10 +649,21 @@ typedef struct {
 	Demo demo;
 } Computation;
 
-/* Runs for @seconds.  Returns: steps per second. */
-static double run_demo(Computation *c, double seconds)
+/* CPU time the calling thread has used, in ns: what the computation's own
+ * thread pays, apart from the CPU its watchers take from the machine. */
+static gint64 thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Runs for @seconds.  Returns: steps per second; the calling thread's CPU
+ * time per step in *@cpu_ns (nullable). */
+static double run_demo(Computation *c, double seconds, double *cpu_ns)
 {
 	gint64 start = now_ns(), end = start + (gint64)(seconds * 1e9), now;
+	gint64 cpu0 = thread_cpu_ns();
 	guint64 steps = 0;
 	do {
 		for (int i = 0; i < 16; i++) {
@@ -648,6 +674,8 @@ static double run_demo(Computation *c, double seconds)
 		}
 		steps += 16;
 	} while ((now = now_ns()) < end);
+	if (cpu_ns)
+		*cpu_ns = (double)(thread_cpu_ns() - cpu0) / (double)steps;
 	return steps * 1e9 / (double)(now - start);
 }
 
@@ -705,6 +733,7 @@ static GArray *start_watchers(Computation *c, const char *self_exe, int cpu)
 /* The figures of one configuration of watchers. */
 typedef struct {
 	Stats set_un, set_w, set_slow, demo_un, demo_w, demo_slow;
+	Stats cpu_un, cpu_w, cpu_ratio; /* the computation thread's CPU ns per demo step */
 } Watched;
 
 /* Alternates unwatched rounds (watchers stopped with SIGSTOP) and watched
@@ -716,17 +745,21 @@ static void watched_rounds(Computation *c, GArray *pids, Watched *out)
 	g_autoptr(GArray) su = samples_new(), sw = samples_new();
 	g_autoptr(GArray) du = samples_new(), dw = samples_new();
 	g_autoptr(GArray) su_rate = samples_new(), sw_rate = samples_new();
+	g_autoptr(GArray) cu = samples_new(), cw = samples_new();
 	pid_t *p = (pid_t *)(void *)pids->data;
+	double cpu = 0;
 	g_usleep(300 * 1000); /* let the watchers get going */
 	for (guint r = 0; r < rounds; r++) {
 		signal_children(p, pids->len, SIGSTOP);
 		g_usleep(20 * 1000);
 		add_sample(su, run_set(c, secs));
-		add_sample(du, run_demo(c, secs));
+		add_sample(du, run_demo(c, secs, &cpu));
+		add_sample(cu, cpu);
 		signal_children(p, pids->len, SIGCONT);
 		g_usleep(50 * 1000);
 		add_sample(sw, run_set(c, secs));
-		add_sample(dw, run_demo(c, secs));
+		add_sample(dw, run_demo(c, secs, &cpu));
+		add_sample(cw, cpu);
 	}
 	/* The set figure is in ns per update: the slowdown is the rate ratio. */
 	for (guint i = 0; i < su->len; i++) {
@@ -739,6 +772,9 @@ static void watched_rounds(Computation *c, GArray *pids, Watched *out)
 	out->demo_un = stats_of(du);
 	out->demo_w = stats_of(dw);
 	out->demo_slow = ratio_stats(dw, du);
+	out->cpu_un = stats_of(cu);
+	out->cpu_w = stats_of(cw);
+	out->cpu_ratio = ratio_stats(cw, cu);
 }
 
 /* Runs the rounds with the watchers anywhere, then (on 2 or more CPUs) with
@@ -1092,8 +1128,10 @@ static void prepare_event(Follower *f, guint64 i)
 #endif
 }
 
+#ifdef HAVE_HIREDIS
 static int redis_port;
 static pid_t redis_pid;
+#endif
 
 static void bench_latency(void)
 {
@@ -1390,6 +1428,206 @@ static void bench_scale(void)
 	floor_fs_stop(floor);
 	idict_server_wait_then_close(server, 0);
 	remove_tree(tdir);
+}
+
+/* ==== 8: readers of `updates` who cannot slow the computation ============ */
+
+/* Issue 10's attack: a computation publishing ATTACK_KEYS keys with
+ * ATTACK_NAME_LEN-byte names per update (16.8 KB update lines), watched
+ * through an allow_other mount by readers of `updates` running as uid
+ * nobody in a child process (`idict-bench --stream-attack MODE N PATH`):
+ *   slow: open, wait 1.2 s, read 1 byte, close; loop (each thread starts
+ *         at its own point of the 1.2 s, so that reads are spread out);
+ *   cat:  open, read with cat's 128 KiB buffer to end of file, close; loop.
+ * Rounds with the readers stopped (SIGSTOP: their files stay open) and
+ * running (SIGCONT) alternate, as in section 2. */
+#define ATTACK_KEYS 80
+#define ATTACK_NAME_LEN 210
+#define NOBODY_UID 65534
+/* What README and idictfs(7) promise readers of `updates` hold in total
+ * beyond the update log, which is full before the readers start. */
+#define ATTACK_RSS_BOUND_MB 16.8
+#define ATTACK_RSS_BOUND_TEXT "16 MiB"
+
+typedef struct {
+	const char *path;
+	gboolean slow;
+	guint index, n;
+} AttackReader;
+
+static void *attack_reader_main(void *data)
+{
+	AttackReader *r = data;
+	const struct timespec wait = { 1, 200000000 };
+	/* Spread the slow readers' reads over their 1.2 s period. */
+	gint64 delay_ns = r->slow ? 1200000000LL * r->index / MAX(r->n, 1u) : 0;
+	const struct timespec first = { delay_ns / 1000000000, delay_ns % 1000000000 };
+	nanosleep(&first, NULL);
+	gsize size = r->slow ? 1 : sizeof io_buf;
+	char *buf = g_malloc(size);
+	for (;;) {
+		int fd = open(r->path, O_RDONLY);
+		if (fd < 0) {
+			g_usleep(100000);
+			continue;
+		}
+		if (r->slow) {
+			nanosleep(&wait, NULL);
+			if (read(fd, buf, size) < 0) {
+				/* EINTR, or the server went away: open again */
+			}
+		} else {
+			while (read(fd, buf, size) > 0)
+				;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+/* The reader process: @n threads of @mode on @path, until killed. */
+static int stream_attack(const char *mode, int n, const char *path)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	for (int i = 0; i < n; i++) {
+		AttackReader *r = g_new0(AttackReader, 1);
+		r->path = path;
+		r->slow = g_str_equal(mode, "slow");
+		r->index = (guint)i;
+		r->n = (guint)n;
+		pthread_t thread;
+		if (pthread_create(&thread, &attr, attack_reader_main, r) != 0)
+			return 1;
+	}
+	for (;;)
+		pause();
+	return 0;
+}
+
+typedef struct {
+	IDict *dict;
+	char *names[ATTACK_KEYS];
+	double x;
+} Publisher;
+
+static void publisher_init(Publisher *p)
+{
+	p->dict = idict_new();
+	for (guint i = 0; i < ATTACK_KEYS; i++) {
+		char prefix[16];
+		int len = snprintf(prefix, sizeof prefix, "series%02u_", i);
+		p->names[i] = g_malloc(ATTACK_NAME_LEN + 1);
+		memcpy(p->names[i], prefix, (gsize)len);
+		memset(p->names[i] + len, 'x', ATTACK_NAME_LEN - (gsize)len);
+		p->names[i][ATTACK_NAME_LEN] = '\0';
+		idict_set_double(p->dict, p->names[i], 0, NULL);
+	}
+	idict_notify_update(p->dict, FALSE);
+}
+
+static void publisher_clear(Publisher *p)
+{
+	g_clear_pointer(&p->dict, idict_free);
+	for (guint i = 0; i < ATTACK_KEYS; i++)
+		g_clear_pointer(&p->names[i], g_free);
+}
+
+/* Publishes for @seconds, updating *@peak_rss (the process's largest RSS
+ * seen) every 20 ms.  Returns: steps per second; the thread's CPU time per
+ * step in *@cpu_ns. */
+static double run_publisher(Publisher *p, double seconds, long *peak_rss, double *cpu_ns)
+{
+	gint64 start = now_ns(), end = start + (gint64)(seconds * 1e9), now;
+	gint64 cpu0 = thread_cpu_ns(), next_rss = start;
+	guint64 steps = 0;
+	do {
+		for (int s = 0; s < 8; s++) {
+			idict_lock(p->dict);
+			for (guint i = 0; i < ATTACK_KEYS; i++)
+				idict_set_double(p->dict, p->names[i], p->x + i, NULL);
+			idict_unlock(p->dict);
+			idict_notify_update(p->dict, FALSE);
+			p->x += 1;
+		}
+		steps += 8;
+		now = now_ns();
+		if (now >= next_rss) {
+			*peak_rss = MAX(*peak_rss, rss_bytes());
+			next_rss = now + 20000000;
+		}
+	} while (now < end);
+	*cpu_ns = (double)(thread_cpu_ns() - cpu0) / (double)steps;
+	return steps * 1e9 / (double)(now - start);
+}
+
+typedef struct {
+	Stats rate_un, rate_w, rate_ratio, cpu_ratio;
+	Stats rss_growth; /* MB: peak RSS while watched over RSS before any reader */
+	int n_readers;
+} Attacked;
+
+static Attacked A_slow, A_cat;
+
+/* Rounds without readers and with them alternate: for each, the reader
+ * process is started, runs for 1.3 s unmeasured (a slow reader's first read
+ * comes 1.2 s after its open), is measured, and is killed; the rounds
+ * without come after its files are closed, so that what the readers left
+ * behind (RSS kept by malloc) is all that carries over. */
+static void attack_rounds(const char *self_exe, const char *mode, int n, Attacked *out)
+{
+	Publisher p = { 0 };
+	publisher_init(&p);
+	g_autofree char *mnt = new_mount_dir("attack");
+	g_autoptr(GError) error = NULL;
+	IDictServer *server = idict_serve(p.dict, mnt, "allow_other", &error);
+	if (server == NULL)
+		g_error("idict_serve: %s", error->message);
+
+	/* Warm up without readers: the update log fills to its bound. */
+	long unused_rss = 0;
+	double cpu = 0;
+	run_publisher(&p, opt_quick ? 0.3 : 1.0, &unused_rss, &cpu);
+	long base_rss = rss_bytes(), peak_rss = base_rss;
+
+	char count[16];
+	snprintf(count, sizeof count, "%d", n);
+	/* The readers open "updates" in the mount, where they start: the
+	 * directories above it are private to this run. */
+	char *argv[] = { (char *)self_exe, (char *)"--stream-attack", (char *)mode, count,
+			 (char *)"updates", NULL };
+	const guint rounds = reps(4);
+	const double secs = opt_quick ? 0.5 : 1.5;
+	g_autoptr(GArray) ru = samples_new(), rw = samples_new();
+	g_autoptr(GArray) cu = samples_new(), cw = samples_new();
+	for (guint r = 0; r < rounds; r++) {
+		pid_t readers = spawn_child_as(argv, -1, NOBODY_UID, mnt);
+		run_publisher(&p, 1.3, &unused_rss, &cpu);
+		add_sample(rw, run_publisher(&p, secs, &peak_rss, &cpu));
+		add_sample(cw, cpu);
+		stop_children(&readers, 1);
+		run_publisher(&p, 0.2, &unused_rss, &cpu);
+		add_sample(ru, run_publisher(&p, secs, &unused_rss, &cpu));
+		add_sample(cu, cpu);
+	}
+	idict_server_wait_then_close(server, 0);
+	publisher_clear(&p);
+
+	out->n_readers = n;
+	out->rate_un = stats_of(ru);
+	out->rate_w = stats_of(rw);
+	out->rate_ratio = ratio_stats(rw, ru);
+	out->cpu_ratio = ratio_stats(cw, cu);
+	g_autoptr(GArray) g = samples_new();
+	add_sample(g, (double)(peak_rss - base_rss) / 1e6);
+	out->rss_growth = stats_of(g);
+}
+
+static void bench_attack(const char *self_exe)
+{
+	attack_rounds(self_exe, "slow", 100, &A_slow);
+	attack_rounds(self_exe, "cat", opt_quick ? 100 : 500, &A_cat);
 }
 
 /* ==== 7: Redis =========================================================== */
@@ -1716,6 +1954,12 @@ static void print_table(void)
 	row("2g", "set + notify: rate watched / unwatched, pinned alike", W_idict_pinned.set_slow,
 	    "tmpfs, pinned alike", W_tmpfs_pinned.set_slow, "", FALSE, NAN, "≥ 0.95",
 	    meets(W_idict_pinned.set_slow.valid, W_idict_pinned.set_slow.p50 >= 0.95));
+	row("2h", "computation thread's CPU per demo step: watched (2d) / unwatched",
+	    W_idict.cpu_ratio, "tmpfs demo: the same ratio", W_tmpfs.cpu_ratio, "", FALSE, NAN,
+	    "≤ 1.05", meets(W_idict.cpu_ratio.valid, W_idict.cpu_ratio.p50 <= 1.05));
+	snprintf(f, sizeof f, "  its CPU per step watched (unwatched: %.0f ns)", W_idict.cpu_un.p50);
+	row("2i", f, W_idict.cpu_w, "tmpfs demo, watched", W_tmpfs.cpu_w, "ns", FALSE, NAN, NULL,
+	    -1);
 
 	/* 3 */
 	snprintf(f, sizeof f, "read a double (%zu B): open + read + close", R.small_len);
@@ -1773,6 +2017,27 @@ static void print_table(void)
 	    R.set_1key, "ns", FALSE, NAN, "∝ changed keys",
 	    meets(R.set_100k.valid, R.set_100k.p50 <= 1.10 * R.set_1key.p50));
 
+	/* 8 */
+	for (int k = 0; k < 2; k++) {
+		const Attacked *a = k == 0 ? &A_slow : &A_cat;
+		const char *ids[2][3] = { { "8a", "8b", "8c" }, { "8d", "8e", "8f" } };
+		char base[64];
+		snprintf(f, sizeof f, "publish %d keys (%d-byte names): rate with %d %s `updates` "
+			 "readers (uid nobody) / without", ATTACK_KEYS, ATTACK_NAME_LEN,
+			 a->n_readers, k == 0 ? "slow" : "cat-like");
+		snprintf(base, sizeof base, "without: %.0f steps/s", a->rate_un.p50);
+		row(ids[k][0], f, a->rate_ratio, base, (Stats){ 0 }, "", FALSE, NAN,
+		    k == 0 ? "≥ 0.9" : NULL,
+		    k == 0 ? meets(a->rate_ratio.valid, a->rate_ratio.p50 >= 0.9) : -1);
+		row(ids[k][1], "  the computation thread's CPU per step, with / without", a->cpu_ratio,
+		    NULL, (Stats){ 0 }, "", FALSE, NAN, NULL, -1);
+		Stats bound = { TRUE, 1, ATTACK_RSS_BOUND_MB, ATTACK_RSS_BOUND_MB,
+				ATTACK_RSS_BOUND_MB, ATTACK_RSS_BOUND_MB };
+		row(ids[k][2], "  the computation's peak RSS growth with them", a->rss_growth,
+		    "the documented bound", bound, "MB", FALSE, NAN, "≤ " ATTACK_RSS_BOUND_TEXT,
+		    meets(a->rss_growth.valid, a->rss_growth.p50 <= ATTACK_RSS_BOUND_MB));
+	}
+
 	/* 7 */
 	row("7a", "publish: set_double + notify (mounted)", R.set_mounted,
 	    "Redis SET + PUBLISH (pipelined)", R.redis_publish, "ns", FALSE, NAN, NULL, -1);
@@ -1803,12 +2068,15 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--follow-inotify") == 0)
 		return follow_inotify(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "--stream-attack") == 0)
+		return stream_attack(argv[2], atoi(argv[3]), argv[4]);
 
 	GOptionEntry entries[] = {
 		{ "quick", 'q', 0, G_OPTION_ARG_NONE, &opt_quick, "Fewer repetitions (a smoke run)",
 		  NULL },
 		{ "only", 0, 0, G_OPTION_ARG_STRING, &opt_only,
-		  "Only these sections: cost,watched,read,latency,render,large,scale,redis,mpi", "LIST" },
+		  "Only these sections: cost,watched,read,latency,render,large,scale,readers,redis,mpi",
+		  "LIST" },
 		{ "updates", 0, 0, G_OPTION_ARG_INT, &opt_updates,
 		  "Updates per source for the latency figure (default 10000)", "N" },
 		{ "large", 0, 0, G_OPTION_ARG_INT, &opt_large,
@@ -1903,6 +2171,10 @@ int main(int argc, char **argv)
 	if (section_on("scale")) {
 		say("6: 100,000 keys");
 		bench_scale();
+	}
+	if (section_on("readers")) {
+		say("8: readers of updates as another user");
+		bench_attack(self_exe);
 	}
 #ifdef HAVE_HIREDIS
 	if (section_on("redis")) {
