@@ -743,7 +743,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		OpenFile *file = g_new0(OpenFile, 1);
 		file->kind = OPEN_STREAM;
 		file->ino = ino;
-		file->stream = idict__stream_open(server_of(req), fi->flags);
+		file->stream = idict__stream_open(idict__server_streams(server_of(req)));
 		/* Seekable on purpose: head(1) and bash's read builtin read a
 		 * block, then seek back to just after the line they used. */
 		fi->direct_io = 1;

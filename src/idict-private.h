@@ -17,6 +17,7 @@
 
 #include <fuse_lowlevel.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 G_BEGIN_DECLS
 
@@ -246,34 +247,108 @@ GBytes *idict__snapshot_text(GVariant *entries, guint64 sequence, const char *st
 typedef struct _IDictUpdateLog IDictUpdateLog;
 /* Returns: (transfer none): the dictionary's update log. */
 IDictUpdateLog *idict__store_update_log(IDict *self);
-/* Called after each update, without the store lock, from the notifying
- * thread.  Used by the server to wake its dispatcher.  Must be quick and
- * must not call back into the dictionary.  One hook per dictionary; a NULL
- * @hook clears the hook set with the same @data.
+/* Called after an update that a reader of `updates` waits for (see
+ * idict__update_log_append()), from the notifying thread, with no lock
+ * held.  Used by the server to wake its dispatcher: must be quick (O(1))
+ * and must not call back into the dictionary.  @data is a
+ * g_atomic_rc_box, referenced while the hook is set and during each call,
+ * so a call may still run after the hook is cleared; @clear is its clear
+ * function.  One hook per dictionary; a NULL @hook clears the hook set
+ * with the same @data.
  * Returns: FALSE if @hook is not NULL and another hook is already set. */
 typedef void (*IDictUpdateHook)(gpointer data);
-gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data);
+gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data,
+				      GDestroyNotify clear);
 
 /* ---- update_log.c ----
  * The last updates as text lines "SEQ KIND KEY...\n", bounded in count and
- * bytes.  Has its own lock.  */
+ * bytes, immutable and reference-counted; and each reader's place in them.
+ * Has its own lock (see the lock table above).  */
+typedef struct _IDictLogLine IDictLogLine;
+
+/* At most this many lines are referenced for one reply. */
+#define IDICT__SPAN_LINES 64
+/* ...and at most two `missed` lines besides (see idict__log_reader_read()). */
+#define IDICT__SPAN_PIECES (IDICT__SPAN_LINES + 2)
+#define IDICT__MISSED_MAX 64
+
 IDictUpdateLog *idict__update_log_new(guint max_lines, gsize max_bytes);
 void idict__update_log_free(IDictUpdateLog *log);
-/* Appends update @seq (which must be the previous one + 1). */
-void idict__update_log_append(IDictUpdateLog *log, guint64 seq, gboolean final,
-			      const char *const *keys, guint n_keys);
+/* Appends update @seq (which must be the previous one + 1).  O(1) work
+ * under the log lock besides writing the line.
+ * Returns: TRUE if a reader waits for it (idict__log_reader_read() or
+ * idict__log_reader_ready() with @wait, not yet forgotten). */
+gboolean idict__update_log_append(IDictUpdateLog *log, guint64 seq, gboolean final,
+				  const char *const *keys, guint n_keys);
 /* Where a new reader starts: the last sequence number, or the one before
  * the final update so that late readers still see `final`. */
 guint64 idict__update_log_start_cursor(IDictUpdateLog *log);
-/* Appends to @out the lines after *@cursor (a `missed` line first if some
- * fell out of the log) and advances *@cursor.
- * Returns: TRUE if something was appended.  *@eof is set when the reader has
- * seen the final update. */
-gboolean idict__update_log_read(IDictUpdateLog *log, guint64 *cursor, GByteArray *out,
-				gboolean *eof);
-/* TRUE if idict__update_log_read() would append something or report eof. */
-gboolean idict__update_log_ready(IDictUpdateLog *log, guint64 cursor);
 guint64 idict__update_log_last(IDictUpdateLog *log);
+/* The text in the ring, and that of the lines readers are in the middle
+ * of (in the ring or not): see the memory bound in update_log.c. */
+void idict__update_log_memory(IDictUpdateLog *log, gsize *ring_bytes, gsize *held_bytes);
+/* @n waiters counted by a read or readiness check with @wait are answered,
+ * interrupted or gone. */
+void idict__update_log_forget_waiters(IDictUpdateLog *log, guint n);
+
+/* One piece of a reader's stream: a line of the log, or a `missed` line. */
+typedef struct {
+	guint64 seq;      /* the line's number; for `missed`, the last update missed */
+	gsize len;
+	gboolean missed;
+} IDictLogPiece;
+
+/* A reader's place: its last reply, bytes [start, end) of its stream, which
+ * touched pieces[0 .. n_pieces), beginning @skip bytes into pieces[0],
+ * after update @cursor.  Fixed size; initialize with
+ * idict__log_reader_init(), free what it holds with idict__log_reader_clear(). */
+typedef struct {
+	guint64 start, end;
+	guint64 cursor;
+	gsize skip;
+	guint n_pieces;
+	IDictLogPiece pieces[IDICT__SPAN_PIECES];
+	IDictLogLine *held; /* the line it is in the middle of, if held (a reference) */
+} IDictLogReader;
+
+/* The bytes of one reply: parts[] point into the referenced lines and into
+ * missed[], so a span must not be copied.  Free with idict__log_span_clear(). */
+typedef struct {
+	struct {
+		const char *data;
+		gsize len;
+	} parts[IDICT__SPAN_PIECES];
+	guint n_parts;
+	gsize len;          /* the parts' total; 0: end of file or nothing */
+	IDictLogLine *lines[IDICT__SPAN_PIECES];
+	guint n_lines;
+	char missed[2][IDICT__MISSED_MAX];
+} IDictLogSpan;
+
+void idict__log_reader_init(IDictLogReader *reader, guint64 cursor);
+void idict__log_reader_clear(IDictLogReader *reader, IDictUpdateLog *log);
+/* Answers a read of @size bytes at stream offset @off into @span (which it
+ * initializes): at the end of the last reply, what comes next (a `missed`
+ * line if lines fell out, then whole lines up to @size if at least one
+ * fits, else the first part of the next line); inside it, the same bytes
+ * again, or from a line boundary what comes next; before or beyond it,
+ * nothing.  Takes references to at most IDICT__SPAN_LINES lines under the
+ * log lock and copies nothing.
+ * Returns: 1 with @span filled (len 0: end of file or nothing), 0 if the
+ * read must wait for the next update (then counted as a waiter if @wait),
+ * or -EIO if the rest of a line fell out of the log and was not held. */
+int idict__log_reader_read(IDictLogReader *reader, IDictUpdateLog *log, guint64 off, gsize size,
+			   gboolean wait, IDictLogSpan *span);
+/* TRUE if a read at the end of the last reply would not wait; if not and
+ * @wait, counts a waiter. */
+gboolean idict__log_reader_ready(const IDictLogReader *reader, IDictUpdateLog *log,
+				 gboolean wait);
+/* The number of the last update the reader was handed whole. */
+guint64 idict__log_reader_cursor(const IDictLogReader *reader);
+/* Fills @iov (room for IDICT__SPAN_PIECES) with @span's parts.
+ * Returns: how many. */
+guint idict__log_span_iov(const IDictLogSpan *span, struct iovec *iov);
+void idict__log_span_clear(IDictLogSpan *span);
 
 /* ---- ctl.c ---- */
 typedef struct {
@@ -304,34 +379,27 @@ const struct fuse_lowlevel_ops *idict__fs_ops(void);
 /* Frees a file handle of a file still open when the server closes. */
 void idict__fs_free_open_file(gpointer file);
 
-/* ---- updates.c and server.c ---- */
+/* ---- updates.c ---- */
+typedef struct _IDictStreams IDictStreams;
 typedef struct _IDictStream IDictStream;
 
-/* Opens a reader of `updates`.  Returns: (transfer full). */
-IDictStream *idict__stream_open(IDictServer *server, int flags);
+/* The readers of `updates` of one server, reading @log. */
+IDictStreams *idict__streams_new(IDictUpdateLog *log);
+/* Once every stream is released. */
+void idict__streams_free(IDictStreams *streams);
+/* Opens a reader of `updates`, starting now.  Returns: (transfer full):
+ * free with idict__stream_release(). */
+IDictStream *idict__stream_open(IDictStreams *streams);
 /* Answers or parks read request @req. */
 void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t off, int flags);
 void idict__stream_poll(IDictStream *stream, fuse_req_t req, struct fuse_pollhandle *ph);
 void idict__stream_release(IDictStream *stream);
-/* Answers every parked read that can be answered, and pending polls.
- * With @closing, answers all parked reads with end-of-file. */
-void idict__streams_dispatch(IDictServer *server, gboolean closing);
-/* Does what idict__streams_dispatch(@server, FALSE) would if exactly one
- * read is parked or one poll pending (one reply or poll notification),
- * and returns TRUE; else does nothing and returns FALSE. */
-gboolean idict__streams_dispatch_one(IDictServer *server);
+/* Answers every parked read that can be answered, and pending polls, one
+ * reply at a time (from the server's dispatcher thread).  With @closing,
+ * answers all parked reads with end-of-file, and every later read at once. */
+void idict__streams_dispatch(IDictStreams *streams, gboolean closing);
 
-typedef struct {
-	GMutex lock;        /* protects list, waiting, closing and each stream */
-	GList *list;        /* IDictStream*, open readers */
-	GQueue waiting;     /* IDictStream*, those with parked reads or a poll handle */
-	gboolean closing;   /* the server is closing: reads end at once */
-	/* Parked reads and poll handles, atomic: an update wakes the dispatcher
-	 * only when someone waits.  Raised before a waiter checks the log one
-	 * last time, so an update is never missed. */
-	gint waiters;
-} IDictStreams;
-
+/* ---- server.c ---- */
 IDict *idict__server_dict(IDictServer *server);
 /* Fixed when the server starts: the owner of every file (the user and
  * group who serve the mount) and the generation number of every inode but

@@ -1,20 +1,17 @@
 /* server.c - mounting, the threads that serve the filesystem, and shutdown.
  *
- * Instead of fuse_session_loop_mt(), a fixed pool of workers serves
- * /dev/fuse, one at a time: the leader blocks in read() on /dev/fuse and
- * serves each request it reads itself, while the others wait for its role
- * on a condition.  A request that comes while the leader is still busy
- * with the last one (a RELEASE overlaps the next open) waits a few
- * microseconds for it instead of waking a sleeping worker, as with a
- * single thread.  No request handler ever blocks (reads of `updates` are
- * parked), but some take long: rendering a large array, a client's write
- * checked by the computation.  A watchdog thread, which ticks only while
- * the leader serves, hands the role on when the leader has served the same
- * request for a whole tick, so a slow request delays the others by one or
- * two ticks (WATCHDOG_TICK_US) at most, and up to N_WORKERS requests are
- * served at once.  Before sleeping in read(), the leader looks for the next
- * request for SPIN_US: a client's open, read and close come back to back,
- * and a wakeup that crosses CPUs can cost more than a whole request.
+ * The threads have the shape of libfuse's fuse_session_loop_mt(): workers
+ * block in read() on /dev/fuse, where the kernel wakes one of them per
+ * request, and each serves the request it read.  A worker that takes a
+ * request when no other worker is idle first starts another one, up to
+ * MAX_WORKERS, so that a slow request (rendering a large array, a client's
+ * write checked by the computation) holds up no other, ctl/ included; a
+ * worker that finds more than MAX_IDLE_WORKERS idle after its request
+ * ends.  No request handler ever waits for an update: a read of `updates`
+ * that must wait is parked (updates.c), and one dispatcher thread answers
+ * the parked reads after an update.  The computation's thread only tells
+ * the dispatcher, through the update hook (a condition signalled when the
+ * dispatcher sleeps and a reader waits); it never writes to /dev/fuse.
  *
  * Shutdown stops the workers as fuse_session_loop_mt() does, with
  * pthread_cancel(): a worker accepts cancellation only while it waits in
@@ -25,12 +22,8 @@
  * from outside), read() fails with ENODEV and the workers end by
  * themselves.
  *
- * After an update, idict_notify_update() answers the one parked read of
- * `updates` itself when there is just one (see updates.c); when there are
- * more, a dispatcher thread answers them, so that the computation only
- * signals a condition.
  * All threads run with every signal blocked: signals stay the application's
- * business.
+ * business.  Locks: see the table in idict-private.h.
  */
 #include "idict-private.h"
 
@@ -38,9 +31,7 @@
 #include <fcntl.h>
 #include <libmount.h>
 #include <linux/fuse.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -50,13 +41,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define N_WORKERS 4
+/* Workers, at most; and idle ones kept.  A worker is a thread blocked in
+ * read(); these bound what slow requests can occupy at once. */
+#define MAX_WORKERS 16
+#define MAX_IDLE_WORKERS 4
 /* The serving threads' nice value above the computation's, by default. */
 #define DEFAULT_SERVER_NICE 10
-#define WATCHDOG_TICK_US 2000
-#define SPIN_US 50
 
 typedef struct _Worker Worker;
+
+/* What the update hook touches, and nothing else: a g_atomic_rc_box, so
+ * that a call of the hook still on its way when the server closes finds
+ * it (see idict__store_set_update_hook()). */
+typedef struct {
+	GMutex lock;       /* protects the fields below */
+	GCond cond;        /* pending or stopping */
+	gboolean pending;  /* an update came that a reader waits for */
+	gboolean sleeping; /* the dispatcher waits on cond */
+	gboolean stopping;
+} Notifier;
 
 struct _IDictServer {
 	IDict *dict;
@@ -64,33 +67,24 @@ struct _IDictServer {
 	struct fuse_session *session;
 	mode_t write_mode;
 	int nice; /* added to the serving threads' nice value (option server_nice) */
+	int base_nice; /* that of the thread that called idict_serve() */
 	IDictServerIds ids;
-	pthread_t workers[N_WORKERS];
-	guint n_workers; /* started */
+	IDictStreams *streams;
+	Notifier *notifier;
 	GThread *dispatcher;
-	GThread *watchdog;
 
-	/* The worker pool.  pool_lock protects the fields below; leader is
-	 * also read atomically by the leader itself. */
+	/* The workers.  pool_lock protects the fields below. */
 	GMutex pool_lock;
-	GCond pool_cond;          /* the leader role is free, or pool_stopping */
-	GCond watchdog_cond;      /* watchdog_parked cleared, or pool_stopping */
-	Worker *leader;           /* the worker reading /dev/fuse; NULL: none */
-	gboolean pool_stopping;   /* closing, or the connection has ended */
-	gint watchdog_parked;     /* atomic: the watchdog waits for a request */
-	IDictStreams streams;
+	GQueue workers;          /* Worker*: those to cancel and join at close */
+	guint n_idle;            /* workers waiting for a request */
+	gboolean pool_stopping;  /* closing: no worker starts or leaves */
 
 	/* Protects the fields below. */
 	GMutex lock;
 	GCond clients_cond;        /* open_files emptied, or loop_ended */
-	GCond dispatch_cond;       /* dispatch_pending or stopping */
 	GHashTable *open_files;    /* set of file handles (fi->fh) */
 	gboolean waiting_for_clients; /* wait-then-close waits on clients_cond */
 	gboolean loop_ended;       /* a worker saw the connection end */
-	gint dispatch_pending;     /* an update came since the last dispatch; set
-				    * under lock, also read atomically */
-	gboolean dispatcher_sleeps; /* waits on dispatch_cond */
-	gboolean stopping;
 };
 
 IDict *idict__server_dict(IDictServer *server)
@@ -110,7 +104,7 @@ mode_t idict__server_write_mode(IDictServer *server)
 
 IDictStreams *idict__server_streams(IDictServer *server)
 {
-	return &server->streams;
+	return server->streams;
 }
 
 void idict__server_file_opened(IDictServer *server, gpointer file)
@@ -176,255 +170,200 @@ static char *take_fuse_messages(void)
 
 /* ---- threads ---- */
 
-/* Lowers the calling serving thread's priority by the server_nice option,
- * so that when CPUs are scarce the computation gets them before its
- * watchers: a thread's nice value is its own on Linux. */
+/* Sets the calling serving thread's nice value to the computation's plus
+ * the server_nice option, so that when CPUs are scarce the computation gets
+ * them before its watchers: a thread's nice value is its own on Linux (and
+ * a thread started by a worker inherits the worker's). */
 static void lower_priority(IDictServer *server)
 {
 	if (server->nice <= 0)
 		return;
-	id_t tid = (id_t)gettid();
-	errno = 0;
-	int nice = getpriority(PRIO_PROCESS, tid);
-	if (nice == -1 && errno != 0)
-		return;
-	if (setpriority(PRIO_PROCESS, tid, MIN(nice + server->nice, 19)) != 0)
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), MIN(server->base_nice + server->nice, 19)) != 0)
 		g_debug("server_nice: %s", g_strerror(errno));
 }
 
-/* The update hook, in the thread that notified.  Nobody waiting costs an
- * atomic read; one reader waiting, its reply (a write to /dev/fuse, which
- * never waits for the client); more, a wakeup of the dispatcher. */
+static void notifier_clear(gpointer data)
+{
+	Notifier *notifier = data;
+	g_mutex_clear(&notifier->lock);
+	g_cond_clear(&notifier->cond);
+}
+
+/* The update hook, in the thread that notified, with no lock held, after
+ * an update a reader of `updates` waits for: wakes the dispatcher if it
+ * sleeps.  O(1); a system call only when the dispatcher sleeps. */
 static void on_update(gpointer data)
 {
-	IDictServer *server = data;
-	/* Nobody waits: nothing to wake (see IDictStreams.waiters). */
-	gint waiters = g_atomic_int_get(&server->streams.waiters);
-	if (waiters == 0)
-		return;
-	if (waiters == 1 && idict__streams_dispatch_one(server))
-		return;
-	/* Already signalled: the dispatcher has not begun that dispatch yet,
-	 * and will see this update too (it is in the log already). */
-	if (g_atomic_int_get(&server->dispatch_pending))
-		return;
-	g_mutex_lock(&server->lock);
-	g_atomic_int_set(&server->dispatch_pending, TRUE);
-	if (server->dispatcher_sleeps)
-		g_cond_signal(&server->dispatch_cond);
-	g_mutex_unlock(&server->lock);
+	Notifier *notifier = data;
+	g_mutex_lock(&notifier->lock);
+	if (!notifier->pending) {
+		notifier->pending = TRUE;
+		if (notifier->sleeping)
+			g_cond_signal(&notifier->cond);
+	}
+	g_mutex_unlock(&notifier->lock);
 }
 
 static gpointer dispatcher_main(gpointer data)
 {
 	IDictServer *server = data;
+	Notifier *notifier = server->notifier;
 	lower_priority(server);
 	for (;;) {
-		g_mutex_lock(&server->lock);
-		while (!server->dispatch_pending && !server->stopping) {
-			server->dispatcher_sleeps = TRUE;
-			g_cond_wait(&server->dispatch_cond, &server->lock);
-			server->dispatcher_sleeps = FALSE;
+		g_mutex_lock(&notifier->lock);
+		while (!notifier->pending && !notifier->stopping) {
+			notifier->sleeping = TRUE;
+			g_cond_wait(&notifier->cond, &notifier->lock);
+			notifier->sleeping = FALSE;
 		}
-		gboolean stop = server->stopping;
+		gboolean stop = notifier->stopping;
 		/* Cleared before the dispatch reads the log: an update after
-		 * this point signals again. */
-		g_atomic_int_set(&server->dispatch_pending, FALSE);
-		g_mutex_unlock(&server->lock);
+		 * this point sets it again. */
+		notifier->pending = FALSE;
+		g_mutex_unlock(&notifier->lock);
 		if (stop)
 			break;
-		idict__streams_dispatch(server, FALSE);
+		idict__streams_dispatch(server->streams, FALSE);
 	}
 	return NULL;
 }
 
 struct _Worker {
 	IDictServer *server;
+	pthread_t thread;
 	struct fuse_buf buf;
-	gboolean connection_ended;
-	gint busy;   /* atomic: serving a request it read as the leader */
-	gint served; /* atomic: requests it has read as the leader */
+	GList link; /* in server->workers, unless it left by itself */
 };
 
-/* Runs when a worker ends, also when cancelled. */
-static void worker_cleanup(void *data)
+static void *worker_main(void *data);
+
+/* Starts a worker with every signal blocked.  Pool lock held.
+ * Returns: 0 or an errno. */
+static int start_worker_locked(IDictServer *server)
 {
-	Worker *worker = data;
-	IDictServer *server = worker->server;
-	free(worker->buf.mem);
-	g_mutex_lock(&server->pool_lock);
-	if (server->leader == worker)
-		g_atomic_pointer_set(&server->leader, NULL);
-	if (worker->connection_ended) {
-		server->pool_stopping = TRUE;
-		g_cond_broadcast(&server->pool_cond);
-		g_cond_signal(&server->watchdog_cond);
+	Worker *worker = g_new0(Worker, 1);
+	worker->server = server;
+	worker->link.data = worker;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int err = pthread_create(&worker->thread, NULL, worker_main, worker);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		g_free(worker);
+		return err;
 	}
-	g_mutex_unlock(&server->pool_lock);
-	if (worker->connection_ended) {
-		g_mutex_lock(&server->lock);
-		server->loop_ended = TRUE;
-		g_cond_broadcast(&server->clients_cond);
-		g_mutex_unlock(&server->lock);
-	}
+	g_queue_push_tail_link(&server->workers, &worker->link);
+	server->n_idle++;
+	return 0;
 }
 
-/* Waits until the leader role is free and takes it.
- * Returns: FALSE if the pool is stopping. */
-static gboolean worker_lead(Worker *worker)
+/* Frees the receive buffer when the worker is cancelled. */
+static void free_buffer(void *data)
 {
-	IDictServer *server = worker->server;
-	g_mutex_lock(&server->pool_lock);
-	while (server->leader != NULL && !server->pool_stopping)
-		g_cond_wait(&server->pool_cond, &server->pool_lock);
-	gboolean stopping = server->pool_stopping;
-	if (!stopping)
-		g_atomic_pointer_set(&server->leader, worker);
-	g_mutex_unlock(&server->pool_lock);
-	return !stopping;
+	struct fuse_buf *buf = data;
+	free(buf->mem);
+	buf->mem = NULL;
 }
 
-/* FALSE for the requests that never take long: reads (from an open's
- * snapshot, or of `updates`), listings already taken at opendir, closes,
- * forgets, interrupts, polls.  For these the watchdog is not woken, which
- * saves a wakeup per request when requests come one by one (a follower of
- * `updates`, a slow reader). */
-static gboolean may_take_long(const struct fuse_buf *buf)
+/* TRUE for FORGETs, which do not count as work (as in libfuse: a burst of
+ * them must not start workers). */
+static gboolean is_forget(const struct fuse_buf *buf)
 {
 	if (buf->flags & FUSE_BUF_IS_FD || buf->size < sizeof(struct fuse_in_header))
-		return TRUE;
-	switch (((const struct fuse_in_header *)buf->mem)->opcode) {
-	case FUSE_READ:
-	case FUSE_READDIR:
-	case FUSE_RELEASE:
-	case FUSE_RELEASEDIR:
-	case FUSE_FORGET:
-	case FUSE_BATCH_FORGET:
-	case FUSE_INTERRUPT:
-	case FUSE_POLL:
 		return FALSE;
-	default:
-		return TRUE;
-	}
+	guint32 opcode = ((const struct fuse_in_header *)buf->mem)->opcode;
+	return opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET;
 }
 
-/* After serving a request, the next one of the same client (open, read,
- * close come one after the other) usually arrives within microseconds:
- * look for it for SPIN_US before sleeping in read(), whose wakeup can cost
- * far more than that when it has to cross CPUs on a virtual machine. */
-static void spin_for_request(IDictServer *server)
+/* Serves requests until the connection ends (returns FALSE) or this worker
+ * is one idle worker too many (returns TRUE, having left the list). */
+static gboolean serve_requests(Worker *worker)
 {
-	struct pollfd pfd = { .fd = fuse_session_fd(server->session), .events = POLLIN };
-	gint64 deadline = g_get_monotonic_time() + SPIN_US;
-	do {
-		if (poll(&pfd, 1, 0) > 0)
-			return;
-		sched_yield();
-	} while (g_get_monotonic_time() < deadline);
+	IDictServer *server = worker->server;
+	struct fuse_session *session = server->session;
+	for (;;) {
+		/* Cancellable only while waiting for a request: read() is a
+		 * cancellation point, and glibc does not cancel a read() that
+		 * has returned a request. */
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		int res = fuse_session_receive_buf(session, &worker->buf);
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		if (res == -EINTR || res == -EAGAIN)
+			continue;
+		if (res <= 0)
+			return FALSE; /* ENODEV (libfuse then reports 0): unmounted */
+
+		gboolean counts = !is_forget(&worker->buf);
+		g_mutex_lock(&server->pool_lock);
+		if (counts)
+			server->n_idle--;
+		if (server->n_idle == 0 && !server->pool_stopping &&
+		    server->workers.length < MAX_WORKERS) {
+			int err = start_worker_locked(server);
+			if (err)
+				g_debug("cannot start a worker: %s", g_strerror(err));
+		}
+		g_mutex_unlock(&server->pool_lock);
+
+		fuse_session_process_buf(session, &worker->buf);
+
+		g_mutex_lock(&server->pool_lock);
+		if (counts)
+			server->n_idle++;
+		gboolean leave = !server->pool_stopping && server->n_idle > MAX_IDLE_WORKERS;
+		if (leave) {
+			g_queue_unlink(&server->workers, &worker->link);
+			server->n_idle--;
+		}
+		g_mutex_unlock(&server->pool_lock);
+		if (leave)
+			return TRUE;
+	}
 }
 
 static void *worker_main(void *data)
 {
-	Worker worker = { .server = data };
-	IDictServer *server = worker.server;
-	struct fuse_session *session = server->session;
+	Worker *worker = data;
+	IDictServer *server = worker->server;
 	pthread_setname_np(pthread_self(), "idict-fuse");
 	lower_priority(server);
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-	pthread_cleanup_push(worker_cleanup, &worker);
-	while (!worker.connection_ended && worker_lead(&worker)) {
-		while (g_atomic_pointer_get(&server->leader) == &worker) {
-			/* Cancellable only while waiting for a request: read()
-			 * is a cancellation point, and glibc does not cancel a
-			 * read() that has returned a request. */
-			spin_for_request(server);
-			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-			int res = fuse_session_receive_buf(session, &worker.buf);
-			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-			if (res == -EINTR || res == -EAGAIN)
-				continue;
-			if (res <= 0) {
-				/* ENODEV (libfuse then reports 0): unmounted. */
-				worker.connection_ended = TRUE;
-				break;
-			}
-			/* Busy first, then the look at the watchdog: it sets
-			 * parked first, then looks at busy (see
-			 * watchdog_main()), so one of the two sees the other. */
-			g_atomic_int_set(&worker.busy, 1);
-			g_atomic_int_inc(&worker.served);
-			if (g_atomic_int_get(&server->watchdog_parked) && may_take_long(&worker.buf)) {
-				g_mutex_lock(&server->pool_lock);
-				g_atomic_int_set(&server->watchdog_parked, 0);
-				g_cond_signal(&server->watchdog_cond);
-				g_mutex_unlock(&server->pool_lock);
-			}
-			fuse_session_process_buf(session, &worker.buf);
-			g_atomic_int_set(&worker.busy, 0);
-		}
-	}
+	gboolean left;
+	pthread_cleanup_push(free_buffer, &worker->buf);
+	left = serve_requests(worker);
 	pthread_cleanup_pop(1);
-	return NULL;
-}
-
-/* Hands the leader role on when the leader has served one request for a
- * whole tick; ticks only while the leader serves. */
-static gpointer watchdog_main(gpointer data)
-{
-	IDictServer *server = data;
-	lower_priority(server);
-	Worker *seen = NULL;
-	gint seen_served = 0;
-	g_mutex_lock(&server->pool_lock);
-	while (!server->pool_stopping) {
-		Worker *leader = server->leader;
-		if (leader && g_atomic_int_get(&leader->busy)) {
-			gint served = g_atomic_int_get(&leader->served);
-			if (leader == seen && served == seen_served) {
-				g_atomic_pointer_set(&server->leader, NULL);
-				g_cond_signal(&server->pool_cond);
-				seen = NULL;
-			} else {
-				seen = leader;
-				seen_served = served;
-			}
-			g_cond_wait_until(&server->watchdog_cond, &server->pool_lock,
-					  g_get_monotonic_time() + WATCHDOG_TICK_US);
-			continue;
-		}
-		/* The leader waits for a request (or there is none): park,
-		 * then look again (see worker_main()). */
-		seen = NULL;
-		g_atomic_int_set(&server->watchdog_parked, 1);
-		leader = server->leader;
-		if (leader && g_atomic_int_get(&leader->busy)) {
-			g_atomic_int_set(&server->watchdog_parked, 0);
-			continue;
-		}
-		while (g_atomic_int_get(&server->watchdog_parked) && !server->pool_stopping)
-			g_cond_wait(&server->watchdog_cond, &server->pool_lock);
+	if (left) {
+		/* Nobody joins it: it left the list, and touches the server no
+		 * more. */
+		pthread_detach(pthread_self());
+		g_free(worker);
+		return NULL;
 	}
-	g_mutex_unlock(&server->pool_lock);
+	/* The connection ended: wait-then-close must not wait for clients. */
+	g_mutex_lock(&server->lock);
+	server->loop_ended = TRUE;
+	g_cond_broadcast(&server->clients_cond);
+	g_mutex_unlock(&server->lock);
 	return NULL;
 }
 
-/* Stops the watchdog, cancels the workers (see the top of this file) and
- * joins them. */
+/* Cancels the workers (see the top of this file) and joins them. */
 static void stop_workers(IDictServer *server)
 {
 	g_mutex_lock(&server->pool_lock);
 	server->pool_stopping = TRUE;
-	g_cond_broadcast(&server->pool_cond);
-	g_cond_signal(&server->watchdog_cond);
+	GQueue workers = server->workers;
+	g_queue_init(&server->workers);
+	for (GList *l = workers.head; l != NULL; l = l->next)
+		pthread_cancel(((Worker *)l->data)->thread);
 	g_mutex_unlock(&server->pool_lock);
-	if (server->watchdog)
-		g_thread_join(server->watchdog);
-	server->watchdog = NULL;
-	for (guint i = 0; i < server->n_workers; i++)
-		pthread_cancel(server->workers[i]);
-	for (guint i = 0; i < server->n_workers; i++)
-		pthread_join(server->workers[i], NULL);
-	server->n_workers = 0;
+	GList *l;
+	while ((l = g_queue_pop_head_link(&workers)) != NULL) {
+		Worker *worker = l->data;
+		pthread_join(worker->thread, NULL);
+		g_free(worker);
+	}
 }
 
 /* Starts a thread with every signal blocked. */
@@ -534,7 +473,7 @@ static gboolean prepare_mountpoint(const char *mountpoint, gboolean *non_empty, 
 
 static void server_free(IDictServer *server)
 {
-	idict__store_set_update_hook(server->dict, NULL, server);
+	idict__store_set_update_hook(server->dict, NULL, server->notifier, NULL);
 	/* Files that clients still hold open: their release will never come. */
 	GHashTableIter iter;
 	gpointer file;
@@ -544,15 +483,13 @@ static void server_free(IDictServer *server)
 		idict__fs_free_open_file(file);
 	}
 	g_hash_table_unref(server->open_files);
+	idict__streams_free(server->streams);
 	if (server->session)
 		fuse_session_destroy(server->session);
-	g_mutex_clear(&server->streams.lock);
+	g_atomic_rc_box_release_full(server->notifier, notifier_clear);
 	g_mutex_clear(&server->lock);
 	g_mutex_clear(&server->pool_lock);
-	g_cond_clear(&server->pool_cond);
-	g_cond_clear(&server->watchdog_cond);
 	g_cond_clear(&server->clients_cond);
-	g_cond_clear(&server->dispatch_cond);
 	g_free(server->mountpoint);
 	/* The server's reference: the dictionary goes too if its caller has
 	 * freed it meanwhile. */
@@ -788,15 +725,15 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	server->ids.generation = (guint32)status.started_us ^ (guint32)(status.started_us >> 32);
 	if (server->ids.generation == 0)
 		server->ids.generation = 1;
-	g_mutex_init(&server->streams.lock);
 	g_mutex_init(&server->lock);
 	g_mutex_init(&server->pool_lock);
-	g_cond_init(&server->pool_cond);
-	g_cond_init(&server->watchdog_cond);
 	g_cond_init(&server->clients_cond);
-	g_cond_init(&server->dispatch_cond);
 	server->open_files = g_hash_table_new(NULL, NULL);
-	if (!idict__store_set_update_hook(self, on_update, server)) {
+	server->streams = idict__streams_new(idict__store_update_log(self));
+	server->notifier = g_atomic_rc_box_new0(Notifier);
+	g_mutex_init(&server->notifier->lock);
+	g_cond_init(&server->notifier->cond);
+	if (!idict__store_set_update_hook(self, on_update, server->notifier, notifier_clear)) {
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
 			    "cannot serve at %s: this dictionary is already served elsewhere",
 			    server->mountpoint);
@@ -804,6 +741,10 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		return NULL;
 	}
 
+	errno = 0;
+	server->base_nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (server->base_nice == -1 && errno != 0)
+		server->base_nice = 0;
 	gboolean auto_unmount = TRUE;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	gboolean mounted = parse_options(server, options, &args, &auto_unmount, error) &&
@@ -817,17 +758,10 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 		g_warning("mounted over %s, which is not empty: its files are hidden while the "
 			  "computation serves it", server->mountpoint);
 
-	server->watchdog = start_thread("idict-watchdog", watchdog_main, server);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int err = 0;
-	while (server->n_workers < N_WORKERS && err == 0) {
-		err = pthread_create(&server->workers[server->n_workers], NULL, worker_main, server);
-		if (err == 0)
-			server->n_workers++;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* One worker; it starts more as requests come (see the top). */
+	g_mutex_lock(&server->pool_lock);
+	int err = start_worker_locked(server);
+	g_mutex_unlock(&server->pool_lock);
 	if (err) {
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "cannot serve %s: %s",
 			    server->mountpoint, g_strerror(err));
@@ -859,14 +793,17 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 	if (g_hash_table_size(server->open_files) > 0 && !server->loop_ended)
 		g_debug("closing %s with %u files still open", server->mountpoint,
 			g_hash_table_size(server->open_files));
-	server->stopping = TRUE;
-	g_cond_signal(&server->dispatch_cond);
 	g_mutex_unlock(&server->lock);
 
-	idict__store_set_update_hook(server->dict, NULL, server);
+	idict__store_set_update_hook(server->dict, NULL, server->notifier, NULL);
+	Notifier *notifier = server->notifier;
+	g_mutex_lock(&notifier->lock);
+	notifier->stopping = TRUE;
+	g_cond_signal(&notifier->cond);
+	g_mutex_unlock(&notifier->lock);
 	g_thread_join(server->dispatcher);
 	/* Answer every parked read (end-of-file) while the workers still run. */
-	idict__streams_dispatch(server, TRUE);
+	idict__streams_dispatch(server->streams, TRUE);
 
 	stop_workers(server);
 

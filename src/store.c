@@ -138,9 +138,10 @@ struct _IDict {
 	GPtrArray *callbacks;
 	guint next_callback_id;
 	IDictUpdateHook hook;
-	gpointer hook_data;
-	/* Atomic, changed under callbacks_lock: callbacks or a hook exist.
-	 * Lets an update with nobody listening skip the lock. */
+	gpointer hook_data;          /* g_atomic_rc_box: referenced while called */
+	GDestroyNotify hook_clear;   /* its clear function */
+	/* Atomic, changed under callbacks_lock: callbacks exist.  Lets an
+	 * update with no callbacks and no waiting reader skip the lock. */
 	gint listening;
 
 	/* Client writes not yet taken (idict_take_client_writes()), under the
@@ -441,6 +442,8 @@ void idict_free(IDict *self)
 	for (guint i = 0; i < self->callbacks->len; i++)
 		g_atomic_rc_box_release_full(self->callbacks->pdata[i], callback_rec_clear);
 	g_ptr_array_unref(self->callbacks);
+	if (self->hook_data)
+		g_atomic_rc_box_release_full(self->hook_data, self->hook_clear);
 	node_free_recursive(self, self->root);
 	g_hash_table_unref(self->client_writes); /* emptied by node_unlink() */
 	g_hash_table_unref(self->keys);
@@ -1427,25 +1430,33 @@ IDictUpdateLog *idict__store_update_log(IDict *self)
 	return self->log;
 }
 
-/* Whether anyone listens to updates.  callbacks_lock held. */
+/* Whether callbacks exist.  callbacks_lock held. */
 static void update_listening_locked(IDict *self)
 {
-	g_atomic_int_set(&self->listening, self->hook != NULL || self->callbacks->len > 0);
+	g_atomic_int_set(&self->listening, self->callbacks->len > 0);
 }
 
-gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data)
+gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data,
+				      GDestroyNotify clear)
 {
+	gpointer old = NULL;
+	GDestroyNotify old_clear = NULL;
 	g_mutex_lock(&self->callbacks_lock);
 	gboolean taken = hook != NULL && self->hook != NULL;
 	if (hook != NULL && !taken) {
 		self->hook = hook;
-		self->hook_data = data;
-	} else if (hook == NULL && self->hook_data == data) {
+		self->hook_data = g_atomic_rc_box_acquire(data);
+		self->hook_clear = clear;
+	} else if (hook == NULL && self->hook_data == data && data != NULL) {
+		old = self->hook_data;
+		old_clear = self->hook_clear;
 		self->hook = NULL;
 		self->hook_data = NULL;
+		self->hook_clear = NULL;
 	}
-	update_listening_locked(self);
 	g_mutex_unlock(&self->callbacks_lock);
+	if (old)
+		g_atomic_rc_box_release_full(old, old_clear);
 	return !taken;
 }
 
@@ -1609,14 +1620,20 @@ guint64 idict_sequence(IDict *self)
 	return seq;
 }
 
-/* Runs the server's hook and the user's callbacks for an update. */
-static void run_callbacks(IDict *self, gboolean final)
+/* Runs the server's hook (if @wake: a reader waits) and the user's
+ * callbacks for an update, none of them under a lock: the hook's data is
+ * referenced under callbacks_lock, and the hook called after. */
+static void run_callbacks(IDict *self, gboolean final, gboolean wake)
 {
+	IDictUpdateHook hook = NULL;
+	gpointer hook_data = NULL;
+	GDestroyNotify hook_clear = NULL;
 	g_mutex_lock(&self->callbacks_lock);
-	/* The hook runs under callbacks_lock, so that once it is cleared
-	 * (the server closing) no call of it is still on its way. */
-	if (self->hook)
-		self->hook(self->hook_data);
+	if (wake && self->hook) {
+		hook = self->hook;
+		hook_data = g_atomic_rc_box_acquire(self->hook_data);
+		hook_clear = self->hook_clear;
+	}
 	guint n_callbacks = self->callbacks->len;
 	CallbackRec *some[8];
 	g_autofree CallbackRec **many =
@@ -1625,6 +1642,11 @@ static void run_callbacks(IDict *self, gboolean final)
 	for (guint i = 0; i < n_callbacks; i++)
 		callbacks[i] = g_atomic_rc_box_acquire(self->callbacks->pdata[i]);
 	g_mutex_unlock(&self->callbacks_lock);
+
+	if (hook) {
+		hook(hook_data);
+		g_atomic_rc_box_release_full(hook_data, hook_clear);
+	}
 
 	for (guint i = 0; i < n_callbacks; i++) {
 		g_mutex_lock(&self->callbacks_lock);
@@ -1697,7 +1719,7 @@ void idict_notify_update(IDict *self, gboolean final)
 	}
 	/* Append under the store lock so that lines stay in sequence order
 	 * when several threads notify. */
-	idict__update_log_append(self->log, self->sequence, final, names, n);
+	gboolean wake = idict__update_log_append(self->log, self->sequence, final, names, n);
 	if (n_removed > 0)
 		g_hash_table_remove_all(self->removed);
 	g_rec_mutex_unlock(&self->lock);
@@ -1707,8 +1729,8 @@ void idict_notify_update(IDict *self, gboolean final)
 		self->finished = TRUE;
 		g_mutex_unlock(&self->control_lock);
 	}
-	if (g_atomic_int_get(&self->listening))
-		run_callbacks(self, final);
+	if (wake || g_atomic_int_get(&self->listening))
+		run_callbacks(self, final, wake);
 }
 
 guint idict_add_callback(IDict *self, IDictUpdateFunc func, gpointer user_data,

@@ -108,11 +108,7 @@ static char *list_names(IDict *dict, guint64 ino)
  * advances *@cursor. */
 static char *read_updates(IDict *dict, guint64 *cursor)
 {
-	GByteArray *out = g_byte_array_new();
-	gboolean eof = FALSE;
-	idict__update_log_read(idict__store_update_log(dict), cursor, out, &eof);
-	g_byte_array_append(out, (const guint8 *)"", 1);
-	return (char *)g_byte_array_free(out, FALSE);
+	return tu_read_log(idict__store_update_log(dict), cursor, NULL);
 }
 
 /* Returns: (transfer full): idict_keys() joined with spaces. */
@@ -1891,28 +1887,66 @@ START_TEST(test_store_add_callback_inside)
 }
 END_TEST
 
-static void count_hook(gpointer data)
+typedef struct {
+	gint calls;
+	IDict *dict;
+} HookData;
+
+static gpointer take_store_lock(gpointer data)
 {
-	g_atomic_int_inc((gint *)data);
+	return GSIZE_TO_POINTER(idict_sequence(data));
 }
 
+/* Counts its calls; checks that the notifying thread holds neither the
+ * log lock nor the store lock (another thread takes the latter). */
+static void count_hook(gpointer data)
+{
+	HookData *hook = data;
+	g_atomic_int_inc(&hook->calls);
+	guint64 last = idict__update_log_last(idict__store_update_log(hook->dict));
+	GThread *other = g_thread_new("store-lock", take_store_lock, hook->dict);
+	ck_assert_uint_eq(GPOINTER_TO_SIZE(g_thread_join(other)), last);
+}
+
+static HookData *hook_data_new(IDict *dict)
+{
+	HookData *hook = g_atomic_rc_box_new0(HookData);
+	hook->dict = dict;
+	return hook;
+}
+
+/* The hook runs after an update only while a reader waits, with no lock
+ * held, and its data stays alive while it is set. */
 START_TEST(test_store_update_hook)
 {
 	g_autoptr(IDict) dict = idict_new();
-	gint hooked = 0, other = 0;
-	ck_assert(idict__store_set_update_hook(dict, count_hook, &hooked));
+	IDictUpdateLog *log = idict__store_update_log(dict);
+	HookData *hooked = hook_data_new(dict), *other = hook_data_new(dict);
+	ck_assert(idict__store_set_update_hook(dict, count_hook, hooked, NULL));
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(hooked->calls, 0); /* nobody waits */
+
+	IDictLogReader reader;
+	idict__log_reader_init(&reader, idict__update_log_start_cursor(log));
+	ck_assert(!idict__log_reader_ready(&reader, log, TRUE)); /* now one waits */
 	idict_notify_update(dict, FALSE);
 	idict_notify_update(dict, TRUE);
-	ck_assert_int_eq(hooked, 2);
+	ck_assert_int_eq(hooked->calls, 2);
 	/* One hook per dictionary; clearing needs the same data. */
-	ck_assert(!idict__store_set_update_hook(dict, count_hook, &other));
-	idict__store_set_update_hook(dict, NULL, &other);
+	ck_assert(!idict__store_set_update_hook(dict, count_hook, other, NULL));
+	idict__store_set_update_hook(dict, NULL, other, NULL);
 	idict_notify_update(dict, FALSE);
-	ck_assert_int_eq(hooked, 3);
-	idict__store_set_update_hook(dict, NULL, &hooked);
+	ck_assert_int_eq(hooked->calls, 3);
+	idict__update_log_forget_waiters(log, 1);
 	idict_notify_update(dict, FALSE);
-	ck_assert_int_eq(hooked, 3);
-	ck_assert_int_eq(other, 0);
+	ck_assert_int_eq(hooked->calls, 3); /* nobody waits any more */
+	idict__store_set_update_hook(dict, NULL, hooked, NULL);
+	idict_notify_update(dict, FALSE);
+	ck_assert_int_eq(hooked->calls, 3);
+	ck_assert_int_eq(other->calls, 0);
+	idict__log_reader_clear(&reader, log);
+	g_atomic_rc_box_release(hooked);
+	g_atomic_rc_box_release(other);
 }
 END_TEST
 

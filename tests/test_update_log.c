@@ -20,17 +20,21 @@ static char *numbered_line(guint64 seq, gboolean final)
 			       final ? "final" : "update", seq);
 }
 
-/* Reads after *@cursor.  Returns: (transfer full): what was appended, as a
- * string; *@appended and *@eof as idict__update_log_read() says. */
+/* Reads after *@cursor.  Returns: (transfer full): what came, as a string;
+ * *@appended: whether anything came; *@eof: the reader reached the end. */
 static char *read_lines(IDictUpdateLog *log, guint64 *cursor, gboolean *appended, gboolean *eof)
 {
-	GByteArray *out = g_byte_array_new();
-	*eof = 42; /* must be set */
-	*appended = idict__update_log_read(log, cursor, out, eof);
-	ck_assert(*eof == TRUE || *eof == FALSE);
-	ck_assert_int_eq(*appended, out->len > 0);
-	g_byte_array_append(out, (const guint8 *)"", 1);
-	return (char *)g_byte_array_free(out, FALSE);
+	char *text = tu_read_log(log, cursor, eof);
+	*appended = text[0] != '\0';
+	return text;
+}
+
+/* TRUE if a reader after update @cursor would not wait. */
+static gboolean log_ready(IDictUpdateLog *log, guint64 cursor)
+{
+	IDictLogReader reader;
+	idict__log_reader_init(&reader, cursor);
+	return idict__log_reader_ready(&reader, log, FALSE);
 }
 
 START_TEST(test_update_log_empty)
@@ -38,7 +42,7 @@ START_TEST(test_update_log_empty)
 	IDictUpdateLog *log = idict__update_log_new(8, 1024);
 	ck_assert_uint_eq(idict__update_log_last(log), 0);
 	ck_assert_uint_eq(idict__update_log_start_cursor(log), 0);
-	ck_assert(!idict__update_log_ready(log, 0));
+	ck_assert(!log_ready(log, 0));
 	guint64 cursor = 0;
 	gboolean appended, eof;
 	g_autofree char *text = read_lines(log, &cursor, &appended, &eof);
@@ -69,8 +73,7 @@ START_TEST(test_update_log_line_format)
 }
 END_TEST
 
-/* A reader gets the lines after its cursor, each once, and the output
- * buffer is appended to, not replaced. */
+/* A reader gets the lines after its cursor, each once. */
 START_TEST(test_update_log_cursor)
 {
 	IDictUpdateLog *log = idict__update_log_new(8, 1024);
@@ -78,16 +81,12 @@ START_TEST(test_update_log_cursor)
 		append_numbered(log, seq, FALSE);
 
 	guint64 cursor = 1;
-	GByteArray *out = g_byte_array_new();
-	g_byte_array_append(out, (const guint8 *)"old:", 4);
-	gboolean eof = TRUE;
-	ck_assert(idict__update_log_read(log, &cursor, out, &eof));
+	gboolean appended, eof = TRUE;
+	g_autofree char *text = read_lines(log, &cursor, &appended, &eof);
 	ck_assert(!eof);
 	ck_assert_uint_eq(cursor, 3);
-	tu_assert_text_eq(out->data, out->len, "old:2 update k2\n3 update k3\n", 28);
-	g_byte_array_unref(out);
+	ck_assert_str_eq(text, "2 update k2\n3 update k3\n");
 
-	gboolean appended;
 	g_autofree char *again = read_lines(log, &cursor, &appended, &eof);
 	ck_assert(!appended);
 	ck_assert_str_eq(again, "");
@@ -222,7 +221,7 @@ START_TEST(test_update_log_start_cursor)
 		append_numbered(log, seq, FALSE);
 	guint64 cursor = idict__update_log_start_cursor(log);
 	ck_assert_uint_eq(cursor, 3);
-	ck_assert(!idict__update_log_ready(log, cursor));
+	ck_assert(!log_ready(log, cursor));
 	gboolean appended, eof;
 	g_autofree char *nothing = read_lines(log, &cursor, &appended, &eof);
 	ck_assert_str_eq(nothing, "");
@@ -230,7 +229,7 @@ START_TEST(test_update_log_start_cursor)
 	append_numbered(log, 4, TRUE);
 	guint64 late = idict__update_log_start_cursor(log);
 	ck_assert_uint_eq(late, 3);
-	ck_assert(idict__update_log_ready(log, late));
+	ck_assert(log_ready(log, late));
 	g_autofree char *text = read_lines(log, &late, &appended, &eof);
 	ck_assert_str_eq(text, "4 final k4\n");
 	ck_assert(appended);
@@ -255,7 +254,7 @@ START_TEST(test_update_log_eof)
 	g_autofree char *t2 = read_lines(log, &cursor, &appended, &eof);
 	ck_assert_str_eq(t2, "3 final k3\n");
 	ck_assert(eof);
-	ck_assert(idict__update_log_ready(log, cursor)); /* eof is ready */
+	ck_assert(log_ready(log, cursor)); /* eof is ready */
 	g_autofree char *t3 = read_lines(log, &cursor, &appended, &eof);
 	ck_assert_str_eq(t3, "");
 	ck_assert(!appended);
@@ -290,14 +289,14 @@ END_TEST
 START_TEST(test_update_log_ready)
 {
 	IDictUpdateLog *log = idict__update_log_new(8, 1024);
-	ck_assert(!idict__update_log_ready(log, 0));
+	ck_assert(!log_ready(log, 0));
 	append_numbered(log, 1, FALSE);
-	ck_assert(idict__update_log_ready(log, 0));
-	ck_assert(!idict__update_log_ready(log, 1));
+	ck_assert(log_ready(log, 0));
+	ck_assert(!log_ready(log, 1));
 	append_numbered(log, 2, TRUE);
-	ck_assert(idict__update_log_ready(log, 0));
-	ck_assert(idict__update_log_ready(log, 1));
-	ck_assert(idict__update_log_ready(log, 2)); /* eof */
+	ck_assert(log_ready(log, 0));
+	ck_assert(log_ready(log, 1));
+	ck_assert(log_ready(log, 2)); /* eof */
 	idict__update_log_free(log);
 }
 END_TEST
@@ -322,16 +321,13 @@ START_TEST(test_update_log_concurrent)
 	GThread *writer = g_thread_new("writer", stress_writer, log);
 	guint64 cursor = 0, seen = 0, missed_total = 0;
 	gboolean eof = FALSE;
-	GByteArray *out = g_byte_array_new();
 	while (!eof) {
-		if (!idict__update_log_ready(log, cursor)) {
+		if (!log_ready(log, cursor)) {
 			g_thread_yield();
 			continue;
 		}
-		g_byte_array_set_size(out, 0);
-		idict__update_log_read(log, &cursor, out, &eof);
-		g_byte_array_append(out, (const guint8 *)"", 1);
-		g_auto(GStrv) lines = g_strsplit((const char *)out->data, "\n", -1);
+		g_autofree char *text = tu_read_log(log, &cursor, &eof);
+		g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 		for (char **line = lines; *line && **line; line++) {
 			guint64 seq = 0, n = 0;
 			char kind[16];
@@ -355,7 +351,6 @@ START_TEST(test_update_log_concurrent)
 		ck_assert_uint_eq(cursor, seen);
 	}
 	g_thread_join(writer);
-	g_byte_array_unref(out);
 	ck_assert_uint_eq(seen, STRESS_UPDATES);
 	ck_assert_uint_lt(missed_total, STRESS_UPDATES);
 	idict__update_log_free(log);

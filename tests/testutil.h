@@ -103,4 +103,36 @@ static inline gboolean tu_mem_equal(const void *a, const void *b, gsize len)
 		tu_assert_text_eq(tu_bytes_data_, tu_size_, tu_str_, strlen(tu_str_));     \
 	} while (0)
 
+#ifdef IDICT_PRIVATE_H
+/* Reads the update lines after *@cursor as a reader of `updates` does
+ * (replies of up to 1 MiB at the end of the last one), until the reader
+ * would wait or reaches the end; advances *@cursor and sets *@eof
+ * (nullable).  Returns: (transfer full): the text. */
+static inline char *tu_read_log(IDictUpdateLog *log, guint64 *cursor, gboolean *eof)
+{
+	IDictLogReader reader;
+	idict__log_reader_init(&reader, *cursor);
+	GString *out = g_string_new(NULL);
+	gboolean at_eof = FALSE;
+	for (;;) {
+		IDictLogSpan span;
+		int res = idict__log_reader_read(&reader, log, reader.end, 1 << 20, FALSE, &span);
+		ck_assert_int_ge(res, 0);
+		if (res == 0)
+			break;
+		at_eof = span.len == 0;
+		for (guint i = 0; i < span.n_parts; i++)
+			g_string_append_len(out, span.parts[i].data, (gssize)span.parts[i].len);
+		idict__log_span_clear(&span);
+		if (at_eof)
+			break;
+	}
+	*cursor = idict__log_reader_cursor(&reader);
+	idict__log_reader_clear(&reader, log);
+	if (eof)
+		*eof = at_eof;
+	return g_string_free(out, FALSE);
+}
+#endif
+
 #endif /* IDICT_TESTUTIL_H */
