@@ -250,15 +250,15 @@ IDictUpdateLog *idict__store_update_log(IDict *self);
 /* Called after an update that a reader of `updates` waits for (see
  * idict__update_log_append()), from the notifying thread, with no lock
  * held.  Used by the server to wake its dispatcher: must be quick (O(1))
- * and must not call back into the dictionary.  @data is a
- * g_atomic_rc_box, referenced while the hook is set and during each call,
- * so a call may still run after the hook is cleared; @clear is its clear
- * function.  One hook per dictionary; a NULL @hook clears the hook set
+ * and must never wait for a lock that a client-driven thread may hold.
+ * @data is referenced with @ref while the hook is set and during each
+ * call (so a call may still run after the hook is cleared), and released
+ * with @unref.  One hook per dictionary; a NULL @hook clears the hook set
  * with the same @data.
  * Returns: FALSE if @hook is not NULL and another hook is already set. */
 typedef void (*IDictUpdateHook)(gpointer data);
 gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data,
-				      GDestroyNotify clear);
+				      gpointer (*ref)(gpointer), GDestroyNotify unref);
 
 /* ---- update_log.c ----
  * The last updates as text lines "SEQ KIND KEY...\n", bounded in count and
@@ -383,10 +383,19 @@ void idict__fs_free_open_file(gpointer file);
 typedef struct _IDictStreams IDictStreams;
 typedef struct _IDictStream IDictStream;
 
-/* The readers of `updates` of one server, reading @log. */
+/* The readers of `updates` of one server, reading @log.  Returns:
+ * (transfer full): a reference-counted object (the update hook's data). */
 IDictStreams *idict__streams_new(IDictUpdateLog *log);
-/* Once every stream is released. */
-void idict__streams_free(IDictStreams *streams);
+gpointer idict__streams_ref(gpointer streams);
+/* Once every stream is released.  NULL-safe. */
+void idict__streams_unref(gpointer streams);
+/* The update hook (IDictUpdateHook; its data is the streams): wakes the
+ * dispatcher.  O(1), and never waits for a lock. */
+void idict__streams_on_update(gpointer streams);
+/* The dispatcher's wait: returns when an update came that a reader waits
+ * for (TRUE) or idict__streams_stop_waiting() was called (FALSE). */
+gboolean idict__streams_wait_for_update(IDictStreams *streams);
+void idict__streams_stop_waiting(IDictStreams *streams);
 /* Opens a reader of `updates`, starting now.  Returns: (transfer full):
  * free with idict__stream_release(). */
 IDictStream *idict__stream_open(IDictStreams *streams);

@@ -50,17 +50,6 @@
 
 typedef struct _Worker Worker;
 
-/* What the update hook touches, and nothing else: a g_atomic_rc_box, so
- * that a call of the hook still on its way when the server closes finds
- * it (see idict__store_set_update_hook()). */
-typedef struct {
-	GMutex lock;       /* protects the fields below */
-	GCond cond;        /* pending or stopping */
-	gboolean pending;  /* an update came that a reader waits for */
-	gboolean sleeping; /* the dispatcher waits on cond */
-	gboolean stopping;
-} Notifier;
-
 struct _IDictServer {
 	IDict *dict;
 	char *mountpoint;
@@ -70,7 +59,6 @@ struct _IDictServer {
 	int base_nice; /* that of the thread that called idict_serve() */
 	IDictServerIds ids;
 	IDictStreams *streams;
-	Notifier *notifier;
 	GThread *dispatcher;
 
 	/* The workers.  pool_lock protects the fields below. */
@@ -182,49 +170,13 @@ static void lower_priority(IDictServer *server)
 		g_debug("server_nice: %s", g_strerror(errno));
 }
 
-static void notifier_clear(gpointer data)
-{
-	Notifier *notifier = data;
-	g_mutex_clear(&notifier->lock);
-	g_cond_clear(&notifier->cond);
-}
-
-/* The update hook, in the thread that notified, with no lock held, after
- * an update a reader of `updates` waits for: wakes the dispatcher if it
- * sleeps.  O(1); a system call only when the dispatcher sleeps. */
-static void on_update(gpointer data)
-{
-	Notifier *notifier = data;
-	g_mutex_lock(&notifier->lock);
-	if (!notifier->pending) {
-		notifier->pending = TRUE;
-		if (notifier->sleeping)
-			g_cond_signal(&notifier->cond);
-	}
-	g_mutex_unlock(&notifier->lock);
-}
-
+/* Answers parked reads of `updates` after each update a reader waits for. */
 static gpointer dispatcher_main(gpointer data)
 {
 	IDictServer *server = data;
-	Notifier *notifier = server->notifier;
 	lower_priority(server);
-	for (;;) {
-		g_mutex_lock(&notifier->lock);
-		while (!notifier->pending && !notifier->stopping) {
-			notifier->sleeping = TRUE;
-			g_cond_wait(&notifier->cond, &notifier->lock);
-			notifier->sleeping = FALSE;
-		}
-		gboolean stop = notifier->stopping;
-		/* Cleared before the dispatch reads the log: an update after
-		 * this point sets it again. */
-		notifier->pending = FALSE;
-		g_mutex_unlock(&notifier->lock);
-		if (stop)
-			break;
+	while (idict__streams_wait_for_update(server->streams))
 		idict__streams_dispatch(server->streams, FALSE);
-	}
 	return NULL;
 }
 
@@ -473,7 +425,7 @@ static gboolean prepare_mountpoint(const char *mountpoint, gboolean *non_empty, 
 
 static void server_free(IDictServer *server)
 {
-	idict__store_set_update_hook(server->dict, NULL, server->notifier, NULL);
+	idict__store_set_update_hook(server->dict, NULL, server->streams, NULL, NULL);
 	/* Files that clients still hold open: their release will never come. */
 	GHashTableIter iter;
 	gpointer file;
@@ -483,10 +435,9 @@ static void server_free(IDictServer *server)
 		idict__fs_free_open_file(file);
 	}
 	g_hash_table_unref(server->open_files);
-	idict__streams_free(server->streams);
+	idict__streams_unref(server->streams);
 	if (server->session)
 		fuse_session_destroy(server->session);
-	g_atomic_rc_box_release_full(server->notifier, notifier_clear);
 	g_mutex_clear(&server->lock);
 	g_mutex_clear(&server->pool_lock);
 	g_cond_clear(&server->clients_cond);
@@ -730,10 +681,8 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	g_cond_init(&server->clients_cond);
 	server->open_files = g_hash_table_new(NULL, NULL);
 	server->streams = idict__streams_new(idict__store_update_log(self));
-	server->notifier = g_atomic_rc_box_new0(Notifier);
-	g_mutex_init(&server->notifier->lock);
-	g_cond_init(&server->notifier->cond);
-	if (!idict__store_set_update_hook(self, on_update, server->notifier, notifier_clear)) {
+	if (!idict__store_set_update_hook(self, idict__streams_on_update, server->streams,
+					  idict__streams_ref, idict__streams_unref)) {
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
 			    "cannot serve at %s: this dictionary is already served elsewhere",
 			    server->mountpoint);
@@ -795,12 +744,8 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 			g_hash_table_size(server->open_files));
 	g_mutex_unlock(&server->lock);
 
-	idict__store_set_update_hook(server->dict, NULL, server->notifier, NULL);
-	Notifier *notifier = server->notifier;
-	g_mutex_lock(&notifier->lock);
-	notifier->stopping = TRUE;
-	g_cond_signal(&notifier->cond);
-	g_mutex_unlock(&notifier->lock);
+	idict__store_set_update_hook(server->dict, NULL, server->streams, NULL, NULL);
+	idict__streams_stop_waiting(server->streams);
 	g_thread_join(server->dispatcher);
 	/* Answer every parked read (end-of-file) while the workers still run. */
 	idict__streams_dispatch(server->streams, TRUE);

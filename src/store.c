@@ -138,8 +138,9 @@ struct _IDict {
 	GPtrArray *callbacks;
 	guint next_callback_id;
 	IDictUpdateHook hook;
-	gpointer hook_data;          /* g_atomic_rc_box: referenced while called */
-	GDestroyNotify hook_clear;   /* its clear function */
+	gpointer hook_data;          /* referenced while set and while called */
+	gpointer (*hook_ref)(gpointer);
+	GDestroyNotify hook_unref;
 	/* Atomic, changed under callbacks_lock: callbacks exist.  Lets an
 	 * update with no callbacks and no waiting reader skip the lock. */
 	gint listening;
@@ -443,7 +444,7 @@ void idict_free(IDict *self)
 		g_atomic_rc_box_release_full(self->callbacks->pdata[i], callback_rec_clear);
 	g_ptr_array_unref(self->callbacks);
 	if (self->hook_data)
-		g_atomic_rc_box_release_full(self->hook_data, self->hook_clear);
+		self->hook_unref(self->hook_data);
 	node_free_recursive(self, self->root);
 	g_hash_table_unref(self->client_writes); /* emptied by node_unlink() */
 	g_hash_table_unref(self->keys);
@@ -1437,26 +1438,28 @@ static void update_listening_locked(IDict *self)
 }
 
 gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data,
-				      GDestroyNotify clear)
+				      gpointer (*ref)(gpointer), GDestroyNotify unref)
 {
 	gpointer old = NULL;
-	GDestroyNotify old_clear = NULL;
+	GDestroyNotify old_unref = NULL;
 	g_mutex_lock(&self->callbacks_lock);
 	gboolean taken = hook != NULL && self->hook != NULL;
 	if (hook != NULL && !taken) {
 		self->hook = hook;
-		self->hook_data = g_atomic_rc_box_acquire(data);
-		self->hook_clear = clear;
+		self->hook_data = ref(data);
+		self->hook_ref = ref;
+		self->hook_unref = unref;
 	} else if (hook == NULL && self->hook_data == data && data != NULL) {
 		old = self->hook_data;
-		old_clear = self->hook_clear;
+		old_unref = self->hook_unref;
 		self->hook = NULL;
 		self->hook_data = NULL;
-		self->hook_clear = NULL;
+		self->hook_ref = NULL;
+		self->hook_unref = NULL;
 	}
 	g_mutex_unlock(&self->callbacks_lock);
 	if (old)
-		g_atomic_rc_box_release_full(old, old_clear);
+		old_unref(old);
 	return !taken;
 }
 
@@ -1627,12 +1630,12 @@ static void run_callbacks(IDict *self, gboolean final, gboolean wake)
 {
 	IDictUpdateHook hook = NULL;
 	gpointer hook_data = NULL;
-	GDestroyNotify hook_clear = NULL;
+	GDestroyNotify hook_unref = NULL;
 	g_mutex_lock(&self->callbacks_lock);
 	if (wake && self->hook) {
 		hook = self->hook;
-		hook_data = g_atomic_rc_box_acquire(self->hook_data);
-		hook_clear = self->hook_clear;
+		hook_data = self->hook_ref(self->hook_data);
+		hook_unref = self->hook_unref;
 	}
 	guint n_callbacks = self->callbacks->len;
 	CallbackRec *some[8];
@@ -1645,7 +1648,7 @@ static void run_callbacks(IDict *self, gboolean final, gboolean wake)
 
 	if (hook) {
 		hook(hook_data);
-		g_atomic_rc_box_release_full(hook_data, hook_clear);
+		hook_unref(hook_data);
 	}
 
 	for (guint i = 0; i < n_callbacks; i++) {

@@ -9,6 +9,8 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib-unix.h>
+#include <grp.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -947,6 +949,8 @@ START_TEST(test_mount_blocked_reads_hold_no_worker)
 }
 END_TEST
 
+static guint nice_of_threads(const char *name, int *out, guint max);
+
 /* A check that holds its filesystem thread until the test lets it go. */
 static GMutex slow_lock;
 static GCond slow_cond;
@@ -975,35 +979,51 @@ static gpointer slow_writer(gpointer data)
 START_TEST(test_mount_slow_requests_hold_up_no_one)
 {
 	/* Writes whose check takes long (so would rendering a huge value) are
-	 * served side by side, and other files still read meanwhile. */
-	ck_assert(idict_set_int(dict, "slow1", 0, NULL));
-	ck_assert(idict_set_int(dict, "slow2", 0, NULL));
-	for (int i = 1; i <= 2; i++) {
-		const char *key = i == 1 ? "slow1" : "slow2";
-		ck_assert(idict_set_writable(dict, key, TRUE, NULL));
-		ck_assert(idict_set_check(dict, key, check_slow, NULL, NULL, NULL));
+	 * served side by side, more of them than the workers the server
+	 * starts with, and other files still read meanwhile: ctl/ too. */
+	enum { N_SLOW = 6 };
+	GThread *writers[N_SLOW];
+	char *keys[N_SLOW];
+	for (int i = 0; i < N_SLOW; i++) {
+		keys[i] = g_strdup_printf("slow%d", i);
+		ck_assert(idict_set_int(dict, keys[i], 0, NULL));
+		ck_assert(idict_set_writable(dict, keys[i], TRUE, NULL));
+		ck_assert(idict_set_check(dict, keys[i], check_slow, NULL, NULL, NULL));
 	}
 	slow_entered = 0;
 	slow_released = FALSE;
-	GThread *first = g_thread_new("slow1", slow_writer, (gpointer) "slow1");
-	GThread *second = g_thread_new("slow2", slow_writer, (gpointer) "slow2");
+	for (int i = 0; i < N_SLOW; i++)
+		writers[i] = g_thread_new("slow", slow_writer, keys[i]);
 	g_mutex_lock(&slow_lock);
 	gint64 give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-	while (slow_entered < 2 && g_cond_wait_until(&slow_cond, &slow_lock, give_up))
+	while (slow_entered < N_SLOW && g_cond_wait_until(&slow_cond, &slow_lock, give_up))
 		;
 	guint entered = slow_entered;
 	g_mutex_unlock(&slow_lock);
-	ck_assert_uint_eq(entered, 2);
+	ck_assert_uint_eq(entered, N_SLOW);
 	assert_file("step", "-42\n");
 	assert_file("u", "0.1\n-2.5\n1e+300\n");
+	ck_assert_int_eq(write_file("ctl/terminate", "1\n"), 0);
+	ck_assert(idict_terminated(dict));
 	g_mutex_lock(&slow_lock);
 	slow_released = TRUE;
 	g_cond_broadcast(&slow_cond);
 	g_mutex_unlock(&slow_lock);
-	ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(first)), 0);
-	ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(second)), 0);
-	assert_file("slow1", "1\n");
-	assert_file("slow2", "1\n");
+	for (int i = 0; i < N_SLOW; i++) {
+		ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(writers[i])), 0);
+		g_autofree char *rel = g_strdup(keys[i]);
+		assert_file(rel, "1\n");
+		g_free(keys[i]);
+	}
+	/* The workers started for them leave once idle: at most 4 stay. */
+	int nices[64];
+	guint workers = G_N_ELEMENTS(nices);
+	for (int i = 0; i < 500 && workers > 4; i++) {
+		workers = nice_of_threads("idict-fuse", nices, G_N_ELEMENTS(nices));
+		if (workers > 4)
+			g_usleep(10000);
+	}
+	ck_assert_uint_le(workers, 4);
 }
 END_TEST
 
@@ -1551,6 +1571,291 @@ START_TEST(test_mount_serving_threads_yield_cpu)
 }
 END_TEST
 
+/* ---- readers of `updates` who attack: as uid nobody, many, slow ---- */
+
+/* As in issue 10: a computation publishing ATTACK_KEYS keys with
+ * ATTACK_NAME_LEN-byte names per update (16.8 KB lines), served with
+ * allow_other; the readers run as uid nobody in a child process, this
+ * program run as `test_mount --updates-readers N_SLOW N_CAT FD` in the
+ * mount directory. */
+#define ATTACK_KEYS 80
+#define ATTACK_NAME_LEN 210
+#define NOBODY 65534
+#define LOG_MAX_BYTES (16 * 1024 * 1024)
+
+static char *attack_names[ATTACK_KEYS];
+
+static void attack_setup(void)
+{
+	tmpdir = g_dir_make_tmp("idict-attack-XXXXXX", NULL);
+	ck_assert_ptr_nonnull(tmpdir);
+	mnt = g_build_filename(tmpdir, "mnt", NULL);
+	dict = idict_new();
+	for (guint i = 0; i < ATTACK_KEYS; i++) {
+		attack_names[i] = g_strdup_printf("series%02u_%0*d", i, ATTACK_NAME_LEN - 9, 0);
+		ck_assert_uint_eq(strlen(attack_names[i]), ATTACK_NAME_LEN);
+		ck_assert(idict_set_double(dict, attack_names[i], 0, NULL));
+	}
+	g_autoptr(GError) error = NULL;
+	server = idict_serve(dict, mnt, "allow_other", &error);
+	ck_assert_msg(server != NULL, "idict_serve: %s", error ? error->message : "?");
+}
+
+static void attack_teardown(void)
+{
+	mount_teardown();
+	for (guint i = 0; i < ATTACK_KEYS; i++)
+		g_clear_pointer(&attack_names[i], g_free);
+}
+
+static void publish_attack_step(double x)
+{
+	idict_lock(dict);
+	for (guint i = 0; i < ATTACK_KEYS; i++)
+		idict_set_double(dict, attack_names[i], x + i, NULL);
+	idict_unlock(dict);
+	idict_notify_update(dict, FALSE);
+}
+
+/* In the reader process. */
+static int report_fd = -1;
+
+static void report(char what)
+{
+	if (write(report_fd, &what, 1) != 1)
+		_exit(5);
+}
+
+/* Open, wait, read one byte, close; forever. */
+static void *slow_reader(void *data)
+{
+	(void)data;
+	for (;;) {
+		int fd = open("updates", O_RDONLY);
+		if (fd < 0) {
+			fprintf(stderr, "slow reader: open: %s\n", g_strerror(errno));
+			_exit(3);
+		}
+		g_usleep(300000);
+		char c;
+		if (read(fd, &c, 1) < 0 && errno != EINTR) {
+			fprintf(stderr, "slow reader: read: %s\n", g_strerror(errno));
+			_exit(4);
+		}
+		close(fd);
+		report('s');
+	}
+	return NULL;
+}
+
+/* Reads like cat until end of file, checking every line: a sequence number
+ * one above the last, or a `missed` line accounting for the gap; `final`,
+ * then end of file.  Returns: NULL, or a message. */
+static void *cat_reader(void *data)
+{
+	(void)data;
+	int fd = open("updates", O_RDONLY);
+	if (fd < 0)
+		return g_strdup_printf("open: %s", g_strerror(errno));
+	const gsize size = 128 * 1024;
+	g_autofree char *buf = g_malloc(size);
+	g_autoptr(GString) pending = g_string_new(NULL);
+	guint64 last = 0;
+	gboolean final = FALSE;
+	char *problem = NULL;
+	for (;;) {
+		ssize_t n = read(fd, buf, size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			problem = g_strdup_printf("read: %s", g_strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		g_string_append_len(pending, buf, n);
+		char *nl;
+		while (problem == NULL && (nl = memchr(pending->str, '\n', pending->len)) != NULL) {
+			*nl = '\0';
+			guint64 seq = 0, count = 0;
+			char kind[16] = "";
+			if (sscanf(pending->str, "%" G_GUINT64_FORMAT " %15s", &seq, kind) != 2)
+				problem = g_strdup_printf("bad line \"%.40s\"", pending->str);
+			else if (final)
+				problem = g_strdup("a line after final");
+			else if (g_str_equal(kind, "missed") &&
+				 (sscanf(pending->str, "%*u missed %" G_GUINT64_FORMAT, &count) != 1 ||
+				  (last && seq != last + count)))
+				problem = g_strdup_printf("bad missed line \"%s\"", pending->str);
+			else if (!g_str_equal(kind, "missed") && last && seq != last + 1)
+				problem = g_strdup_printf("line %" G_GUINT64_FORMAT " after %"
+							  G_GUINT64_FORMAT, seq, last);
+			else if (!g_str_equal(kind, "missed") && !g_str_equal(kind, "update") &&
+				 !g_str_equal(kind, "final"))
+				problem = g_strdup_printf("bad kind \"%s\"", kind);
+			last = seq;
+			final |= g_str_equal(kind, "final");
+			g_string_erase(pending, 0, nl - pending->str + 1);
+		}
+		if (problem)
+			break;
+	}
+	close(fd);
+	if (problem == NULL && (!final || pending->len > 0))
+		problem = g_strdup("no final line before end of file");
+	return problem;
+}
+
+static int updates_readers_main(int n_slow, int n_cat, int fd)
+{
+	report_fd = fd;
+	for (int i = 0; i < n_slow; i++)
+		g_thread_unref(g_thread_new("slow", slow_reader, NULL));
+	GThread *cats[64];
+	n_cat = MIN(n_cat, (int)G_N_ELEMENTS(cats));
+	for (int i = 0; i < n_cat; i++)
+		cats[i] = g_thread_new("cat", cat_reader, NULL);
+	int status = 0;
+	for (int i = 0; i < n_cat; i++) {
+		char *problem = g_thread_join(cats[i]);
+		if (problem) {
+			fprintf(stderr, "cat reader: %s\n", problem);
+			status = 1;
+		}
+		report('c');
+	}
+	_exit(status);
+}
+
+/* Starts the reader process as uid nobody in the mount directory; its
+ * reports come on the returned *@report_out. */
+static pid_t spawn_readers_as_nobody(int n_slow, int n_cat, int *report_out)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	char slow[16], cat[16], fd[16];
+	snprintf(slow, sizeof slow, "%d", n_slow);
+	snprintf(cat, sizeof cat, "%d", n_cat);
+	snprintf(fd, sizeof fd, "%d", fds[1]);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (chdir(mnt) != 0 || setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+		    setuid(NOBODY) != 0)
+			_exit(126);
+		execl("/proc/self/exe", "test_mount", "--updates-readers", slow, cat, fd,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	g_unix_set_fd_nonblocking(fds[0], TRUE, NULL);
+	*report_out = fds[0];
+	return pid;
+}
+
+/* Counts the reports of the reader process: 's' per slow read, 'c' per
+ * cat reader done. */
+static void count_reports(int fd, guint *slow, guint *cats)
+{
+	char buf[512];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			*(buf[i] == 's' ? slow : cats) += 1;
+}
+
+static long rss_bytes(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld %ld", &pages, &resident), 2);
+	fclose(f);
+	return resident * sysconf(_SC_PAGESIZE);
+}
+
+/* 50 slow readers and 8 cat-like readers of `updates` as uid nobody cost
+ * the computation at most the documented memory: the log's 16 MiB, 16 MiB
+ * of lines readers are in the middle of, and the replies being written;
+ * the cat readers get every update as its line or in a `missed` line, then
+ * `final` and end of file. */
+START_TEST(test_mount_updates_readers_as_nobody)
+{
+	IDictUpdateLog *log = idict__store_update_log(dict);
+	double x = 0;
+	/* The log full first: what the readers add is measured. */
+	for (int i = 0; i < 1100; i++)
+		publish_attack_step(x++);
+	long rss_before = rss_bytes(), rss_peak = rss_before;
+	const int n_cat = 8;
+	int report;
+	pid_t readers = spawn_readers_as_nobody(50, n_cat, &report);
+	guint slow_reads = 0, cats_done = 0;
+	gsize ring = 0, held = 0, ring_peak = 0, held_peak = 0;
+	/* Until the slow readers have read 200 times, at most 20 s. */
+	gint64 give_up = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	for (guint step = 0; slow_reads < 200 && g_get_monotonic_time() < give_up; step++) {
+		publish_attack_step(x++);
+		if (step % 64 == 0) {
+			idict__update_log_memory(log, &ring, &held);
+			ring_peak = MAX(ring_peak, ring);
+			held_peak = MAX(held_peak, held);
+			rss_peak = MAX(rss_peak, rss_bytes());
+			count_reports(report, &slow_reads, &cats_done);
+		}
+	}
+	idict_notify_update(dict, TRUE);
+	int status = wait_child(readers);
+	count_reports(report, &slow_reads, &cats_done);
+	close(report);
+	ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the reader process failed (status %d): see its messages above", status);
+	ck_assert_uint_eq(cats_done, n_cat);
+	ck_assert_uint_gt(slow_reads, 0);
+	ck_assert_uint_le(ring_peak, LOG_MAX_BYTES);
+	ck_assert_uint_le(held_peak, LOG_MAX_BYTES);
+#if !defined(__SANITIZE_ADDRESS__)
+	/* The process as a whole: within the bound (16 MiB held, replies
+	 * being written) and the serving threads' own stacks and heaps.
+	 * Readers that each copied their backlog took 1.7 GB here. */
+	ck_assert_msg(rss_peak - rss_before < 64L * 1024 * 1024, "RSS grew by %ld MB",
+		      (rss_peak - rss_before) >> 20);
+#endif
+}
+END_TEST
+
+/* A reader reading one byte at a time gets the rest of its line after the
+ * line fell out of the log, then a `missed` line. */
+START_TEST(test_mount_updates_line_outlives_log)
+{
+	int fd = open_updates(0);
+	publish_attack_step(1);
+	char first;
+	ck_assert_int_eq(read(fd, &first, 1), 1);
+	for (int i = 0; i < 1100; i++)
+		idict_notify_update(dict, FALSE);
+	g_autoptr(GString) line = g_string_new(NULL);
+	g_string_append_c(line, first);
+	while (!g_str_has_suffix(line->str, "\n")) {
+		char buf[100];
+		ssize_t n = read(fd, buf, sizeof buf);
+		ck_assert_int_gt(n, 0);
+		g_string_append_len(line, buf, n);
+		ck_assert_ptr_null(memchr(buf, '\n', (gsize)n - 1)); /* whole lines preferred */
+	}
+	g_autoptr(GString) expected = g_string_new("1 update");
+	for (guint i = 0; i < ATTACK_KEYS; i++)
+		g_string_append_printf(expected, " %s", attack_names[i]);
+	g_string_append_c(expected, '\n');
+	ck_assert_msg(g_str_equal(line->str, expected->str), "got %zu bytes \"%.60s...%s\"",
+		      line->len, line->str, line->str + MAX(line->len, 60) - 60);
+	g_autofree char *next = read_some(fd);
+	ck_assert_msg(g_str_has_prefix(next, "77 missed 76\n78 update\n"), "got \"%.40s\"", next);
+	close(fd);
+}
+END_TEST
+
 static Suite *mount_suite(void)
 {
 	Suite *s = suite_create("mount");
@@ -1594,6 +1899,13 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_updates_interrupt);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("attacks");
+	tcase_add_checked_fixture(tc, attack_setup, attack_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_mount_updates_readers_as_nobody);
+	tcase_add_test(tc, test_mount_updates_line_outlives_log);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("lifecycle");
 	tcase_add_checked_fixture(tc, mount_setup, mount_teardown);
 	tcase_set_timeout(tc, 60);
@@ -1619,8 +1931,10 @@ static Suite *mount_suite(void)
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 5 && g_str_equal(argv[1], "--updates-readers"))
+		return updates_readers_main(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	SRunner *runner = srunner_create(mount_suite());
 	srunner_run_all(runner, CK_ENV);
 	int failed = srunner_ntests_failed(runner);

@@ -1908,6 +1908,16 @@ static void count_hook(gpointer data)
 	ck_assert_uint_eq(GPOINTER_TO_SIZE(g_thread_join(other)), last);
 }
 
+static gpointer hook_data_ref(gpointer data)
+{
+	return g_atomic_rc_box_acquire(data);
+}
+
+static void hook_data_unref(gpointer data)
+{
+	g_atomic_rc_box_release(data);
+}
+
 static HookData *hook_data_new(IDict *dict)
 {
 	HookData *hook = g_atomic_rc_box_new0(HookData);
@@ -1922,7 +1932,7 @@ START_TEST(test_store_update_hook)
 	g_autoptr(IDict) dict = idict_new();
 	IDictUpdateLog *log = idict__store_update_log(dict);
 	HookData *hooked = hook_data_new(dict), *other = hook_data_new(dict);
-	ck_assert(idict__store_set_update_hook(dict, count_hook, hooked, NULL));
+	ck_assert(idict__store_set_update_hook(dict, count_hook, hooked, hook_data_ref, hook_data_unref));
 	idict_notify_update(dict, FALSE);
 	ck_assert_int_eq(hooked->calls, 0); /* nobody waits */
 
@@ -1933,20 +1943,20 @@ START_TEST(test_store_update_hook)
 	idict_notify_update(dict, TRUE);
 	ck_assert_int_eq(hooked->calls, 2);
 	/* One hook per dictionary; clearing needs the same data. */
-	ck_assert(!idict__store_set_update_hook(dict, count_hook, other, NULL));
-	idict__store_set_update_hook(dict, NULL, other, NULL);
+	ck_assert(!idict__store_set_update_hook(dict, count_hook, other, hook_data_ref, hook_data_unref));
+	idict__store_set_update_hook(dict, NULL, other, NULL, NULL);
 	idict_notify_update(dict, FALSE);
 	ck_assert_int_eq(hooked->calls, 3);
 	idict__update_log_forget_waiters(log, 1);
 	idict_notify_update(dict, FALSE);
 	ck_assert_int_eq(hooked->calls, 3); /* nobody waits any more */
-	idict__store_set_update_hook(dict, NULL, hooked, NULL);
+	idict__store_set_update_hook(dict, NULL, hooked, NULL, NULL);
 	idict_notify_update(dict, FALSE);
 	ck_assert_int_eq(hooked->calls, 3);
 	ck_assert_int_eq(other->calls, 0);
 	idict__log_reader_clear(&reader, log);
-	g_atomic_rc_box_release(hooked);
-	g_atomic_rc_box_release(other);
+	hook_data_unref(hooked);
+	hook_data_unref(other);
 }
 END_TEST
 
