@@ -2,13 +2,78 @@
  *
  * Layout: names.c (key rules), format.c (value <-> text), store.c (the
  * locked table, control state, callbacks), update_log.c (the ring of update
- * lines), ctl.c (control files), refusals.c (ctl/errors: clients' refused
- * writes), fs.c (FUSE operations), updates.c (the `updates` stream file),
+ * lines, each reader's place in it), ctl.c (control files), refusals.c
+ * (ctl/errors: clients' refused writes), fs.c (FUSE operations), updates.c
+ * (the `updates` stream file: parked reads, the dispatcher's wakeup),
  * server.c (mount, threads, shutdown).
  *
- * Lock order, outermost first: store lock -> update log lock;
- * server streams lock -> update log lock.  Nothing that talks to the kernel
- * (fuse_reply_*, fuse_lowlevel_notify_*) runs under the store lock.
+ * Threads: the computation's (any thread calling the API); the FUSE
+ * workers (server.c, up to 16, started as requests need them), which serve
+ * clients; the dispatcher (server.c), which answers parked reads of
+ * `updates`; the signal thread of idict_terminate_on_signals().
+ *
+ * Locks.  The computation's thread is sacred: under a lock it takes, other
+ * threads do only O(1) work (take a bounded number of references, copy
+ * pointers), and it never waits for work of a client's making.  Nothing
+ * that writes to the kernel (fuse_reply_*, fuse_lowlevel_notify_*), renders
+ * text, or calls a user's callback runs under a lock of this table, except
+ * where the last column says so.
+ *
+ * lock (where)          | protects               | taken by               | under it
+ * ----------------------+------------------------+------------------------+------------------------
+ * store lock            | the key tree, tables,  | computation (setters,  | computation: its own
+ * IDict.lock, recursive | changed keys, removed  | idict_lock(), notify); | O(changed keys); log
+ * (store.c)             | names, sequence, times,| workers (lookup, stat, | lock (append). Workers:
+ *                       | progress               | list, snapshot, client | lookups, references;
+ *                       |                        | writes, status)        | list and snapshot copy
+ *                       |                        |                        | O(entries) references
+ * update log lock       | the ring of lines, its | computation (append,   | computation: one line
+ * IDictUpdateLog.lock   | counters, waiters,     | under the store lock;  | appended, lines falling
+ * (update_log.c)        | each line's holders    | the lone-reader reply);| out freed.  Readers: at
+ *                       |                        | workers, dispatcher    | most IDICT__SPAN_PIECES
+ *                       |                        | (reads of `updates`)   | lines looked at and
+ *                       |                        |                        | referenced; no copy
+ * streams lock          | waiting streams, parked| workers (read, poll,   | one reader's read (the
+ * IDictStreams.lock     | reads, closing; every  | release, interrupt);   | log lock inside);
+ * (updates.c)           | stream's reader, parked| dispatcher; the        | dispatcher: O(waiting)
+ *                       | reads, poll handle     | computation only by    | pointer copies; libfuse
+ *                       |                        | trylock (never waits)  | session lock (a check)
+ * wake lock             | the dispatcher's       | computation (update    | a condition signal
+ * IDictStreams.wake_lock| pending / sleeping /   | hook), dispatcher,     |
+ * (updates.c)           | stopping               | wait-then-close        |
+ * callbacks lock        | callbacks, their ids,  | computation (notify),  | references to the hook
+ * IDict.callbacks_lock  | the update hook        | add/remove callback,   | data and the callbacks:
+ * (store.c)             |                        | serve / close          | O(callbacks)
+ * control lock          | paused, terminated,    | computation            | nothing else (a
+ * IDict.control_lock    | finished, their time   | (idict_wait(), notify),| condition wait in
+ * (store.c)             |                        | workers (ctl/), signal | idict_wait())
+ *                       |                        | thread                 |
+ * pool lock             | the workers, their idle| workers (around each   | starting a worker
+ * IDictServer.pool_lock | count, stopping        | request), close        | (pthread_create);
+ * (server.c)            |                        |                        | close: cancelling them
+ * server lock           | open files, loop ended,| workers (open,         | nothing else
+ * IDictServer.lock      | wait-then-close        | release), close        |
+ * (server.c)            |                        |                        |
+ * refusals lock         | ctl/errors: each user's| workers (refused       | a bounded ring per user
+ * IDictRefusals.lock    | last refused writes,   | writes, ctl/errors),   | (32 users, 8 each):
+ * (refusals.c)          | the refusal callback   | idict_free()           | O(1); never the
+ *                       |                        |                        | computation
+ * told lock (fs.c)      | the NFS size cache     | workers                | O(1) table operations
+ * fuse_message_lock     | libfuse's messages     | serve, libfuse's log   | nothing else
+ * signals_lock          | the dictionary the     | signal thread,         | idict_terminate()
+ * (signals.c)           | signal thread may end  | idict_free()           | (control lock)
+ *
+ * Order, outermost first: store lock -> update log lock; streams lock ->
+ * update log lock; streams lock -> libfuse's session lock
+ * (fuse_req_interrupted()); libfuse's request lock -> streams lock (an
+ * interrupt callback); signals_lock -> control lock.  Every other lock is a
+ * leaf: nothing is locked under it.  The update log lock is always
+ * innermost of ours.  The computation's thread takes, in idict_notify_update():
+ * the store lock, the log lock under it, the control lock, the callbacks
+ * lock, then with none of them held the wake lock, or, when exactly one
+ * read of `updates` waits and the streams lock is free, the streams lock
+ * and the log lock to answer that read, and writes the reply after
+ * releasing them (a measured win: see README, "Performance").
  */
 #ifndef IDICT_PRIVATE_H
 #define IDICT_PRIVATE_H

@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -1444,10 +1445,12 @@ static void bench_scale(void)
 #define ATTACK_KEYS 80
 #define ATTACK_NAME_LEN 210
 #define NOBODY_UID 65534
-/* What README and idictfs(7) promise readers of `updates` hold in total
- * beyond the update log, which is full before the readers start. */
-#define ATTACK_RSS_BOUND_MB 16.8
-#define ATTACK_RSS_BOUND_TEXT "16 MiB"
+/* What README and idictfs(7) promise all readers of `updates` cost in
+ * total, the update log included: 16 MiB of log, 16 MiB of lines readers
+ * are in the middle of, and one reply being written per serving thread
+ * (18, each at most 1 MiB and two lines). */
+#define ATTACK_RSS_BOUND_MB (50.0 * 1.048576)
+#define ATTACK_RSS_BOUND_TEXT "50 MiB"
 
 typedef struct {
 	const char *path;
@@ -1564,7 +1567,9 @@ static double run_publisher(Publisher *p, double seconds, long *peak_rss, double
 
 typedef struct {
 	Stats rate_un, rate_w, rate_ratio, cpu_ratio;
-	Stats rss_growth; /* MB: peak RSS while watched over RSS before any reader */
+	/* MB: peak RSS over RSS before the first update, with the readers and
+	 * without them (the update log filling up) */
+	Stats rss_w, rss_un;
 	int n_readers;
 } Attacked;
 
@@ -1585,11 +1590,13 @@ static void attack_rounds(const char *self_exe, const char *mode, int n, Attacke
 	if (server == NULL)
 		g_error("idict_serve: %s", error->message);
 
-	/* Warm up without readers: the update log fills to its bound. */
-	long unused_rss = 0;
+	/* Warm up without readers: the update log fills to its bound.  The
+	 * growth is measured from here, after what earlier figures freed is
+	 * given back to the system. */
+	malloc_trim(0);
+	long base_rss = rss_bytes(), peak_w = base_rss, peak_un = base_rss, unused_rss = 0;
 	double cpu = 0;
-	run_publisher(&p, opt_quick ? 0.3 : 1.0, &unused_rss, &cpu);
-	long base_rss = rss_bytes(), peak_rss = base_rss;
+	run_publisher(&p, opt_quick ? 0.3 : 1.0, &peak_un, &cpu);
 
 	char count[16];
 	snprintf(count, sizeof count, "%d", n);
@@ -1604,11 +1611,11 @@ static void attack_rounds(const char *self_exe, const char *mode, int n, Attacke
 	for (guint r = 0; r < rounds; r++) {
 		pid_t readers = spawn_child_as(argv, -1, NOBODY_UID, mnt);
 		run_publisher(&p, 1.3, &unused_rss, &cpu);
-		add_sample(rw, run_publisher(&p, secs, &peak_rss, &cpu));
+		add_sample(rw, run_publisher(&p, secs, &peak_w, &cpu));
 		add_sample(cw, cpu);
 		stop_children(&readers, 1);
 		run_publisher(&p, 0.2, &unused_rss, &cpu);
-		add_sample(ru, run_publisher(&p, secs, &unused_rss, &cpu));
+		add_sample(ru, run_publisher(&p, secs, &peak_un, &cpu));
 		add_sample(cu, cpu);
 	}
 	idict_server_wait_then_close(server, 0);
@@ -1619,9 +1626,11 @@ static void attack_rounds(const char *self_exe, const char *mode, int n, Attacke
 	out->rate_w = stats_of(rw);
 	out->rate_ratio = ratio_stats(rw, ru);
 	out->cpu_ratio = ratio_stats(cw, cu);
-	g_autoptr(GArray) g = samples_new();
-	add_sample(g, (double)(peak_rss - base_rss) / 1e6);
-	out->rss_growth = stats_of(g);
+	g_autoptr(GArray) gw = samples_new(), gu = samples_new();
+	add_sample(gw, (double)(peak_w - base_rss) / 1e6);
+	add_sample(gu, (double)(peak_un - base_rss) / 1e6);
+	out->rss_w = stats_of(gw);
+	out->rss_un = stats_of(gu);
 }
 
 static void bench_attack(const char *self_exe)
@@ -2031,11 +2040,10 @@ static void print_table(void)
 		    k == 0 ? meets(a->rate_ratio.valid, a->rate_ratio.p50 >= 0.9) : -1);
 		row(ids[k][1], "  the computation thread's CPU per step, with / without", a->cpu_ratio,
 		    NULL, (Stats){ 0 }, "", FALSE, NAN, NULL, -1);
-		Stats bound = { TRUE, 1, ATTACK_RSS_BOUND_MB, ATTACK_RSS_BOUND_MB,
-				ATTACK_RSS_BOUND_MB, ATTACK_RSS_BOUND_MB };
-		row(ids[k][2], "  the computation's peak RSS growth with them", a->rss_growth,
-		    "the documented bound", bound, "MB", FALSE, NAN, "≤ " ATTACK_RSS_BOUND_TEXT,
-		    meets(a->rss_growth.valid, a->rss_growth.p50 <= ATTACK_RSS_BOUND_MB));
+		row(ids[k][2], "  the computation's RSS growth (peak, from its first update) with them",
+		    a->rss_w, "without them (the update log filling)", a->rss_un, "MB", FALSE, NAN,
+		    "≤ " ATTACK_RSS_BOUND_TEXT " in all",
+		    meets(a->rss_w.valid, a->rss_w.p50 <= ATTACK_RSS_BOUND_MB));
 	}
 
 	/* 7 */
