@@ -2041,7 +2041,7 @@ static void print_table(void)
 		row(ids[k][1], "  the computation thread's CPU per step, with / without", a->cpu_ratio,
 		    NULL, (Stats){ 0 }, "", FALSE, NAN, NULL, -1);
 		row(ids[k][2], "  the computation's RSS growth (peak, from its first update) with them",
-		    a->rss_w, "without them (the update log filling)", a->rss_un, "MB", FALSE, NAN,
+		    a->rss_w, "same, rounds without them", a->rss_un, "MB", FALSE, NAN,
 		    "≤ " ATTACK_RSS_BOUND_TEXT " in all",
 		    meets(a->rss_w.valid, a->rss_w.p50 <= ATTACK_RSS_BOUND_MB));
 	}
