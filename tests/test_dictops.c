@@ -24,11 +24,7 @@
 /* Returns: (transfer full): the update lines after *@cursor; advances it. */
 static char *read_updates(IDict *dict, guint64 *cursor)
 {
-	GByteArray *out = g_byte_array_new();
-	gboolean eof = FALSE;
-	idict__update_log_read(idict__store_update_log(dict), cursor, out, &eof);
-	g_byte_array_append(out, (const guint8 *)"", 1);
-	return (char *)g_byte_array_free(out, FALSE);
+	return tu_read_log(idict__store_update_log(dict), cursor, NULL);
 }
 
 /* Returns: (transfer full): idict_keys() joined with spaces. */
