@@ -510,9 +510,11 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 		return 0;
 	}
 	if (ino == IDICT__INO_UPDATES) {
-		idict__store_status(dict, &status);
+		/* From the update log: every open of `updates` looks it up, and
+		 * takes no lock the computation holds for long. */
+		gint64 mtime_us = idict__update_log_last_time(idict__store_update_log(dict));
 		fill_stat(req, st, ino, S_IFREG | 0444, 0,
-			  status.last_update_us ? status.last_update_us : status.started_us, 1);
+			  mtime_us ? mtime_us : idict__server_ids(server_of(req))->started_us, 1);
 		return 0;
 	}
 	if (ino == IDICT__INO_SNAPSHOT) {

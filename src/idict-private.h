@@ -339,16 +339,20 @@ typedef struct _IDictLogLine IDictLogLine;
 
 IDictUpdateLog *idict__update_log_new(guint max_lines, gsize max_bytes);
 void idict__update_log_free(IDictUpdateLog *log);
-/* Appends update @seq (which must be the previous one + 1).  O(1) work
- * under the log lock besides writing the line.
+/* Appends update @seq (which must be the previous one + 1), published at
+ * @time_us (g_get_real_time()).  O(1) work under the log lock besides
+ * writing the line.
  * Returns: TRUE if a reader waits for it (idict__log_reader_read() or
  * idict__log_reader_ready() with @wait, not yet forgotten). */
-gboolean idict__update_log_append(IDictUpdateLog *log, guint64 seq, gboolean final,
-				  const char *const *keys, guint n_keys);
+gboolean idict__update_log_append(IDictUpdateLog *log, guint64 seq, gint64 time_us,
+				  gboolean final, const char *const *keys, guint n_keys);
 /* Where a new reader starts: the last sequence number, or the one before
  * the final update so that late readers still see `final`. */
 guint64 idict__update_log_start_cursor(IDictUpdateLog *log);
 guint64 idict__update_log_last(IDictUpdateLog *log);
+/* The time of the last update, 0 before the first: the modification time
+ * of `updates`, which a stat thus takes without the store lock. */
+gint64 idict__update_log_last_time(IDictUpdateLog *log);
 /* The text in the ring, and that of the lines readers are in the middle
  * of (in the ring or not): see the memory bound in update_log.c. */
 void idict__update_log_memory(IDictUpdateLog *log, gsize *ring_bytes, gsize *held_bytes);
@@ -483,6 +487,7 @@ typedef struct {
 	uid_t uid;
 	gid_t gid;
 	guint32 generation;
+	gint64 started_us; /* when the dictionary was created */
 } IDictServerIds;
 const IDictServerIds *idict__server_ids(IDictServer *server);
 /* The permission bits of writable keys and control files (option write_mode). */

@@ -5,9 +5,15 @@
  * request, and each serves the request it read.  A worker that takes a
  * request when no other worker is idle first starts another one, up to
  * MAX_WORKERS, so that a slow request (rendering a large array, a client's
- * write checked by the computation) holds up no other, ctl/ included; a
- * worker that finds more than MAX_IDLE_WORKERS idle after its request
- * ends.  No request handler ever waits for an update: a read of `updates`
+ * write checked by the computation) holds up no other, ctl/ included.
+ * Workers stay until the server closes, as with libfuse's default
+ * (max_idle_threads -1): letting extra idle ones end made bursts of opens
+ * start and end threads continuously, and each start and end changes the
+ * process's mappings (stack guard, arena, buffer), which interrupts every
+ * CPU the computation runs on: with 100 slow readers of `updates` the
+ * computation's thread took 20% more CPU per step, with 22,000
+ * function-call interrupts a second on its CPU.  No request handler ever
+ * waits for an update: a read of `updates`
  * that must wait is parked (updates.c), and one dispatcher thread answers
  * the parked reads after an update.  The computation's thread only tells
  * the dispatcher, through the update hook (a condition signalled when the
@@ -41,10 +47,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Workers, at most; and idle ones kept.  A worker is a thread blocked in
- * read(); these bound what slow requests can occupy at once. */
+/* Workers, at most: what slow requests can occupy at once. */
 #define MAX_WORKERS 16
-#define MAX_IDLE_WORKERS 4
 /* The serving threads' nice value above the computation's, by default. */
 #define DEFAULT_SERVER_NICE 10
 
@@ -63,9 +67,9 @@ struct _IDictServer {
 
 	/* The workers.  pool_lock protects the fields below. */
 	GMutex pool_lock;
-	GQueue workers;          /* Worker*: those to cancel and join at close */
+	GQueue workers;          /* Worker*: to cancel and join at close */
 	guint n_idle;            /* workers waiting for a request */
-	gboolean pool_stopping;  /* closing: no worker starts or leaves */
+	gboolean pool_stopping;  /* closing: no worker starts */
 
 	/* Protects the fields below. */
 	GMutex lock;
@@ -184,7 +188,7 @@ struct _Worker {
 	IDictServer *server;
 	pthread_t thread;
 	struct fuse_buf buf;
-	GList link; /* in server->workers, unless it left by itself */
+	GList link; /* in server->workers */
 };
 
 static void *worker_main(void *data);
@@ -228,9 +232,8 @@ static gboolean is_forget(const struct fuse_buf *buf)
 	return opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET;
 }
 
-/* Serves requests until the connection ends (returns FALSE) or this worker
- * is one idle worker too many (returns TRUE, having left the list). */
-static gboolean serve_requests(Worker *worker)
+/* Serves requests until the connection ends. */
+static void serve_requests(Worker *worker)
 {
 	IDictServer *server = worker->server;
 	struct fuse_session *session = server->session;
@@ -244,7 +247,7 @@ static gboolean serve_requests(Worker *worker)
 		if (res == -EINTR || res == -EAGAIN)
 			continue;
 		if (res <= 0)
-			return FALSE; /* ENODEV (libfuse then reports 0): unmounted */
+			return; /* ENODEV (libfuse then reports 0): unmounted */
 
 		gboolean counts = !is_forget(&worker->buf);
 		g_mutex_lock(&server->pool_lock);
@@ -260,17 +263,11 @@ static gboolean serve_requests(Worker *worker)
 
 		fuse_session_process_buf(session, &worker->buf);
 
-		g_mutex_lock(&server->pool_lock);
-		if (counts)
+		if (counts) {
+			g_mutex_lock(&server->pool_lock);
 			server->n_idle++;
-		gboolean leave = !server->pool_stopping && server->n_idle > MAX_IDLE_WORKERS;
-		if (leave) {
-			g_queue_unlink(&server->workers, &worker->link);
-			server->n_idle--;
+			g_mutex_unlock(&server->pool_lock);
 		}
-		g_mutex_unlock(&server->pool_lock);
-		if (leave)
-			return TRUE;
 	}
 }
 
@@ -281,17 +278,9 @@ static void *worker_main(void *data)
 	pthread_setname_np(pthread_self(), "idict-fuse");
 	lower_priority(server);
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-	gboolean left;
 	pthread_cleanup_push(free_buffer, &worker->buf);
-	left = serve_requests(worker);
+	serve_requests(worker);
 	pthread_cleanup_pop(1);
-	if (left) {
-		/* Nobody joins it: it left the list, and touches the server no
-		 * more. */
-		pthread_detach(pthread_self());
-		g_free(worker);
-		return NULL;
-	}
 	/* The connection ended: wait-then-close must not wait for clients. */
 	g_mutex_lock(&server->lock);
 	server->loop_ended = TRUE;
@@ -673,6 +662,7 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	server->ids.gid = getgid();
 	IDictStatus status;
 	idict__store_status(self, &status);
+	server->ids.started_us = status.started_us;
 	server->ids.generation = (guint32)status.started_us ^ (guint32)(status.started_us >> 32);
 	if (server->ids.generation == 0)
 		server->ids.generation = 1;

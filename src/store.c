@@ -1722,7 +1722,7 @@ void idict_notify_update(IDict *self, gboolean final)
 	}
 	/* Append under the store lock so that lines stay in sequence order
 	 * when several threads notify. */
-	gboolean wake = idict__update_log_append(self->log, self->sequence, final, names, n);
+	gboolean wake = idict__update_log_append(self->log, self->sequence, now, final, names, n);
 	if (n_removed > 0)
 		g_hash_table_remove_all(self->removed);
 	g_rec_mutex_unlock(&self->lock);

@@ -64,6 +64,7 @@ struct _IDictUpdateLog {
 	gsize bytes;       /* text in the ring */
 	gsize held_bytes;  /* text of the lines with holders, in the ring or not */
 	guint64 last_seq;  /* 0 before the first update */
+	gint64 last_time_us; /* when it was published; 0 before the first */
 	guint64 final_seq; /* 0 until the final update */
 	guint waiters;     /* parked reads and polls (see idict__update_log_append()) */
 };
@@ -151,8 +152,8 @@ static gsize write_decimal(char *out, guint64 value)
 	return n;
 }
 
-gboolean idict__update_log_append(IDictUpdateLog *log, guint64 seq, gboolean final,
-				  const char *const *keys, guint n_keys)
+gboolean idict__update_log_append(IDictUpdateLog *log, guint64 seq, gint64 time_us,
+				  gboolean final, const char *const *keys, guint n_keys)
 {
 	/* "SEQ KIND KEY...\n", built by hand: this runs in every update of the
 	 * computation, and printf would be its largest cost. */
@@ -207,6 +208,7 @@ gboolean idict__update_log_append(IDictUpdateLog *log, guint64 seq, gboolean fin
 	log->count++;
 	log->bytes += line->len;
 	log->last_seq = seq;
+	log->last_time_us = time_us;
 	if (final && log->final_seq == 0)
 		log->final_seq = seq;
 	gboolean wake = log->waiters > 0;
@@ -228,6 +230,14 @@ guint64 idict__update_log_last(IDictUpdateLog *log)
 	guint64 last = log->last_seq;
 	g_mutex_unlock(&log->lock);
 	return last;
+}
+
+gint64 idict__update_log_last_time(IDictUpdateLog *log)
+{
+	g_mutex_lock(&log->lock);
+	gint64 time_us = log->last_time_us;
+	g_mutex_unlock(&log->lock);
+	return time_us;
 }
 
 void idict__update_log_memory(IDictUpdateLog *log, gsize *ring_bytes, gsize *held_bytes)

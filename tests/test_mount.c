@@ -1015,15 +1015,54 @@ START_TEST(test_mount_slow_requests_hold_up_no_one)
 		assert_file(rel, "1\n");
 		g_free(keys[i]);
 	}
-	/* The workers started for them leave once idle: at most 4 stay. */
+	/* Workers were started for them, at most 16. */
 	int nices[64];
-	guint workers = G_N_ELEMENTS(nices);
-	for (int i = 0; i < 500 && workers > 4; i++) {
-		workers = nice_of_threads("idict-fuse", nices, G_N_ELEMENTS(nices));
-		if (workers > 4)
-			g_usleep(10000);
+	guint workers = nice_of_threads("idict-fuse", nices, G_N_ELEMENTS(nices));
+	ck_assert_uint_gt(workers, N_SLOW);
+	ck_assert_uint_le(workers, 16);
+}
+END_TEST
+
+/* However many requests wait (here, more slow writes than workers), the
+ * server starts at most 16 workers; the requests past them are served as
+ * workers come free. */
+START_TEST(test_mount_workers_bounded)
+{
+	enum { N_SLOW = 20 };
+	GThread *writers[N_SLOW];
+	char *keys[N_SLOW];
+	for (int i = 0; i < N_SLOW; i++) {
+		keys[i] = g_strdup_printf("slow%d", i);
+		ck_assert(idict_set_int(dict, keys[i], 0, NULL));
+		ck_assert(idict_set_writable(dict, keys[i], TRUE, NULL));
+		ck_assert(idict_set_check(dict, keys[i], check_slow, NULL, NULL, NULL));
 	}
-	ck_assert_uint_le(workers, 4);
+	slow_entered = 0;
+	slow_released = FALSE;
+	for (int i = 0; i < N_SLOW; i++)
+		writers[i] = g_thread_new("slow", slow_writer, keys[i]);
+	/* 16 workers: at most 16 checks at once (15 if one worker reads the
+	 * next request). */
+	g_mutex_lock(&slow_lock);
+	gint64 give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	while (slow_entered < 15 && g_cond_wait_until(&slow_cond, &slow_lock, give_up))
+		;
+	g_mutex_unlock(&slow_lock);
+	g_usleep(200000);
+	int nices[64];
+	guint workers = nice_of_threads("idict-fuse", nices, G_N_ELEMENTS(nices));
+	g_mutex_lock(&slow_lock);
+	guint entered = slow_entered;
+	slow_released = TRUE;
+	g_cond_broadcast(&slow_cond);
+	g_mutex_unlock(&slow_lock);
+	ck_assert_uint_le(workers, 16);
+	ck_assert_uint_ge(entered, 15);
+	ck_assert_uint_le(entered, 16);
+	for (int i = 0; i < N_SLOW; i++) {
+		ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(writers[i])), 0);
+		g_free(keys[i]);
+	}
 }
 END_TEST
 
@@ -1896,6 +1935,7 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_updates_seek_back);
 	tcase_add_test(tc, test_mount_blocked_reads_hold_no_worker);
 	tcase_add_test(tc, test_mount_slow_requests_hold_up_no_one);
+	tcase_add_test(tc, test_mount_workers_bounded);
 	tcase_add_test(tc, test_mount_updates_interrupt);
 	suite_add_tcase(s, tc);
 

@@ -11,7 +11,7 @@ static void append_numbered(IDictUpdateLog *log, guint64 seq, gboolean final)
 {
 	g_autofree char *key = g_strdup_printf("k%" G_GUINT64_FORMAT, seq);
 	const char *keys[] = { key };
-	idict__update_log_append(log, seq, final, keys, 1);
+	idict__update_log_append(log, seq, 0, final, keys, 1);
 }
 
 /* The line append_numbered() writes for @seq. */
@@ -60,10 +60,10 @@ START_TEST(test_update_log_line_format)
 {
 	IDictUpdateLog *log = idict__update_log_new(8, 1024);
 	const char *two[] = { "a", "b/c" };
-	idict__update_log_append(log, 1, FALSE, two, 2);
-	idict__update_log_append(log, 2, FALSE, NULL, 0);
+	idict__update_log_append(log, 1, 0, FALSE, two, 2);
+	idict__update_log_append(log, 2, 0, FALSE, NULL, 0);
 	const char *one[] = { "x" };
-	idict__update_log_append(log, 3, TRUE, one, 1);
+	idict__update_log_append(log, 3, 0, TRUE, one, 1);
 	ck_assert_uint_eq(idict__update_log_last(log), 3);
 	guint64 cursor = 0;
 	gboolean appended, eof;
@@ -197,13 +197,13 @@ START_TEST(test_update_log_huge_line)
 {
 	IDictUpdateLog *log = idict__update_log_new(100, 10);
 	const char *keys[] = { "a_key_name_longer_than_the_bound" };
-	idict__update_log_append(log, 1, FALSE, keys, 1);
+	idict__update_log_append(log, 1, 0, FALSE, keys, 1);
 	guint64 cursor = 0;
 	gboolean appended, eof;
 	g_autofree char *t1 = read_lines(log, &cursor, &appended, &eof);
 	ck_assert_str_eq(t1, "1 update a_key_name_longer_than_the_bound\n");
 
-	idict__update_log_append(log, 2, FALSE, keys, 1);
+	idict__update_log_append(log, 2, 0, FALSE, keys, 1);
 	cursor = 0;
 	g_autofree char *t2 = read_lines(log, &cursor, &appended, &eof);
 	ck_assert_str_eq(t2, "1 missed 1\n2 update a_key_name_longer_than_the_bound\n");
@@ -499,7 +499,7 @@ START_TEST(test_update_log_reader_held_bound)
 
 	/* A line longer than the bound is held when nothing else is. */
 	const char *keys[] = { "a_key_name_much_longer_than_forty_bytes_in_all" };
-	idict__update_log_append(log, 13, FALSE, keys, 1);
+	idict__update_log_append(log, 13, 0, FALSE, keys, 1);
 	IDictLogReader big;
 	idict__log_reader_init(&big, 12);
 	g_autofree char *first = read_at(&big, log, 0, 4, NULL);
@@ -592,21 +592,21 @@ START_TEST(test_update_log_reader_waiters)
 {
 	IDictUpdateLog *log = idict__update_log_new(8, 1024);
 	const char *keys[] = { "k" };
-	ck_assert(!idict__update_log_append(log, 1, FALSE, keys, 1));
+	ck_assert(!idict__update_log_append(log, 1, 0, FALSE, keys, 1));
 	IDictLogReader reader;
 	idict__log_reader_init(&reader, 1);
 	IDictLogSpan span;
 	ck_assert_int_eq(idict__log_reader_read(&reader, log, 0, 100, FALSE, &span), 0);
-	ck_assert(!idict__update_log_append(log, 2, FALSE, keys, 1)); /* not counted */
+	ck_assert(!idict__update_log_append(log, 2, 0, FALSE, keys, 1)); /* not counted */
 	ck_assert_int_eq(idict__log_reader_read(&reader, log, 0, 100, TRUE, &span), 1);
 	idict__log_span_clear(&span);
 	ck_assert_int_eq(idict__log_reader_read(&reader, log, reader.end, 100, TRUE, &span), 0);
 	ck_assert(!idict__log_reader_ready(&reader, log, TRUE));
-	ck_assert(idict__update_log_append(log, 3, FALSE, keys, 1));
+	ck_assert(idict__update_log_append(log, 3, 0, FALSE, keys, 1));
 	idict__update_log_forget_waiters(log, 1);
-	ck_assert(idict__update_log_append(log, 4, FALSE, keys, 1));
+	ck_assert(idict__update_log_append(log, 4, 0, FALSE, keys, 1));
 	idict__update_log_forget_waiters(log, 1);
-	ck_assert(!idict__update_log_append(log, 5, FALSE, keys, 1));
+	ck_assert(!idict__update_log_append(log, 5, 0, FALSE, keys, 1));
 	idict__log_reader_clear(&reader, log);
 	idict__update_log_free(log);
 }
