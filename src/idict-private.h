@@ -31,7 +31,7 @@
  * IDictUpdateLog.lock   | counters, waiters,     | under the store lock;  | appended, lines falling
  * (update_log.c)        | each line's holders    | the lone-reader reply);| out freed.  Readers: at
  *                       |                        | workers, dispatcher    | most IDICT__SPAN_PIECES
- *                       |                        | (reads of `updates`)   | lines looked at and
+ *                       |                        | (`updates`: read, stat)| lines looked at and
  *                       |                        |                        | referenced; no copy
  * streams lock          | waiting streams, parked| workers (read, poll,   | one reader's read (the
  * IDictStreams.lock     | reads, closing; every  | release, interrupt);   | log lock inside);
