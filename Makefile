@@ -46,7 +46,7 @@ CXX_WARNINGS := -std=c++17 -Wall -Wextra -Werror -Wpedantic -Wshadow -Wformat=2 
 	-Wimplicit-fallthrough -Wold-style-cast -Wmissing-declarations
 PROJECT_CXXFLAGS := $(CXX_WARNINGS) -fno-exceptions -fno-rtti -fPIC -MMD -MP $(SAN_FLAGS)
 
-LIB_SRCS := src/names.c src/format.c src/store.c src/update_log.c src/ctl.c src/fs.c \
+LIB_SRCS := src/names.c src/format.c src/store.c src/update_log.c src/ctl.c src/fs.c src/clients.c \
 	src/updates.c src/server.c src/signals.c src/checkpoint.c src/snapshot.c src/refusals.c
 LIB_CXX_SRCS := src/format_double.cc
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRCS:src/%.cc=$(BUILD)/obj/%.o)
@@ -61,7 +61,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 TESTS := test_names test_format test_store test_dictops test_update_log test_checkpoint test_history \
-	test_refusals test_mount
+	test_refusals test_clients test_mount
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 
 ifeq ($(V),1)

@@ -224,6 +224,23 @@ GBytes *idict__format_render(GVariant *value)
 	return g_string_free_to_bytes(out);
 }
 
+gsize idict__format_size_estimate(GVariant *value)
+{
+	const GVariantType *type = g_variant_get_type(value);
+	gsize size = g_variant_get_size(value);
+	/* Arrays and matrices: what render_array() allocates at most. */
+	if (g_variant_type_equal(type, G_VARIANT_TYPE("ad")) ||
+	    g_variant_type_equal(type, G_VARIANT_TYPE("aad")))
+		return size / sizeof(double) * (DOUBLE_TEXT_MAX + 1) + DOUBLE_ROOM + 64;
+	if (g_variant_type_equal(type, G_VARIANT_TYPE_STRING))
+		return size + 64;
+	if (g_variant_type_is_basic(type))
+		return 64;
+	/* GVariant text: about twice the data for numbers and strings; bytes
+	 * printed one by one ("0x01, ") take six times. */
+	return 8 * size + 64;
+}
+
 static gboolean invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static gboolean invalid(GError **error, const char *fmt, ...)
 {

@@ -6,20 +6,32 @@
  *
  * Freshness: every file is opened with direct I/O and every attribute and
  * entry is given with a timeout of 0, so the kernel keeps no page cache and
- * no stale size: a `cat` after a change shows the new value.  Each open of a
- * key renders its text once (a GBytes snapshot) and serves every read from
- * it, so a file opened once is one consistent value however many reads it
- * takes.  Writes to a key are collected and published whole at close or
- * fsync, and examined as they arrive (see "whole writes").
+ * no stale size: a `cat` after a change shows the new value.  Reads are
+ * served as sysfs and seq_file do: a read at offset 0 takes the current
+ * text of the file (rendered once per value generation and shared by every
+ * open that takes it, see clients.c), and reads at other offsets go on in
+ * the text the handle's last read at offset 0 took (or its open, if none),
+ * so that one pass over a file is one consistent value however many reads
+ * it takes, and a file held open (an NFS server's, a program that rewinds)
+ * still shows current values.  A read that starts after an update was
+ * published so gets that update's value or a newer one.  One exception,
+ * for clients that ask the size and then read exactly that many bytes in
+ * separate requests (NFS): a read at offset 0 asking exactly the length of
+ * a text whose size the same requester was told within the last second
+ * gets that text (clients.c, "Promises").  Writes to a key are collected
+ * and published whole at close or fsync, and examined as they arrive (see
+ * "whole writes").
  *
  * Exporting (NFS, issue 4): FUSE export support is asked for, lookups of
  * "." and ".." are answered (the kernel sends them to turn a file handle
  * back into a file after it forgot the inode), and every inode but the root
  * carries one generation number per dictionary, so that a handle kept
  * across a restart of the computation is refused (ESTALE) rather than
- * opening whatever key got the same inode number.  An NFS client asks the
- * size and reads in separate requests; "told" below keeps a client that
- * reads exactly st_size bytes from getting a truncated value.
+ * opening whatever key got the same inode number.
+ *
+ * Memory: what an open file holds (its text, a directory's listing) counts
+ * against the clients' cap (mount option client_memory=); an open or read
+ * that would pass it fails with ENOMEM.
  */
 #include "idict-private.h"
 
@@ -40,9 +52,12 @@ typedef enum {
 typedef struct {
 	OpenKind kind;
 	guint64 ino;
-	GBytes *text;       /* OPEN_TEXT opened for reading; fixed once read_started */
-	gint read_started;  /* atomic: a read has been answered (see told_swap) */
-	GPtrArray *entries; /* OPEN_DIR: IDictDirEntry*, including . and .. */
+	IDictClients *clients; /* where text and entries are counted */
+	GMutex lock;           /* protects text */
+	IDictText *text;       /* OPEN_TEXT opened for reading: what reads go on
+				* from; held (idict__clients_hold()) */
+	GPtrArray *entries;    /* OPEN_DIR: IDictDirEntry*, including . and .. */
+	gsize entries_charge;  /* reserved for entries */
 	IDictStream *stream;
 	struct _PendingWrite *pending; /* a key opened for writing: its text (below) */
 } OpenFile;
@@ -236,17 +251,37 @@ static IDict *dict_of(fuse_req_t req)
 	return idict__server_dict(server_of(req));
 }
 
+static IDictClients *clients_of(fuse_req_t req)
+{
+	return idict__server_clients(server_of(req));
+}
+
 static OpenFile *open_file_of(const struct fuse_file_info *fi)
 {
 	return (OpenFile *)(uintptr_t)fi->fh;
 }
 
+static OpenFile *open_file_new(fuse_req_t req, OpenKind kind, guint64 ino)
+{
+	OpenFile *file = g_new0(OpenFile, 1);
+	file->kind = kind;
+	file->ino = ino;
+	file->clients = clients_of(req);
+	g_mutex_init(&file->lock);
+	return file;
+}
+
 static void open_file_free(OpenFile *file)
 {
 	g_clear_pointer(&file->stream, idict__stream_release);
-	g_clear_pointer(&file->text, g_bytes_unref);
+	if (file->text) {
+		idict__clients_release(file->clients, file->text);
+		idict__text_unref(file->text);
+	}
 	g_clear_pointer(&file->entries, g_ptr_array_unref);
+	idict__clients_unreserve(file->clients, file->entries_charge);
 	g_clear_pointer(&file->pending, pending_write_free);
+	g_mutex_clear(&file->lock);
 	g_free(file);
 }
 
@@ -271,162 +306,6 @@ static void open_file_register(fuse_req_t req, struct fuse_file_info *fi, OpenFi
 		idict__server_file_closed(server_of(req), file);
 		open_file_free(file);
 	}
-}
-
-/* ---- sizes told to clients ----
- *
- * NFS asks a file's size (GETATTR) and reads it (OPEN, READ) in separate
- * requests, and nfs-cat and other libnfs clients read exactly st_size bytes.
- * If the key changed in between, the open's snapshot may be longer than the
- * size the client was told, and it gets a truncated value (measured through
- * nfs-ganesha with the demo at --delay 2: 7% of reads); or shorter, and
- * nfs-cat (libnfs-utils 4.0) then reads at the end forever, waiting for the
- * bytes st_size promised.  The READ's size says which value the client
- * expects.  So each server remembers, per file, the last TOLD_MAX texts
- * whose size a lookup or getattr reported within TOLD_USEC; the first read
- * of an open file, at offset 0 and of another length than its snapshot,
- * swaps the snapshot for the newest remembered text of exactly that length
- * (told_swap()).  The client gets the whole value that was current when it
- * asked the size.  A read whose length happens to equal a recent text's
- * length without being meant so (a prefix, a 4 KiB page) gets that whole, at
- * most TOLD_USEC older value: complete too.  Texts are shared with the
- * store's cache, so
- * remembering one costs memory only once it is superseded; texts over
- * TOLD_TEXT_MAX (the largest FUSE read) are not remembered.
- */
-#define TOLD_MAX 16 /* enough for several clients on a value that changes every ms */
-#define TOLD_USEC G_USEC_PER_SEC
-#define TOLD_TEXT_MAX (1024 * 1024)
-
-typedef struct {
-	IDictServer *server;
-	guint64 ino;
-} ToldKey;
-
-typedef struct {
-	GBytes *text;
-	gint64 when_us; /* monotonic time it was last reported */
-} Told;
-
-/* Protects told, told_swept_us and OpenFile.text until read_started. */
-static GMutex told_lock;
-static GHashTable *told; /* ToldKey* -> GQueue* of Told*, newest first */
-static gint64 told_swept_us;
-
-static guint told_key_hash(gconstpointer p)
-{
-	const ToldKey *key = p;
-	return g_direct_hash(key->server) ^ g_int64_hash(&key->ino);
-}
-
-static gboolean told_key_equal(gconstpointer a, gconstpointer b)
-{
-	const ToldKey *x = a, *y = b;
-	return x->server == y->server && x->ino == y->ino;
-}
-
-static void told_free(Told *entry)
-{
-	g_bytes_unref(entry->text);
-	g_free(entry);
-}
-
-static void told_queue_free(GQueue *queue)
-{
-	g_queue_free_full(queue, (GDestroyNotify)told_free);
-}
-
-/* Remembers that the size of @text (nullable: a directory) was reported
- * for @ino. */
-static void told_record(fuse_req_t req, guint64 ino, GBytes *text)
-{
-	/* ctl/errors differs per user: one user's text is never another's. */
-	if (text == NULL || g_bytes_get_size(text) > TOLD_TEXT_MAX || ino == IDICT__INO_ERRORS)
-		return;
-	gint64 now = g_get_monotonic_time();
-	ToldKey key = { server_of(req), ino };
-	g_mutex_lock(&told_lock);
-	if (told == NULL)
-		told = g_hash_table_new_full(told_key_hash, told_key_equal, g_free,
-					     (GDestroyNotify)told_queue_free);
-	GQueue *queue = g_hash_table_lookup(told, &key);
-	if (queue == NULL) {
-		queue = g_queue_new();
-		g_hash_table_insert(told, g_memdup2(&key, sizeof key), queue);
-	}
-	Told *newest = g_queue_peek_head(queue);
-	if (newest && (newest->text == text || g_bytes_equal(newest->text, text))) {
-		newest->when_us = now;
-	} else {
-		newest = g_new(Told, 1);
-		newest->text = g_bytes_ref(text);
-		newest->when_us = now;
-		g_queue_push_head(queue, newest);
-		if (queue->length > TOLD_MAX)
-			told_free(g_queue_pop_tail(queue));
-	}
-	/* Once every TOLD_USEC, forget what has expired, for every file. */
-	if (now - told_swept_us > TOLD_USEC) {
-		told_swept_us = now;
-		GHashTableIter iter;
-		gpointer value;
-		g_hash_table_iter_init(&iter, told);
-		while (g_hash_table_iter_next(&iter, NULL, &value)) {
-			Told *oldest;
-			while ((oldest = g_queue_peek_tail(value)) != NULL &&
-			       now - oldest->when_us > TOLD_USEC)
-				told_free(g_queue_pop_tail(value));
-			if (g_queue_is_empty(value))
-				g_hash_table_iter_remove(&iter);
-		}
-	}
-	g_mutex_unlock(&told_lock);
-}
-
-/* Called before the first read of @file is answered: if it asks, from
- * offset 0, for another number of bytes than the snapshot holds, and a text
- * of exactly @size bytes was told for the file lately, that text becomes the
- * snapshot.
- * After the first read the snapshot never changes, so one open stays one
- * consistent value. */
-static void told_swap(fuse_req_t req, OpenFile *file, gsize size, off_t off)
-{
-	if (g_atomic_int_get(&file->read_started))
-		return;
-	gint64 now = g_get_monotonic_time();
-	ToldKey key = { server_of(req), file->ino };
-	g_mutex_lock(&told_lock);
-	GQueue *queue = told ? g_hash_table_lookup(told, &key) : NULL;
-	if (queue && !g_atomic_int_get(&file->read_started) && off == 0 &&
-	    size != g_bytes_get_size(file->text)) {
-		for (GList *l = queue->head; l != NULL; l = l->next) {
-			Told *entry = l->data;
-			if (now - entry->when_us > TOLD_USEC)
-				break;
-			if (g_bytes_get_size(entry->text) == size) {
-				g_bytes_unref(file->text);
-				file->text = g_bytes_ref(entry->text);
-				break;
-			}
-		}
-	}
-	g_atomic_int_set(&file->read_started, 1);
-	g_mutex_unlock(&told_lock);
-}
-
-/* Forgets what was told for @server's files. */
-static void told_forget_server(IDictServer *server)
-{
-	g_mutex_lock(&told_lock);
-	if (told) {
-		GHashTableIter iter;
-		gpointer key;
-		g_hash_table_iter_init(&iter, told);
-		while (g_hash_table_iter_next(&iter, &key, NULL))
-			if (((ToldKey *)key)->server == server)
-				g_hash_table_iter_remove(&iter);
-	}
-	g_mutex_unlock(&told_lock);
 }
 
 /* ---- attributes ---- */
@@ -494,16 +373,23 @@ static guint viewer_of(fuse_req_t req)
 	return (guint)ctx->uid;
 }
 
-/* Fills @st for @ino.  For a key, also returns its text if @text_out is
- * given.  Writable files get the server's write mode (0644 by default).
- * Returns: 0 or -errno. */
-static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_out)
+/* Fills @st for @ino.  *@text_out (nullable) is the text whose size @st
+ * reports (transfer full; NULL for directories and `updates`): the
+ * current text of the file, except for snapshot.json when @render is
+ * FALSE (a stat or lookup): its last rendering, or none (size 0).
+ * Writable files get the server's write mode (0644 by default).
+ * Returns: 0 or -errno (-ENOMEM: rendering would pass the cap). */
+static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, gboolean render,
+		    IDictText **text_out)
 {
 	IDict *dict = dict_of(req);
+	IDictClients *clients = clients_of(req);
 	mode_t write_mode = idict__server_write_mode(server_of(req));
+	IDictText *text = NULL;
+	IDictStatus status;
+	int err = 0;
 	if (text_out)
 		*text_out = NULL;
-	IDictStatus status;
 	if (ino == IDICT__INO_CTL) {
 		idict__store_status(dict, &status);
 		fill_stat(req, st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
@@ -519,59 +405,62 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, GBytes **text_
 	}
 	if (ino == IDICT__INO_SNAPSHOT) {
 		idict__store_status(dict, &status);
-		GBytes *text = idict__snapshot_render(dict);
-		fill_stat(req, st, ino, S_IFREG | 0444, g_bytes_get_size(text),
-			  status.last_update_us ? status.last_update_us : status.started_us, 1);
-		if (text_out)
-			*text_out = text;
+		if (render)
+			err = idict__snapshot_open(dict, clients, &text);
 		else
-			g_bytes_unref(text);
-		return 0;
-	}
-	guint64 node;
-	IDictView view = view_of(ino, &node);
-	if (view != IDICT__VIEW_KEYS) {
-		IDictNodeInfo info;
-		int err = view == IDICT__VIEW_HISTORY
-			? idict__store_history_stat(dict, node, &info, text_out)
-			: idict__store_raw_stat(dict, node, &info, text_out);
+			text = idict__snapshot_last(clients);
 		if (err)
 			return err;
-		if (info.is_dir)
-			fill_stat(req, st, ino, S_IFDIR | 0555, 0, info.mtime_us, 2);
-		else
-			fill_stat(req, st, ino, S_IFREG | 0444, info.size, info.mtime_us, 1);
-		return 0;
-	}
-	const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
-	if (ctl) {
+		fill_stat(req, st, ino, S_IFREG | 0444, text ? idict__text_size(text) : 0,
+			  status.last_update_us ? status.last_update_us : status.started_us, 1);
+	} else if (idict__ctl_by_ino(ino)) {
 		/* mtime: the last change of what the file shows, so that tar and
 		 * rsync see a file that changed only when it did.  The read-only
 		 * ones (status, sequence) also change with every update. */
+		const IDictCtlFile *ctl = idict__ctl_by_ino(ino);
 		idict__store_status(dict, &status);
 		gint64 mtime = ctl->mtime ? MAX(ctl->mtime(dict), status.started_us)
 			: ctl->write == NULL ? MAX(status.control_changed_us, status.last_update_us)
 			: status.control_changed_us;
-		GBytes *text = ctl->render(dict, viewer_of(req));
+		text = idict__text_new(ctl->render(dict, viewer_of(req)),
+				       idict__clients_next_version(clients));
 		fill_stat(req, st, ino, S_IFREG | (ctl->write ? write_mode : ctl->mode),
-			  g_bytes_get_size(text), mtime, 1);
-		if (text_out)
-			*text_out = text;
+			  idict__text_size(text), mtime, 1);
+	} else {
+		guint64 node;
+		IDictView view = view_of(ino, &node);
+		IDictNodeInfo info;
+		if (view == IDICT__VIEW_HISTORY)
+			err = idict__store_history_text(dict, node, &info, clients, &text);
+		else if (view == IDICT__VIEW_RAW)
+			err = idict__store_raw_text(dict, node, &info, &text);
 		else
-			g_bytes_unref(text);
-		return 0;
+			err = idict__store_key_text(dict, ino, &info, clients, &text);
+		if (err)
+			return err;
+		if (info.is_dir && view != IDICT__VIEW_KEYS)
+			fill_stat(req, st, ino, S_IFDIR | 0555, 0, info.mtime_us, 2);
+		else if (info.is_dir)
+			fill_stat(req, st, ino, S_IFDIR | 0555, 0, info.mtime_us,
+				  info.nlink + (ino == IDICT__INO_ROOT ? 3 : 0)); /* ctl/, history/, raw/ */
+		else
+			fill_stat(req, st, ino,
+				  S_IFREG | (info.writable && view == IDICT__VIEW_KEYS ? write_mode : 0444),
+				  info.size, info.mtime_us, 1);
 	}
-	IDictNodeInfo info;
-	int err = idict__store_stat(dict, ino, &info, text_out);
-	if (err)
-		return err;
-	if (info.is_dir)
-		fill_stat(req, st, ino, S_IFDIR | 0555, 0, info.mtime_us,
-			  info.nlink + (ino == IDICT__INO_ROOT ? 3 : 0)); /* ctl/, history/, raw/ */
+	if (text_out)
+		*text_out = text;
 	else
-		fill_stat(req, st, ino, S_IFREG | (info.writable ? write_mode : 0444), info.size,
-			  info.mtime_us, 1);
+		idict__text_unref(text);
 	return 0;
+}
+
+/* The current text of file @ino, for a read at offset 0.
+ * Returns: 0 and *@text_out (transfer full, NULL for directories), or -errno. */
+static int current_text(fuse_req_t req, guint64 ino, IDictText **text_out)
+{
+	struct stat st;
+	return stat_ino(req, ino, &st, TRUE, text_out);
 }
 
 static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *ino_out)
@@ -640,22 +529,31 @@ static guint64 generation_of(fuse_req_t req, guint64 ino)
 	return idict__server_ids(server_of(req))->generation;
 }
 
+/* Remembers that the size of @text (consumed; nullable) was reported to
+ * the sender of @req (see clients.c).  ctl/errors shows each user their
+ * own lines: one user's text is never another's. */
+static void promise(fuse_req_t req, guint64 ino, IDictText *text)
+{
+	if (text && ino != IDICT__INO_ERRORS)
+		idict__clients_promise(clients_of(req), ino, fuse_req_ctx(req)->pid, text);
+	idict__text_unref(text);
+}
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	IDict *dict = dict_of(req);
 	struct fuse_entry_param entry;
 	memset(&entry, 0, sizeof entry);
 	guint64 ino = 0;
-	GBytes *text = NULL;
+	IDictText *text = NULL;
 	int err = lookup_ino(dict, parent, name, &ino);
 	if (err == 0)
-		err = stat_ino(req, ino, &entry.attr, &text);
+		err = stat_ino(req, ino, &entry.attr, FALSE, &text);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	told_record(req, ino, text);
-	g_clear_pointer(&text, g_bytes_unref);
+	promise(req, ino, text);
 	entry.ino = ino;
 	entry.generation = generation_of(req, ino);
 	entry.attr_timeout = 0.0;
@@ -667,14 +565,13 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	(void)fi;
 	struct stat st;
-	GBytes *text = NULL;
-	int err = stat_ino(req, ino, &st, &text);
+	IDictText *text = NULL;
+	int err = stat_ino(req, ino, &st, FALSE, &text);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	told_record(req, ino, text);
-	g_clear_pointer(&text, g_bytes_unref);
+	promise(req, ino, text);
 	fuse_reply_attr(req, &st, 0.0);
 }
 
@@ -709,7 +606,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	struct stat st;
-	int err = stat_ino(req, ino, &st, NULL);
+	int err = stat_ino(req, ino, &st, FALSE, NULL);
 	if (err == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
 				   FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 				   FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
@@ -732,6 +629,15 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 /* ---- files ---- */
 
+/* Answers @req with ENOMEM for the cap, and says so in the log. */
+static void refuse_for_cap(fuse_req_t req, const char *what, guint64 ino)
+{
+	char where[96];
+	g_snprintf(where, sizeof where, "%s of inode %" G_GUINT64_FORMAT, what, ino);
+	idict__clients_refused(clients_of(req), where);
+	fuse_reply_err(req, ENOMEM);
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int accmode = fi->flags & O_ACCMODE;
@@ -742,9 +648,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, EACCES);
 			return;
 		}
-		OpenFile *file = g_new0(OpenFile, 1);
-		file->kind = OPEN_STREAM;
-		file->ino = ino;
+		OpenFile *file = open_file_new(req, OPEN_STREAM, ino);
 		file->stream = idict__stream_open(idict__server_streams(server_of(req)));
 		/* Seekable on purpose: head(1) and bash's read builtin read a
 		 * block, then seek back to just after the line they used. */
@@ -753,27 +657,69 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 
+	/* An open for reading takes the current text, for reads at other
+	 * offsets than 0 that come before one at 0 (tail, a seek). */
 	struct stat st;
-	GBytes *text = NULL;
-	int err = stat_ino(req, ino, &st, accmode == O_WRONLY ? NULL : &text);
+	IDictText *text = NULL;
+	int err = stat_ino(req, ino, &st, TRUE, accmode == O_WRONLY ? NULL : &text);
 	if (err == 0 && S_ISDIR(st.st_mode))
 		err = -EISDIR;
 	if (err == 0 && wants_write && !caller_may_write(req, st.st_mode))
 		err = -EACCES;
+	if (err == 0 && text && !idict__clients_hold(clients_of(req), text))
+		err = -ENOMEM;
 	if (err) {
-		if (text)
-			g_bytes_unref(text);
-		fuse_reply_err(req, -err);
+		idict__text_unref(text);
+		if (err == -ENOMEM)
+			refuse_for_cap(req, "an open", ino);
+		else
+			fuse_reply_err(req, -err);
 		return;
 	}
-	OpenFile *file = g_new0(OpenFile, 1);
-	file->kind = OPEN_TEXT;
-	file->ino = ino;
+	OpenFile *file = open_file_new(req, OPEN_TEXT, ino);
 	file->text = text;
 	if (wants_write && ino >= IDICT__INO_FIRST_KEY)
 		file->pending = pending_write_new();
 	fi->direct_io = 1;
 	open_file_register(req, fi, file);
+}
+
+/* For a read at offset 0 of @file: the text it is to serve (transfer full,
+ * held by @file from now on), or NULL with *@err. */
+static IDictText *take_text(fuse_req_t req, OpenFile *file, gsize size, int *err)
+{
+	IDictClients *clients = file->clients;
+	IDictText *text = idict__clients_promised(clients, file->ino, fuse_req_ctx(req)->pid, size);
+	if (text == NULL) {
+		*err = current_text(req, file->ino, &text);
+		if (*err == -ENOENT) {
+			/* The key is gone: a file of it opened before reads on
+			 * in the value it had. */
+			g_mutex_lock(&file->lock);
+			text = idict__text_ref(file->text);
+			g_mutex_unlock(&file->lock);
+			*err = 0;
+		}
+		if (*err)
+			return NULL;
+	}
+	g_mutex_lock(&file->lock);
+	gboolean same = text == file->text;
+	g_mutex_unlock(&file->lock);
+	if (!same) {
+		if (!idict__clients_hold(clients, text)) {
+			idict__text_unref(text);
+			*err = -ENOMEM;
+			return NULL;
+		}
+		g_mutex_lock(&file->lock);
+		IDictText *old = file->text;
+		file->text = idict__text_ref(text);
+		g_mutex_unlock(&file->lock);
+		idict__clients_release(clients, old);
+		idict__text_unref(old);
+	}
+	return text;
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -785,23 +731,42 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		idict__stream_read(file->stream, req, size, off, fi->flags);
 		return;
 	}
-	if (file->text == NULL) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	told_swap(req, file, size, off);
 	/* Our own reference: once the kernel has the reply, the client may
-	 * close the file and release() free file->text while the reply is
+	 * close the file and release() drop file->text while the reply is
 	 * still being written out. */
-	g_autoptr(GBytes) text = g_bytes_ref(file->text);
-	gsize len = 0;
-	const char *data = g_bytes_get_data(text, &len);
-	if (off < 0 || (guint64)off >= len) {
-		fuse_reply_buf(req, NULL, 0);
+	IDictText *text = NULL;
+	g_mutex_lock(&file->lock);
+	gboolean readable = file->text != NULL;
+	if (readable && off != 0)
+		text = idict__text_ref(file->text);
+	g_mutex_unlock(&file->lock);
+	if (!readable) {
+		fuse_reply_err(req, EBADF); /* opened for writing only */
 		return;
 	}
-	gsize n = MIN(size, len - (gsize)off);
-	fuse_reply_buf(req, data + off, n);
+	if (off == 0) {
+		int err = 0;
+		text = take_text(req, file, size, &err);
+		if (text == NULL) {
+			if (err == -ENOMEM)
+				refuse_for_cap(req, "a read", file->ino);
+			else
+				fuse_reply_err(req, -err);
+			return;
+		}
+	}
+	gsize len = 0;
+	const char *data = g_bytes_get_data(text->bytes, &len);
+	/* A read that asks past the end of the text has read it all: sizes
+	 * promised to this thread before, of texts no newer, are spent
+	 * (clients.c).  An exact read of a promised size asks no further. */
+	if (off >= 0 && (guint64)off + size > len)
+		idict__clients_served(file->clients, file->ino, fuse_req_ctx(req)->pid, text);
+	if (off < 0 || (guint64)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, data + off, MIN(size, len - (gsize)off));
+	idict__text_unref(text);
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -885,6 +850,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	IDict *dict = dict_of(req);
 	GPtrArray *entries;
+	gsize charged = 0;
 	int err = 0;
 	guint64 node;
 	IDictView view = view_of(ino, &node);
@@ -897,9 +863,12 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		for (guint i = 0; i < n; i++)
 			g_ptr_array_add(entries, dir_entry_new(files[i].name, files[i].ino, FALSE));
 	} else if (view != IDICT__VIEW_KEYS) {
-		entries = idict__store_list_dir(dict, view, node, &err);
+		entries = idict__store_walk_dir(dict, view, node, clients_of(req), &charged, &err);
 		if (entries == NULL) {
-			fuse_reply_err(req, -err);
+			if (err == -ENOMEM)
+				refuse_for_cap(req, "a listing", ino);
+			else
+				fuse_reply_err(req, -err);
 			return;
 		}
 		for (guint i = 0; i < entries->len; i++) {
@@ -914,9 +883,13 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	} else {
-		entries = idict__store_list_dir(dict, IDICT__VIEW_KEYS, ino, &err);
+		entries = idict__store_walk_dir(dict, IDICT__VIEW_KEYS, ino, clients_of(req), &charged,
+						&err);
 		if (entries == NULL) {
-			fuse_reply_err(req, -err);
+			if (err == -ENOMEM)
+				refuse_for_cap(req, "a listing", ino);
+			else
+				fuse_reply_err(req, -err);
 			return;
 		}
 		IDictNodeInfo parent;
@@ -936,10 +909,9 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			g_ptr_array_insert(entries, 6, dir_entry_new("raw", IDICT__INO_RAW, TRUE));
 		}
 	}
-	OpenFile *file = g_new0(OpenFile, 1);
-	file->kind = OPEN_DIR;
-	file->ino = ino;
+	OpenFile *file = open_file_new(req, OPEN_DIR, ino);
 	file->entries = entries;
+	file->entries_charge = charged;
 	open_file_register(req, fi, file);
 }
 
@@ -1064,14 +1036,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 }
 
-static void fs_destroy(void *userdata)
-{
-	told_forget_server(userdata);
-}
 
 static const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_init,
-	.destroy = fs_destroy,
 	.lookup = fs_lookup,
 	.getattr = fs_getattr,
 	.setattr = fs_setattr,

@@ -3,9 +3,10 @@
  * Layout: names.c (key rules), format.c (value <-> text), store.c (the
  * locked table, control state, callbacks), update_log.c (the ring of update
  * lines, each reader's place in it), ctl.c (control files), refusals.c
- * (ctl/errors: clients' refused writes), fs.c (FUSE operations), updates.c
- * (the `updates` stream file: parked reads, the dispatcher's wakeup),
- * server.c (mount, threads, shutdown).
+ * (ctl/errors: clients' refused writes), fs.c (FUSE operations), clients.c
+ * (texts held for clients, sizes promised, the cap on their memory),
+ * snapshot.c (snapshot.json), updates.c (the `updates` stream file: parked
+ * reads, the dispatcher's wakeup), server.c (mount, threads, shutdown).
  *
  * Threads: the computation's (any thread calling the API); the FUSE
  * workers (server.c, up to 16, started as requests need them), which serve
@@ -22,11 +23,15 @@
  * lock (where)          | protects               | taken by               | under it
  * ----------------------+------------------------+------------------------+------------------------
  * store lock            | the key tree, tables,  | computation (setters,  | computation: its own
- * IDict.lock, recursive | changed keys, removed  | idict_lock(), notify); | O(changed keys); log
- * (store.c)             | names, sequence, times,| workers (lookup, stat, | lock (append). Workers:
- *                       | progress               | list, snapshot, client | lookups, references;
- *                       |                        | writes, status)        | list and snapshot copy
- *                       |                        |                        | O(entries) references
+ * IDict.lock, recursive | changed keys, removed  | idict_lock(), notify:  | O(changed keys); log
+ * (store.c)             | names, sequence, times,| lock_store()); workers | lock (append); while a
+ *                       | progress, cached texts,| (lookup, stat, walks,  | walk is active, an undo
+ *                       | active walks           | client writes, status: | record per first change
+ *                       |                        | lock_for_reader(),     | of a node it has yet to
+ *                       |                        | which lets a waiting   | visit.  Workers:
+ *                       |                        | computation go first)  | lookups, references;
+ *                       |                        |                        | one chunk of a walk
+ *                       |                        |                        | (WALK_CHUNK = 256 nodes)
  * update log lock       | the ring of lines, its | computation (append,   | computation: one line
  * IDictUpdateLog.lock   | counters, waiters,     | under the store lock;  | appended, lines falling
  * (update_log.c)        | each line's holders    | the lone-reader reply);| out freed.  Readers: at
@@ -58,7 +63,28 @@
  * IDictRefusals.lock    | last refused writes,   | writes, ctl/errors),   | (32 users, 8 each):
  * (refusals.c)          | the refusal callback   | idict_free()           | O(1); never the
  *                       |                        |                        | computation
- * told lock (fs.c)      | the NFS size cache     | workers                | O(1) table operations
+ * walk slots            | which of the 4 walks   | workers starting and   | nothing (a condition
+ * IDict.walk_slots_lock | (listings, snapshot)   | ending a walk          | wait for a free slot)
+ * (store.c)             | are in use             |                        |
+ * snapshot render lock  | one capture and render | workers opening        | a walk (the store lock
+ * IDictSnapshotCache.   | of snapshot.json at a  | snapshot.json          | in chunks), the JSON
+ * render_lock           | time                   |                        | rendering; the cache
+ * (snapshot.c)          |                        |                        | and holders locks
+ * snapshot cache lock   | the last rendering of  | workers                | the holders lock
+ * IDictSnapshotCache.   | snapshot.json          |                        |
+ * lock (snapshot.c)     |                        |                        |
+ * promises lock         | sizes promised to      | workers (lookup,       | O(promises of one
+ * IDictClients.         | requesters, texts read | getattr, reads at      | inode, at most 32);
+ * promise_lock          | to their end           | offset 0 and past the  | /proc reads when a
+ * (clients.c)           |                        | end)                   | length matches; once a
+ *                       |                        |                        | second, expiring all;
+ *                       |                        |                        | the holders lock
+ * holders lock          | every held text's      | workers (open, reads,  | nothing else (the cap's
+ * IDictClients.         | holders count          | promises, close)       | counter is atomic; the
+ * hold_lock (clients.c) |                        |                        | computation adds to it
+ *                       |                        |                        | for undo records)
+ * open file lock        | the text an open file  | workers (reads)        | the holders lock
+ * OpenFile.lock (fs.c)  | reads from             |                        |
  * fuse_message_lock     | libfuse's messages     | serve, libfuse's log   | nothing else
  * signals_lock          | the dictionary the     | signal thread,         | idict_terminate()
  * (signals.c)           | signal thread may end  | idict_free()           | (control lock)
@@ -66,7 +92,9 @@
  * Order, outermost first: store lock -> update log lock; streams lock ->
  * update log lock; streams lock -> libfuse's session lock
  * (fuse_req_interrupted()); libfuse's request lock -> streams lock (an
- * interrupt callback); signals_lock -> control lock.  Every other lock is a
+ * interrupt callback); signals_lock -> control lock; snapshot render lock
+ * -> store lock -> (atomics); snapshot render lock, snapshot cache lock,
+ * promises lock, open file lock -> holders lock.  Every other lock is a
  * leaf: nothing is locked under it.  The update log lock is always
  * innermost of ours.  The computation's thread takes, in idict_notify_update():
  * the store lock, the log lock under it, the control lock, the callbacks
@@ -134,6 +162,9 @@ gboolean idict__names_reserved(const char *name, gsize len);
 gsize idict__format_double(char buf[IDICT__DOUBLE_BUF], double value);
 /* Returns: (transfer full): the text of @value, newline-terminated. */
 GBytes *idict__format_render(GVariant *value);
+/* About how long idict__format_render(@value) is, without rendering it: an
+ * upper bound for numbers, arrays and matrices of them and strings. */
+gsize idict__format_size_estimate(GVariant *value);
 /* Parses @len bytes of @text (not NUL-terminated, may contain NULs, which
  * are refused) as a value of @type.
  * Returns: (transfer full) (nullable): a non-floating value, or NULL with
@@ -176,6 +207,58 @@ void idict__text_scan_init(IDictTextScan *scan, GVariant *current);
  * new bytes (and the token they finish).
  * Returns: the state, with IDICT_ERROR_INVALID_VALUE for INVALID. */
 IDictTextState idict__text_scan(IDictTextScan *scan, const char *text, gsize len, GError **error);
+
+/* ---- clients.c ----
+ * What the server holds for its clients (see clients.c). */
+typedef struct _IDictClients IDictClients;
+typedef struct _IDictSnapshotCache IDictSnapshotCache;
+
+/* A text a client reads: immutable, reference-counted (g_atomic_rc_box),
+ * counted against the cap once while held (idict__clients_hold()).  One
+ * dictionary's: never shared with another (their servers count apart). */
+typedef struct {
+	GBytes *bytes;
+	/* What it renders: the key's value generation, snapshot.json's
+	 * sequence number...; grows with every change of the file. */
+	guint64 version;
+	gint holders; /* protected by the holding IDictClients' hold_lock */
+} IDictText;
+
+/* Takes @bytes.  Returns: (transfer full). */
+IDictText *idict__text_new(GBytes *bytes, guint64 version);
+IDictText *idict__text_ref(IDictText *text);
+void idict__text_unref(IDictText *text); /* NULL-safe */
+gsize idict__text_size(const IDictText *text);
+
+/* @cap: bytes.  Returns: (transfer full): free with idict__clients_free(). */
+IDictClients *idict__clients_new(guint64 cap);
+void idict__clients_free(IDictClients *clients);
+guint64 idict__clients_cap(IDictClients *clients);
+guint64 idict__clients_used(IDictClients *clients);
+/* Counts @bytes against the cap, atomically; any thread, no lock.  A NULL
+ * @clients counts nothing.  Returns: FALSE (nothing counted) if the cap
+ * would be passed. */
+gboolean idict__clients_reserve(IDictClients *clients, gsize bytes);
+void idict__clients_unreserve(IDictClients *clients, gsize bytes);
+/* Adds a holder to @text, counting it against the cap if it is the first.
+ * Returns: FALSE (not held) if the cap would be passed. */
+gboolean idict__clients_hold(IDictClients *clients, IDictText *text);
+/* Removes a holder (NULL-safe). */
+void idict__clients_release(IDictClients *clients, IDictText *text);
+/* Logs, at most every 10 s, that @what was refused for the cap. */
+void idict__clients_refused(IDictClients *clients, const char *what);
+/* Returns: a new version for a text rendered anew each time (control files). */
+guint64 idict__clients_next_version(IDictClients *clients);
+IDictSnapshotCache *idict__clients_snapshot(IDictClients *clients);
+/* Remembers that a lookup or getattr from thread @tid reported the size of
+ * @text (nullable: a directory) for inode @ino. */
+void idict__clients_promise(IDictClients *clients, guint64 ino, pid_t tid, IDictText *text);
+/* Returns: (transfer full) (nullable): the text promised to the requester
+ * of thread @tid for a read at offset 0 of exactly @size bytes of @ino. */
+IDictText *idict__clients_promised(IDictClients *clients, guint64 ino, pid_t tid, gsize size);
+/* Records that thread @tid read @text of @ino to its end (a read that
+ * asked past it): what was promised to it before, no newer, is spent. */
+void idict__clients_served(IDictClients *clients, guint64 ino, pid_t tid, const IDictText *text);
 
 /* ---- store.c ---- */
 /* Takes a reference to @self, dropped with idict_free(): a server holds one
@@ -300,7 +383,50 @@ GBytes *idict__refusals_render(IDict *dict, guint viewer);
 /* Returns: the g_get_real_time() of the last refusal, 0 if none. */
 gint64 idict__refusals_last_time(IDict *dict);
 
+/* What readers get, their memory counted with @clients (nullable), the
+ * store lock held for O(1) steps only (see "walks" in store.c):
+ * idict__store_key_text(): as idict__store_stat(), the text of key @ino's
+ * current value (transfer full, version = value generation), rendered once
+ * per generation and cached; -ENOMEM if the render would pass the cap.
+ * idict__store_history_text(), idict__store_raw_text(): the same for the
+ * file of @ino in history/ (rendered once per change of the history) and
+ * raw/ (the array's own bytes).
+ * idict__store_walk_dir(): the entries of directory @ino that @view shows,
+ * sorted by name, as idict__store_list_dir(), all from one moment; -ENOMEM
+ * if the listing or the walk's undo records would pass the cap.
+ * *@charged: what the listing holds against the cap, for
+ * idict__clients_unreserve() when it is freed.
+ * idict__store_walk_snapshot(): every key as a{s(vb)} sorted by key, as
+ * idict__store_snapshot(), all from one moment, with the sequence number
+ * of that moment; NULL with -ENOMEM in *@err.  *@charged as above. */
+int idict__store_key_text(IDict *self, guint64 ino, IDictNodeInfo *info, IDictClients *clients,
+			  IDictText **text_out);
+int idict__store_history_text(IDict *self, guint64 ino, IDictNodeInfo *info,
+			      IDictClients *clients, IDictText **text_out);
+int idict__store_raw_text(IDict *self, guint64 ino, IDictNodeInfo *info, IDictText **data_out);
+GPtrArray *idict__store_walk_dir(IDict *self, IDictView view, guint64 ino, IDictClients *clients,
+				 gsize *charged, int *err);
+GVariant *idict__store_walk_snapshot(IDict *self, IDictClients *clients, guint64 *sequence_out,
+				     gsize *charged, int *err);
+/* For tests: calls @hook (in the walking thread, without locks) between
+ * two chunks of every walk of @self; NULL clears it. */
+void idict__store_set_walk_hook(IDict *self, void (*hook)(IDict *, gpointer), gpointer data);
+/* For tests: the undo records made for walks so far. */
+guint64 idict__store_undo_records(IDict *self);
+
 /* ---- snapshot.c ---- */
+/* For tests: renderings of snapshot.json so far, in the process. */
+guint idict__snapshot_renders(void);
+IDictSnapshotCache *idict__snapshot_cache_new(void);
+void idict__snapshot_cache_free(IDictSnapshotCache *cache, IDictClients *clients);
+/* The text of snapshot.json for an open: the cached rendering if it is of
+ * the current sequence number, else a new one (which then is cached), its
+ * keys taken by a walk.  Returns: 0 and *@text_out (transfer full), or
+ * -ENOMEM. */
+int idict__snapshot_open(IDict *dict, IDictClients *clients, IDictText **text_out);
+/* Returns: (transfer full) (nullable): the last rendering, without
+ * rendering anything (its length is snapshot.json's st_size). */
+IDictText *idict__snapshot_last(IDictClients *clients);
 /* Returns: (transfer full): snapshot.json's text. */
 GBytes *idict__snapshot_render(IDict *dict);
 /* The JSON writer: the text of snapshot.json for @entries (a{s(vb)}, as
@@ -492,6 +618,8 @@ typedef struct {
 const IDictServerIds *idict__server_ids(IDictServer *server);
 /* The permission bits of writable keys and control files (option write_mode). */
 mode_t idict__server_write_mode(IDictServer *server);
+/* What the server holds for its clients (option client_memory). */
+IDictClients *idict__server_clients(IDictServer *server);
 IDictStreams *idict__server_streams(IDictServer *server);
 /* Tracks open files, so that wait-then-close knows when clients are gone,
  * and frees with idict__fs_free_open_file() those still open when the

@@ -54,6 +54,9 @@
 #define MAX_WORKERS 16
 /* The serving threads' nice value above the computation's, by default. */
 #define DEFAULT_SERVER_NICE 10
+/* What clients may hold in all (option client_memory=), by default. */
+#define DEFAULT_CLIENT_MEMORY (G_GUINT64_CONSTANT(256) << 20)
+#define MIN_CLIENT_MEMORY (G_GUINT64_CONSTANT(64) << 10)
 
 typedef struct _Worker Worker;
 
@@ -64,6 +67,7 @@ struct _IDictServer {
 	mode_t write_mode;
 	int nice; /* added to the serving threads' nice value (option server_nice) */
 	int base_nice; /* that of the thread that called idict_serve() */
+	IDictClients *clients; /* what clients hold, and its cap (option client_memory) */
 	IDictServerIds ids;
 	IDictStreams *streams;
 	GThread *dispatcher;
@@ -90,6 +94,11 @@ IDict *idict__server_dict(IDictServer *server)
 const IDictServerIds *idict__server_ids(IDictServer *server)
 {
 	return &server->ids;
+}
+
+IDictClients *idict__server_clients(IDictServer *server)
+{
+	return server->clients;
 }
 
 mode_t idict__server_write_mode(IDictServer *server)
@@ -430,6 +439,8 @@ static void server_free(IDictServer *server)
 	idict__streams_unref(server->streams);
 	if (server->session)
 		fuse_session_destroy(server->session);
+	/* After the open files, which it counts. */
+	idict__clients_free(server->clients);
 	g_mutex_clear(&server->lock);
 	g_mutex_clear(&server->pool_lock);
 	g_cond_clear(&server->clients_cond);
@@ -512,6 +523,7 @@ static void socket_below_fuse(GHashTable *before, int reserved, int fuse_fd)
 typedef struct {
 	char *write_mode;  /* write_mode=OCTAL; malloc()ed by fuse_opt_parse() */
 	char *server_nice; /* server_nice=N; likewise */
+	char *client_memory; /* client_memory=SIZE; likewise */
 	int no_auto_unmount;
 	int allow_other;
 	int default_permissions;
@@ -522,6 +534,7 @@ enum { KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS };
 static const struct fuse_opt serve_options[] = {
 	{ "write_mode=%s", offsetof(ServeOptions, write_mode), 0 },
 	{ "server_nice=%s", offsetof(ServeOptions, server_nice), 0 },
+	{ "client_memory=%s", offsetof(ServeOptions, client_memory), 0 },
 	{ "no_auto_unmount", offsetof(ServeOptions, no_auto_unmount), 1 },
 	FUSE_OPT_KEY("auto_unmount", FUSE_OPT_KEY_DISCARD), /* the default */
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -540,6 +553,31 @@ static int keep_fuse_option(void *data, const char *arg, int key, struct fuse_ar
 	else if (key == KEY_DEFAULT_PERMISSIONS)
 		opts->default_permissions = 1;
 	return 1;
+}
+
+/* Parses a size in bytes, with an optional binary suffix: 4096, 512K, 256M,
+ * 2G, 1T (upper or lower case).  Returns: FALSE if @text is not one. */
+static gboolean parse_size(const char *text, guint64 *out)
+{
+	static const char suffixes[] = "KMGT";
+	char *end = NULL;
+	if (!g_ascii_isdigit(*text))
+		return FALSE;
+	errno = 0;
+	guint64 n = g_ascii_strtoull(text, &end, 10);
+	if (errno != 0)
+		return FALSE;
+	guint shift = 0;
+	if (*end != '\0') {
+		const char *at = strchr(suffixes, g_ascii_toupper(*end));
+		if (at == NULL || end[1] != '\0')
+			return FALSE;
+		shift = 10 * (guint)(at - suffixes + 1);
+	}
+	if (n > (G_MAXUINT64 >> shift))
+		return FALSE;
+	*out = n << shift;
+	return TRUE;
 }
 
 /* Fails for option @name=@value, which should have been @wanted.
@@ -565,7 +603,7 @@ static gboolean parse_options(IDictServer *server, const char *options, struct f
 		fuse_opt_add_arg(args, options);
 	}
 	gboolean ok = fuse_opt_parse(args, &opts, serve_options, keep_fuse_option) == 0;
-	guint64 mode = 0644, nice = DEFAULT_SERVER_NICE;
+	guint64 mode = 0644, nice = DEFAULT_SERVER_NICE, client_memory = DEFAULT_CLIENT_MEMORY;
 	if (!ok) {
 		g_autofree char *why = take_fuse_messages();
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT, "bad mount options \"%s\": %s",
@@ -579,12 +617,20 @@ static gboolean parse_options(IDictServer *server, const char *options, struct f
 		 !g_ascii_string_to_unsigned(opts.server_nice, 10, 0, 19, &nice, NULL))
 		ok = refuse_option("server_nice", opts.server_nice,
 				   "a number from 0 (the computation's priority) to 19", error);
+	else if (opts.client_memory &&
+		 (!parse_size(opts.client_memory, &client_memory) ||
+		  client_memory < MIN_CLIENT_MEMORY))
+		ok = refuse_option("client_memory", opts.client_memory,
+				   "a size of at least 64K, in bytes or with a suffix K, M, G or T "
+				   "(e.g. 256M)", error);
 	free(opts.write_mode);
 	free(opts.server_nice);
+	free(opts.client_memory);
 	if (!ok)
 		return FALSE;
 	server->write_mode = (mode_t)mode;
 	server->nice = (int)nice;
+	server->clients = idict__clients_new(client_memory);
 	*auto_unmount = !opts.no_auto_unmount;
 	/* First, so that the caller's fsname or subtype, if any, wins. */
 	fuse_opt_insert_arg(args, 1, "-ofsname=idict,subtype=idict");

@@ -1,9 +1,19 @@
 /* snapshot.c - snapshot.json: every key from one moment, as JSON.
  *
  * A client that reads several keys one file at a time may see them from
- * different updates; this file holds them all from a single moment (under
- * the store lock), with the sequence number, so that `jq` or a script gets
- * a consistent picture.
+ * different updates; this file holds them all from a single moment (a walk
+ * of the store, see store.c), with the sequence number, so that `jq` or a
+ * script gets a consistent picture.
+ *
+ * Rendering the whole dictionary costs time and memory in proportion to
+ * it, so it happens only at open, at most once per update: the last
+ * rendering is kept (held against the clients' cap) and every open while
+ * the sequence number has not moved shares it.  A stat or lookup renders
+ * nothing: st_size is the length of the last rendering (0 before the
+ * first), exact for a reader that opens the file before asking its size
+ * (cat, Python, jq), and promised to a reader that asked it first (an NFS
+ * client reading exactly st_size bytes gets that rendering whole, see
+ * clients.c).
  *
  * The text is always valid JSON (RFC 8259), written here rather than by
  * json-glib, whose generator prints doubles as "%.17g" followed by ".0"
@@ -20,6 +30,7 @@
  */
 #include "idict-private.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -218,8 +229,16 @@ static void append_value(GString *out, GVariant *value)
 	g_string_append_c(out, ']');
 }
 
+static gint renders; /* atomic: renderings made, for tests */
+
+guint idict__snapshot_renders(void)
+{
+	return (guint)g_atomic_int_get(&renders);
+}
+
 GBytes *idict__snapshot_text(GVariant *entries, guint64 sequence, const char *state)
 {
+	g_atomic_int_inc(&renders);
 	GString *out = g_string_sized_new(256);
 	g_string_append_printf(out, "{\"sequence\":%" G_GUINT64_FORMAT ",\"state\":", sequence);
 	append_string(out, state, strlen(state));
@@ -252,4 +271,110 @@ GBytes *idict__snapshot_render(IDict *dict)
 	IDictStatus status;
 	idict__store_status(dict, &status);
 	return idict__snapshot_text(entries, sequence, status.state);
+}
+
+/* ---- the last rendering, shared by opens ---- */
+
+struct _IDictSnapshotCache {
+	/* Held by serving threads for a whole capture and rendering, so that
+	 * opens that come meanwhile wait for it and share it. */
+	GMutex render_lock;
+	/* Protects text. */
+	GMutex lock;
+	IDictText *text; /* the last rendering, held; version: its sequence number */
+};
+
+IDictSnapshotCache *idict__snapshot_cache_new(void)
+{
+	IDictSnapshotCache *cache = g_new0(IDictSnapshotCache, 1);
+	g_mutex_init(&cache->render_lock);
+	g_mutex_init(&cache->lock);
+	return cache;
+}
+
+void idict__snapshot_cache_free(IDictSnapshotCache *cache, IDictClients *clients)
+{
+	if (cache == NULL)
+		return;
+	if (cache->text) {
+		idict__clients_release(clients, cache->text);
+		idict__text_unref(cache->text);
+	}
+	g_mutex_clear(&cache->render_lock);
+	g_mutex_clear(&cache->lock);
+	g_free(cache);
+}
+
+IDictText *idict__snapshot_last(IDictClients *clients)
+{
+	IDictSnapshotCache *cache = idict__clients_snapshot(clients);
+	g_mutex_lock(&cache->lock);
+	IDictText *text = cache->text ? idict__text_ref(cache->text) : NULL;
+	g_mutex_unlock(&cache->lock);
+	return text;
+}
+
+/* Returns: (transfer full) (nullable): the last rendering if it is of
+ * update @sequence. */
+static IDictText *cached(IDictSnapshotCache *cache, guint64 sequence)
+{
+	g_mutex_lock(&cache->lock);
+	IDictText *text = cache->text && cache->text->version == sequence
+		? idict__text_ref(cache->text) : NULL;
+	g_mutex_unlock(&cache->lock);
+	return text;
+}
+
+int idict__snapshot_open(IDict *dict, IDictClients *clients, IDictText **text_out)
+{
+	IDictSnapshotCache *cache = idict__clients_snapshot(clients);
+	*text_out = cached(cache, idict_sequence(dict));
+	if (*text_out)
+		return 0;
+	g_mutex_lock(&cache->render_lock);
+	/* Another open may have rendered it while this one waited. */
+	*text_out = cached(cache, idict_sequence(dict));
+	if (*text_out) {
+		g_mutex_unlock(&cache->render_lock);
+		return 0;
+	}
+	int err = 0;
+	IDictStatus status;
+	idict__store_status(dict, &status);
+	guint64 sequence = 0;
+	gsize charged = 0;
+	GVariant *entries = idict__store_walk_snapshot(dict, clients, &sequence, &charged, &err);
+	if (entries == NULL) {
+		g_mutex_unlock(&cache->render_lock);
+		return err;
+	}
+	/* JSON takes about three times the doubles' eight bytes: room for
+	 * that first, so that a render never takes the memory past the cap. */
+	gsize estimate = 4 * charged;
+	if (!idict__clients_reserve(clients, estimate)) {
+		g_variant_unref(entries);
+		idict__clients_unreserve(clients, charged);
+		g_mutex_unlock(&cache->render_lock);
+		return -ENOMEM;
+	}
+	IDictText *text =
+		idict__text_new(idict__snapshot_text(entries, sequence, status.state), sequence);
+	g_variant_unref(entries);
+	idict__clients_unreserve(clients, estimate + charged);
+	if (!idict__clients_hold(clients, text)) {
+		idict__text_unref(text);
+		g_mutex_unlock(&cache->render_lock);
+		return -ENOMEM;
+	}
+	g_mutex_lock(&cache->lock);
+	IDictText *old = cache->text;
+	cache->text = idict__text_ref(text);
+	g_mutex_unlock(&cache->lock);
+	g_mutex_unlock(&cache->render_lock);
+	if (old) {
+		idict__clients_release(clients, old);
+		idict__text_unref(old);
+	}
+	*text_out = text;
+	return 0;
 }

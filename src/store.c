@@ -5,7 +5,9 @@
  * Values are immutable GVariants: readers take a reference under the lock
  * and do their work (rendering text, replying to the kernel) after
  * releasing it, so the computation never waits for a client for longer than
- * a hash lookup.
+ * a hash lookup.  What a reader needs of many nodes at once (a directory
+ * listing, snapshot.json, a long history) it takes in chunks of bounded
+ * size, one lock hold each: see "walks" below.
  */
 #include "idict-private.h"
 
@@ -48,14 +50,52 @@ typedef struct {
 	Value value; /* a scalar: owns nothing */
 } HistoryEntry;
 
+/* A ring: the entry pushed k-th (from 0) is at entries[k % depth], and is
+ * there while k >= pushed - depth. */
 typedef struct {
-	guint depth;  /* capacity */
-	guint head;   /* oldest entry */
-	guint count;
+	guint64 id;       /* unique in the dictionary: a reader finds its ring again */
+	guint64 pushed;   /* entries pushed in all */
+	guint64 version;  /* grows at every push and resize: the text's version */
+	IDictText *text;  /* rendering for clients, cached; nullable, may be stale */
+	guint depth;      /* capacity */
 	HistoryEntry entries[];
 } History;
 
 #define RATE_WINDOW 64 /* updates per second: over the last this many updates */
+#define N_WALK_SLOTS 4     /* walks at once; more wait for a slot */
+#define WALK_CHUNK 256     /* nodes a walk visits per hold of the store lock */
+#define HISTORY_CHUNK 4096 /* history entries copied per hold of the store lock */
+
+typedef enum {
+	WALK_KEYS,    /* every key, by key: snapshot.json */
+	WALK_LISTING, /* the children of one directory, by name */
+} WalkKind;
+
+/* What a walk needs of a node it has not visited yet, as it was when the
+ * walk began (see "walks" below). */
+typedef struct {
+	guint64 ino;
+	char *name;     /* the key (WALK_KEYS) or the name in its directory */
+	Value value;    /* WALK_KEYS: the value then; owned */
+	gsize charge;   /* reserved against the cap */
+	guint is_dir : 1;
+	guint writable : 1;
+	guint visible : 1; /* WALK_LISTING: shown in the walk's view then */
+	guint emitted : 1; /* the walk has used it */
+} UndoRecord;
+
+typedef struct {
+	gboolean active;        /* store lock: the computation records for it */
+	WalkKind kind;
+	IDictView view;         /* WALK_LISTING */
+	guint64 dir_ino;        /* WALK_LISTING */
+	guint64 end_ino;        /* nodes from this number on were created after it began */
+	gboolean started;       /* last holds the last node visited */
+	char last[IDICT_KEY_MAX + 1];
+	GHashTable *records;    /* guint64* ino -> UndoRecord*, or NULL */
+	IDictClients *clients;  /* nullable: where records are counted */
+	gboolean over_cap;      /* a record did not fit: the walk fails */
+} Walk;
 
 typedef struct _Node Node;
 struct _Node {
@@ -63,7 +103,8 @@ struct _Node {
 	Node *parent;
 	GTree *children;    /* directories only: name -> Node* */
 	Value value;        /* keys only */
-	GBytes *text;       /* rendering of value, cached; NULL until needed */
+	IDictText *text;    /* rendering of value, cached; NULL until needed */
+	IDictText *raw;     /* raw/: the array's data, cached; NULL until needed */
 	CheckRec *check;    /* nullable */
 	History *history;   /* keys only, nullable: idict_set_history() */
 	guint64 generation; /* bumped at every change of value */
@@ -97,8 +138,10 @@ struct _IDict {
 	gatomicrefcount ref_count;
 	/* The store lock: recursive so that the computation can hold it across
 	 * several setters (idict_lock()).  Protects the tree, the tables,
-	 * changed keys and removed names, sequence, last_update_us and next_ino. */
+	 * changed keys and removed names, sequence, last_update_us and next_ino.
+	 * Taken with lock_store() or lock_for_reader(), see there. */
 	GRecMutex lock;
+	gint lock_waiters; /* atomic: the computation's calls waiting for it */
 	Node *root;
 	GHashTable *keys;    /* node->key -> Node*, keys only */
 	GHashTable *inodes;  /* set of Node*, hashed by their first member, ino */
@@ -116,6 +159,17 @@ struct _IDict {
 	gint64 last_update_us;
 	IDictUpdateLog *log;
 	IDictRefusals *refusals; /* clients' refused writes; its own lock */
+	GTree *by_key;       /* node->key -> Node*, keys only: walks of every key */
+	guint64 next_history_id;
+	/* Walks under way (store lock); a slot is taken under walk_slots_lock. */
+	Walk walks[N_WALK_SLOTS];
+	guint n_walks;       /* active ones: 0 makes a set skip them at once */
+	GMutex walk_slots_lock;
+	GCond walk_slot_freed;
+	gboolean walk_slot_taken[N_WALK_SLOTS];
+	guint64 undo_records_made;            /* store lock; for tests */
+	void (*walk_hook)(IDict *, gpointer); /* for tests: between chunks */
+	gpointer walk_hook_data;
 	gint64 update_times[RATE_WINDOW]; /* ring of the last updates' times */
 	char *progress_key;               /* nullable: idict_set_progress_target() */
 	double progress_target;
@@ -157,6 +211,41 @@ static void restore_kept_history_locked(IDict *self, Node *node);
 static void forget_client_write_locked(IDict *self, Node *node, Value *held_out);
 static void drop_client_write_locked(IDict *self, Node *node);
 static const Value *computation_value_locked(IDict *self, const Node *node);
+
+/* ---- the store lock ----
+ *
+ * A mutex may be taken again by the thread that just released it before a
+ * waiter that release woke gets to run (glibc's mutexes let the running
+ * thread barge in): a reader walking chunk after chunk could keep the
+ * computation waiting for the whole walk, and busy readers (four `ls -l`
+ * loops) for longer.  So the computation's calls announce themselves when
+ * they have to wait (lock_store(): a trylock first, so that the
+ * uncontended path costs what it did), and readers step aside for an
+ * announced waiter before they take the lock (lock_for_reader()).  This
+ * orders who goes first and nothing else: no result depends on it.
+ */
+
+static void lock_store(IDict *self)
+{
+	if (G_LIKELY(g_rec_mutex_trylock(&self->lock)))
+		return;
+	g_atomic_int_inc(&self->lock_waiters);
+	g_rec_mutex_lock(&self->lock);
+	g_atomic_int_add(&self->lock_waiters, -1);
+}
+
+static void lock_for_reader(IDict *self)
+{
+	/* Bounded: a waiter takes the lock as soon as it runs; one that waits
+	 * for the computation's own long idict_lock() section is let be. */
+	for (guint i = 0; i < 200 && g_atomic_int_get(&self->lock_waiters) > 0; i++) {
+		if (i < 20)
+			g_thread_yield();
+		else
+			g_usleep(20);
+	}
+	g_rec_mutex_lock(&self->lock);
+}
 
 /* ---- nodes ---- */
 
@@ -246,6 +335,23 @@ static void value_clear(Value *value)
 	value->as.boxed = NULL;
 }
 
+static Value value_copy(const Value *value);
+
+/* What a change of value leaves to free once the store lock is released:
+ * the old value and the texts of it, which may be large. */
+typedef struct {
+	Value value;
+	IDictText *text;
+	IDictText *raw;
+} Garbage;
+
+static void garbage_free(Garbage *garbage)
+{
+	value_clear(&garbage->value);
+	idict__text_unref(garbage->text);
+	idict__text_unref(garbage->raw);
+}
+
 /* ---- nodes ---- */
 
 static guint node_ino_hash(gconstpointer node)
@@ -302,11 +408,38 @@ static void count_raw_locked(Node *node, int delta)
 		up->n_raw += (guint)delta;
 }
 
+typedef enum {
+	NOTE_VALUE,    /* its value is about to change */
+	NOTE_WRITABLE, /* its writable flag */
+	NOTE_HISTORY,  /* whether history/ shows it */
+	NOTE_RAW,      /* whether raw/ shows it */
+	NOTE_REMOVE,   /* it is about to be removed */
+} NoteKind;
+
+static void walks_note_locked(IDict *self, Node *node, NoteKind what);
+
+/* Notes @what for @node and each directory above it.  Store lock held. */
+static void walks_note_chain_locked(IDict *self, Node *node, NoteKind what)
+{
+	for (; node != NULL; node = node->parent)
+		walks_note_locked(self, node, what);
+}
+
 /* Unlinks @node, which must have no children, from the tree and tables.
  * Store lock held. */
 static void node_unlink(IDict *self, Node *node)
 {
+	if (G_UNLIKELY(self->n_walks > 0)) {
+		walks_note_locked(self, node, NOTE_REMOVE);
+		/* Its directories may leave history/ or raw/ with it. */
+		if (node->history)
+			walks_note_chain_locked(self, node->parent, NOTE_HISTORY);
+		if (is_raw_array(node))
+			walks_note_chain_locked(self, node->parent, NOTE_RAW);
+	}
 	g_hash_table_remove(self->inodes, node);
+	if (node->children == NULL && node->parent != NULL)
+		g_tree_remove(self->by_key, node->key);
 	if (G_UNLIKELY(node->client_written))
 		drop_client_write_locked(self, node);
 	if (node->history)
@@ -327,6 +460,8 @@ static void node_unlink(IDict *self, Node *node)
  * value and run the destroy function of the user's check. */
 static void history_free(History *history)
 {
+	if (history)
+		idict__text_unref(history->text);
 	g_free(history); /* its entries are scalars */
 }
 
@@ -336,7 +471,8 @@ static void node_destroy(Node *node)
 	if (node->children)
 		g_tree_destroy(node->children);
 	value_clear(&node->value);
-	g_clear_pointer(&node->text, g_bytes_unref);
+	g_clear_pointer(&node->text, idict__text_unref);
+	g_clear_pointer(&node->raw, idict__text_unref);
 	check_rec_release(node->check);
 	g_free(node);
 }
@@ -393,6 +529,227 @@ static void unmark_changed_locked(IDict *self, Node *node)
 	node->changed = FALSE;
 }
 
+/* ---- walks ----
+ *
+ * A reader that needs many nodes at once (a directory listing, every key
+ * for snapshot.json) must see them all as they were at one moment, yet
+ * never hold the store lock for long: the computation waits for it.  So it
+ * walks: WALK_CHUNK nodes per hold of the lock, in the order of an ordered
+ * tree (a directory's children by name, or every key by key in by_key),
+ * resuming after the last name it visited (g_tree_upper_bound), which
+ * survives removals and insertions between chunks.  Nodes created after
+ * the walk began have inode numbers from end_ino on (numbers are never
+ * reused and only grow) and are skipped.  A node changed or removed after
+ * the walk began, before the walk gets to it, would show its new state; so
+ * while a walk is active, the first change or removal of each node it has
+ * not visited yet leaves an undo record of the node as it was
+ * (walks_note_locked()): for the computation, O(1) per first change (a
+ * hash lookup, a copy of the name, a reference to the old value), counted
+ * against the clients' cap.  A walk whose record would pass the cap ends
+ * with ENOMEM.  The walk uses the record in place of the node when it gets
+ * there, and at the end adds the records of nodes removed before it got
+ * there.  Without active walks a set tests n_walks and nothing more.  At
+ * most N_WALK_SLOTS walks run at once, so a change checks at most that many;
+ * more walkers wait for a slot (on walk_slots_lock, never the store lock).
+ * Walks are short (100,000 names: 400 chunks of about 15 us each).
+ *
+ * Simpler designs considered: everything copied in one hold of the lock
+ * (what this replaces: 100,000 keys held the computation for 50 ms per
+ * `ls`, more per snapshot.json); copy-on-write of the tree (every set
+ * would copy or version its node for readers it cannot know of); a version
+ * chain per node (every set allocates).  Undo records cost only while a
+ * walk is active, and only for nodes it has yet to visit.
+ */
+
+static gboolean visible_locked(IDict *self, const Node *node, IDictView view);
+
+static void undo_record_free(UndoRecord *record, IDictClients *clients)
+{
+	idict__clients_unreserve(clients, record->charge);
+	value_clear(&record->value);
+	g_free(record->name);
+	g_free(record);
+}
+
+/* Whether @walk must record @node before the change @what.  Lock held. */
+static gboolean walk_wants_locked(const Walk *walk, const Node *node, NoteKind what)
+{
+	if (node->ino >= walk->end_ino)
+		return FALSE; /* created after the walk began */
+	if (walk->kind == WALK_KEYS) {
+		if (node->children || node->parent == NULL || what == NOTE_HISTORY ||
+		    what == NOTE_RAW)
+			return FALSE;
+		return !walk->started || strcmp(node->key, walk->last) > 0;
+	}
+	if (node->parent == NULL || node->parent->ino != walk->dir_ino)
+		return FALSE;
+	switch (what) {
+	case NOTE_RAW: /* what raw/ shows (arrays of doubles, and their directories) */
+		if (walk->view != IDICT__VIEW_RAW)
+			return FALSE;
+		break;
+	case NOTE_HISTORY:
+		if (walk->view != IDICT__VIEW_HISTORY)
+			return FALSE;
+		break;
+	case NOTE_VALUE:
+	case NOTE_WRITABLE:
+		return FALSE; /* a listing shows names only */
+	case NOTE_REMOVE:
+	default:
+		break;
+	}
+	return !walk->started || strcmp(NODE_NAME(node), walk->last) > 0;
+}
+
+/* Called before a change @what of @node: leaves an undo record for each
+ * active walk that has yet to visit @node and has none of it yet.  Store
+ * lock held.  O(N_WALK_SLOTS). */
+static void walks_note_locked(IDict *self, Node *node, NoteKind what)
+{
+	for (guint i = 0; i < N_WALK_SLOTS; i++) {
+		Walk *walk = &self->walks[i];
+		if (!walk->active || walk->over_cap ||
+		    !walk_wants_locked(walk, node, what) ||
+		    (walk->records && g_hash_table_contains(walk->records, &node->ino)))
+			continue;
+		UndoRecord *record = g_new0(UndoRecord, 1);
+		record->ino = node->ino;
+		record->name = g_strdup(walk->kind == WALK_KEYS ? node->key : NODE_NAME(node));
+		record->is_dir = node->children != NULL;
+		record->writable = node->writable;
+		record->charge = sizeof *record + strlen(record->name) + 64;
+		if (walk->kind == WALK_KEYS) {
+			record->value = value_copy(&node->value);
+			/* The old value stays alive for the walk: counted.  (Its
+			 * size is known, or computed once for a value the
+			 * computation built in tree form.) */
+			if (record->value.kind == VALUE_BOXED)
+				record->charge += g_variant_get_size(record->value.as.boxed);
+		} else {
+			record->visible = visible_locked(self, node, walk->view);
+		}
+		if (!idict__clients_reserve(walk->clients, record->charge)) {
+			walk->over_cap = TRUE;
+			record->charge = 0;
+			undo_record_free(record, NULL); /* drops a reference: the node holds the value */
+			continue;
+		}
+		if (walk->records == NULL)
+			walk->records = g_hash_table_new(g_int64_hash, g_int64_equal);
+		g_hash_table_insert(walk->records, &record->ino, record);
+		self->undo_records_made++;
+	}
+}
+
+/* Takes a walk slot (waiting for one if all are taken) and starts a walk.
+ * *@sequence_out (nullable): the last update at the moment it began. */
+static Walk *walk_begin(IDict *self, WalkKind kind, IDictView view, guint64 dir_ino,
+			IDictClients *clients, guint64 *sequence_out)
+{
+	g_mutex_lock(&self->walk_slots_lock);
+	guint slot = 0;
+	for (;;) {
+		for (slot = 0; slot < N_WALK_SLOTS && self->walk_slot_taken[slot]; slot++)
+			;
+		if (slot < N_WALK_SLOTS)
+			break;
+		g_cond_wait(&self->walk_slot_freed, &self->walk_slots_lock);
+	}
+	self->walk_slot_taken[slot] = TRUE;
+	g_mutex_unlock(&self->walk_slots_lock);
+
+	Walk *walk = &self->walks[slot];
+	lock_for_reader(self);
+	walk->kind = kind;
+	walk->view = view;
+	walk->dir_ino = dir_ino;
+	walk->end_ino = self->next_ino;
+	walk->started = FALSE;
+	walk->last[0] = '\0';
+	walk->records = NULL;
+	walk->clients = clients;
+	walk->over_cap = FALSE;
+	walk->active = TRUE;
+	self->n_walks++;
+	if (sequence_out)
+		*sequence_out = self->sequence;
+	g_rec_mutex_unlock(&self->lock);
+	return walk;
+}
+
+/* Between two chunks of a walk, without locks: the test hook. */
+static void walk_between_chunks(IDict *self)
+{
+	if (G_UNLIKELY(self->walk_hook != NULL))
+		self->walk_hook(self, self->walk_hook_data);
+}
+
+void idict__store_set_walk_hook(IDict *self, void (*hook)(IDict *, gpointer), gpointer data)
+{
+	lock_store(self);
+	self->walk_hook = hook;
+	self->walk_hook_data = data;
+	g_rec_mutex_unlock(&self->lock);
+}
+
+guint64 idict__store_undo_records(IDict *self)
+{
+	lock_store(self);
+	guint64 n = self->undo_records_made;
+	g_rec_mutex_unlock(&self->lock);
+	return n;
+}
+
+/* Notes that the walk visited @name.  Lock held. */
+static void walk_visited_locked(Walk *walk, const char *name)
+{
+	g_strlcpy(walk->last, name, sizeof walk->last);
+	walk->started = TRUE;
+}
+
+/* Ends @walk and frees its slot.  *@over_cap: whether an undo record did
+ * not fit (the walk's result is then not from one moment).
+ * Returns: (transfer full) (nullable): its undo records (ino -> UndoRecord*),
+ * for undo_records_free(). */
+static GHashTable *walk_end(IDict *self, Walk *walk, gboolean *over_cap)
+{
+	lock_for_reader(self);
+	walk->active = FALSE;
+	self->n_walks--;
+	*over_cap = walk->over_cap;
+	GHashTable *records = g_steal_pointer(&walk->records);
+	g_rec_mutex_unlock(&self->lock);
+	g_mutex_lock(&self->walk_slots_lock);
+	self->walk_slot_taken[walk - self->walks] = FALSE;
+	g_cond_signal(&self->walk_slot_freed);
+	g_mutex_unlock(&self->walk_slots_lock);
+	return records;
+}
+
+static void undo_records_free(GHashTable *records, IDictClients *clients)
+{
+	if (records == NULL)
+		return;
+	GHashTableIter iter;
+	gpointer record;
+	g_hash_table_iter_init(&iter, records);
+	while (g_hash_table_iter_next(&iter, NULL, &record))
+		undo_record_free(record, clients);
+	g_hash_table_unref(records);
+}
+
+/* The node a walk visits at @tree_node, or its undo record (marked as used)
+ * if it has one.  Lock held. */
+static UndoRecord *walk_record_locked(Walk *walk, const Node *node)
+{
+	UndoRecord *record = walk->records ? g_hash_table_lookup(walk->records, &node->ino) : NULL;
+	if (record)
+		record->emitted = TRUE;
+	return record;
+}
+
 /* ---- lifecycle ---- */
 
 IDict *idict_new(void)
@@ -403,6 +760,9 @@ IDict *idict_new(void)
 	self->keys = g_hash_table_new(g_str_hash, g_str_equal);
 	self->inodes = g_hash_table_new(node_ino_hash, node_ino_equal);
 	self->removed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->by_key = g_tree_new((GCompareFunc)strcmp);
+	g_mutex_init(&self->walk_slots_lock);
+	g_cond_init(&self->walk_slot_freed);
 	self->next_ino = IDICT__INO_ROOT;
 	self->root = node_new(self, NULL, "", 0, TRUE);
 	self->next_ino = IDICT__INO_FIRST_KEY;
@@ -446,6 +806,9 @@ void idict_free(IDict *self)
 	if (self->hook_data)
 		self->hook_unref(self->hook_data);
 	node_free_recursive(self, self->root);
+	g_tree_destroy(self->by_key);
+	g_mutex_clear(&self->walk_slots_lock);
+	g_cond_clear(&self->walk_slot_freed);
 	g_hash_table_unref(self->client_writes); /* emptied by node_unlink() */
 	g_hash_table_unref(self->keys);
 	g_hash_table_unref(self->inodes);
@@ -465,7 +828,7 @@ void idict_free(IDict *self)
 void idict_lock(IDict *self)
 {
 	g_return_if_fail(self != NULL);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 }
 
 void idict_unlock(IDict *self)
@@ -539,25 +902,38 @@ static Node *ensure_key_locked(IDict *self, const char *key, GError **error)
 	}
 	node = node_new(self, dir, key, strlen(key), FALSE);
 	g_hash_table_insert(self->keys, node->key, node);
+	g_tree_insert(self->by_key, node->key, node);
 	restore_kept_history_locked(self, node);
 	return node;
 }
 
+static gboolean value_is_raw_array(const Value *value)
+{
+	return value->kind == VALUE_BOXED && value->as.boxed != NULL &&
+		g_variant_is_of_type(value->as.boxed, G_VARIANT_TYPE("ad"));
+}
+
 /* Stores @value (consumed) under the key of @node, as a change for the
- * next update.  Store lock held.  The previous value and text go to @old
- * and *@old_text, for the caller to free after unlocking.  For a client's
- * write (idict__store_client_write()); the computation's go through
- * store_value_locked(). */
-static void replace_value_locked(IDict *self, Node *node, Value value, Value *old,
-				 GBytes **old_text)
+ * next update.  Store lock held.  The previous value and its texts go to
+ * @old, for the caller to free (garbage_free()) after unlocking.  For a
+ * client's write (idict__store_client_write()); the computation's go
+ * through store_value_locked(). */
+static void replace_value_locked(IDict *self, Node *node, Value value, Garbage *old)
 {
 	gboolean was_raw = is_raw_array(node);
-	*old = node->value;
-	*old_text = node->text;
+	if (G_UNLIKELY(self->n_walks > 0)) {
+		walks_note_locked(self, node, NOTE_VALUE);
+		if (was_raw != value_is_raw_array(&value))
+			walks_note_chain_locked(self, node, NOTE_RAW);
+	}
+	old->value = node->value;
+	old->text = node->text;
+	old->raw = node->raw;
 	node->value = value;
 	if (was_raw != is_raw_array(node))
 		count_raw_locked(node, was_raw ? -1 : 1);
 	node->text = NULL;
+	node->raw = NULL;
 	node->generation++;
 	mark_changed_locked(self, node);
 }
@@ -565,12 +941,11 @@ static void replace_value_locked(IDict *self, Node *node, Value value, Value *ol
 /* The computation stores @value: as replace_value_locked(), and its value
  * replaces a client's write not yet taken (idict_take_client_writes()).
  * Store lock held. */
-static void store_value_locked(IDict *self, Node *node, Value value, Value *old,
-			       GBytes **old_text)
+static void store_value_locked(IDict *self, Node *node, Value value, Garbage *old)
 {
 	if (G_UNLIKELY(node->client_written))
 		drop_client_write_locked(self, node);
-	replace_value_locked(self, node, value, old, old_text);
+	replace_value_locked(self, node, value, old);
 }
 
 /* Stores @value (consumed) under @key, creating the key if needed. */
@@ -580,7 +955,7 @@ static gboolean set_value_take(IDict *self, const char *key, Value value, GError
 		value_clear(&value);
 		g_return_val_if_fail(key != NULL, FALSE);
 	}
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	/* A key in the table was checked when it was created: only new names
 	 * need the (comparatively slow) check. */
 	Node *node = g_hash_table_lookup(self->keys, key);
@@ -590,7 +965,7 @@ static gboolean set_value_take(IDict *self, const char *key, Value value, GError
 			value_clear(&value);
 			return FALSE;
 		}
-		g_rec_mutex_lock(&self->lock);
+		lock_store(self);
 		node = ensure_key_locked(self, key, error);
 		if (node == NULL) {
 			g_rec_mutex_unlock(&self->lock);
@@ -602,15 +977,12 @@ static gboolean set_value_take(IDict *self, const char *key, Value value, GError
 	Value held = { .kind = VALUE_BOXED };
 	if (G_UNLIKELY(node->client_written))
 		forget_client_write_locked(self, node, &held);
-	Value old;
-	GBytes *old_text;
-	store_value_locked(self, node, value, &old, &old_text);
+	Garbage old;
+	store_value_locked(self, node, value, &old);
 	g_rec_mutex_unlock(&self->lock);
 	/* Free the old value outside the lock: it may be large. */
-	value_clear(&old);
+	garbage_free(&old);
 	value_clear(&held);
-	if (old_text)
-		g_bytes_unref(old_text);
 	return TRUE;
 }
 
@@ -705,7 +1077,7 @@ GVariant *idict_get_value(IDict *self, const char *key)
 {
 	g_return_val_if_fail(self != NULL, NULL);
 	g_return_val_if_fail(key != NULL, NULL);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	GVariant *value = node ? value_to_variant(computation_value_locked(self, node)) : NULL;
 	g_rec_mutex_unlock(&self->lock);
@@ -750,7 +1122,7 @@ static gboolean get_scalar(IDict *self, const char *key, ValueKind kind, Value *
 {
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(key != NULL, FALSE);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	Value value = node ? *computation_value_locked(self, node) : (Value){ 0 };
 	/* The type string of a boxed value lives in the value: copy it. */
@@ -851,7 +1223,7 @@ gboolean idict_contains(IDict *self, const char *key)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(key != NULL, FALSE);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	gboolean found = g_hash_table_contains(self->keys, key);
 	g_rec_mutex_unlock(&self->lock);
 	return found;
@@ -860,7 +1232,7 @@ gboolean idict_contains(IDict *self, const char *key)
 guint idict_size(IDict *self)
 {
 	g_return_val_if_fail(self != NULL, 0);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	guint n = g_hash_table_size(self->keys);
 	g_rec_mutex_unlock(&self->lock);
 	return n;
@@ -874,7 +1246,7 @@ static int compare_strings(gconstpointer a, gconstpointer b)
 char **idict_keys(IDict *self)
 {
 	g_return_val_if_fail(self != NULL, NULL);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	guint n = 0;
 	char **keys = (char **)g_hash_table_get_keys_as_array(self->keys, &n);
 	for (guint i = 0; i < n; i++)
@@ -912,7 +1284,7 @@ gboolean idict_remove(IDict *self, const char *key)
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(key != NULL, FALSE);
 	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func((GDestroyNotify)node_destroy);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	if (node)
 		remove_key_locked(self, node, gone);
@@ -927,7 +1299,7 @@ gboolean idict_set_writable(IDict *self, const char *key, gboolean writable, GEr
 {
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(key != NULL, FALSE);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	if (node)
 		node->writable = writable != FALSE;
@@ -949,7 +1321,7 @@ gboolean idict_set_check(IDict *self, const char *key, IDictCheckFunc check, gpo
 		rec->data = user_data;
 		rec->destroy = destroy;
 	}
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	CheckRec *old = NULL;
 	if (node) {
@@ -1001,7 +1373,7 @@ static void record_client_write_locked(IDict *self, Node *node, Value *old)
 int idict__store_client_value(IDict *self, guint64 ino, GVariant **value_out,
 			      gboolean *has_check_out)
 {
-	g_rec_mutex_lock(&self->lock);
+	lock_for_reader(self);
 	Node *node = node_by_ino(self, ino);
 	int err = 0;
 	if (node == NULL)
@@ -1024,7 +1396,7 @@ IDictRefusals *idict__store_refusals(IDict *self)
 void idict__store_refuse(IDict *self, guint64 ino, guint uid, const char *text, gsize len,
 			 const char *reason)
 {
-	g_rec_mutex_lock(&self->lock);
+	lock_for_reader(self);
 	Node *node = node_by_ino(self, ino);
 	g_autofree char *key = g_strdup(node ? node->key : "?");
 	g_rec_mutex_unlock(&self->lock);
@@ -1035,7 +1407,7 @@ int idict__store_client_validate(IDict *self, guint64 ino, const char *text, gsi
 				 GVariant **value_out, GError **error_out)
 {
 	*value_out = NULL;
-	g_rec_mutex_lock(&self->lock);
+	lock_for_reader(self);
 	Node *node = node_by_ino(self, ino);
 	int err = 0;
 	if (node == NULL)
@@ -1076,27 +1448,43 @@ int idict__store_client_validate(IDict *self, guint64 ino, const char *text, gsi
 
 int idict__store_client_publish(IDict *self, guint64 ino, GVariant *value)
 {
-	g_rec_mutex_lock(&self->lock);
-	Node *node = node_by_ino(self, ino);
+	/* The shape is compared with the key's value outside the lock (a
+	 * matrix's rows: comparing under the lock would make the computation
+	 * wait for the client), then the value is stored if the key still
+	 * holds the one compared with; if the computation set another
+	 * meanwhile, that one is compared, and so on. */
+	g_autoptr(GVariant) compared = NULL;
+	Garbage old = { 0 };
 	int err = 0;
-	if (node == NULL)
-		err = -ENOENT;
-	else if (!node->writable)
-		err = -EACCES;
-	else if (!value_is_of_type(&node->value, g_variant_get_type(value)) ||
-		 (node->value.kind == VALUE_BOXED && !same_shape(node->value.as.boxed, value)))
-		err = -EINVAL; /* the computation changed the type or shape meanwhile */
-	Value old = { 0 };
-	GBytes *old_text = NULL;
-	if (err == 0) {
-		replace_value_locked(self, node, value_take_variant(g_variant_ref(value)), &old,
-				     &old_text);
-		record_client_write_locked(self, node, &old);
+	for (guint attempt = 0;; attempt++) {
+		lock_for_reader(self);
+		Node *node = node_by_ino(self, ino);
+		if (node == NULL)
+			err = -ENOENT;
+		else if (!node->writable)
+			err = -EACCES;
+		else if (!value_is_of_type(&node->value, g_variant_get_type(value)))
+			err = -EINVAL; /* the computation changed the type meanwhile */
+		else if (node->value.kind == VALUE_BOXED && node->value.as.boxed != compared) {
+			if (attempt < 16) {
+				g_clear_pointer(&compared, g_variant_unref);
+				compared = g_variant_ref(node->value.as.boxed);
+				g_rec_mutex_unlock(&self->lock);
+				if (!same_shape(compared, value))
+					return -EINVAL; /* the shape changed meanwhile */
+				continue;
+			}
+			err = -EAGAIN; /* it changes faster than it can be compared */
+		}
+		if (err == 0) {
+			replace_value_locked(self, node, value_take_variant(g_variant_ref(value)),
+					     &old);
+			record_client_write_locked(self, node, &old.value);
+		}
+		g_rec_mutex_unlock(&self->lock);
+		break;
 	}
-	g_rec_mutex_unlock(&self->lock);
-	value_clear(&old);
-	if (old_text)
-		g_bytes_unref(old_text);
+	garbage_free(&old);
 	return err;
 }
 
@@ -1120,7 +1508,7 @@ static void fill_info_locked(const Node *node, IDictNodeInfo *info)
 	info->ino = node->ino;
 	info->is_dir = node->children != NULL;
 	info->writable = node->writable;
-	info->size = node->text ? g_bytes_get_size(node->text) : 0;
+	info->size = node->text ? idict__text_size(node->text) : 0;
 	/* A change not yet published by an update shows as made now: a
 	 * client that compares times (NFS, make) must see it as new. */
 	info->mtime_us = node->changed ? g_get_real_time() : node->mtime_us;
@@ -1129,9 +1517,25 @@ static void fill_info_locked(const Node *node, IDictNodeInfo *info)
 	info->nlink = node->children ? 2 + node->n_subdirs : 1;
 }
 
-int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
+/* Renders @value for clients, first reserving its estimated size so that a
+ * render never takes the memory past the cap.  Without the store lock.
+ * Returns: (transfer full) (nullable): NULL if it would not fit. */
+static IDictText *render_for_clients(GVariant *value, guint64 version, IDictClients *clients)
 {
-	g_rec_mutex_lock(&self->lock);
+	gsize estimate = idict__format_size_estimate(value);
+	if (!idict__clients_reserve(clients, estimate))
+		return NULL;
+	GBytes *bytes = idict__format_render(value);
+	idict__clients_unreserve(clients, estimate);
+	return idict__text_new(bytes, version);
+}
+
+int idict__store_key_text(IDict *self, guint64 ino, IDictNodeInfo *info, IDictClients *clients,
+			  IDictText **text_out)
+{
+	if (text_out)
+		*text_out = NULL;
+	lock_for_reader(self);
 	Node *node = node_by_ino(self, ino);
 	if (node == NULL) {
 		g_rec_mutex_unlock(&self->lock);
@@ -1140,11 +1544,9 @@ int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **te
 	fill_info_locked(node, info);
 	if (node->children) {
 		g_rec_mutex_unlock(&self->lock);
-		if (text_out)
-			*text_out = NULL;
 		return 0;
 	}
-	GBytes *text = node->text ? g_bytes_ref(node->text) : NULL;
+	IDictText *text = node->text ? idict__text_ref(node->text) : NULL;
 	g_autoptr(GVariant) value = text ? NULL : value_to_variant(&node->value);
 	guint64 generation = node->generation;
 	g_rec_mutex_unlock(&self->lock);
@@ -1152,31 +1554,42 @@ int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **te
 	if (text == NULL) {
 		/* Render outside the lock; keep the result only if the value
 		 * has not changed meanwhile (the generation tells). */
-		text = idict__format_render(value);
-		g_rec_mutex_lock(&self->lock);
+		text = render_for_clients(value, generation, clients);
+		if (text == NULL)
+			return -ENOMEM;
+		IDictText *mine = text;
+		lock_for_reader(self);
 		node = node_by_ino(self, ino);
-		if (node && node->generation == generation && node->text == NULL)
-			node->text = g_bytes_ref(text);
+		if (node && node->generation == generation) {
+			/* Another reader may have rendered it meanwhile: share
+			 * that one, so that the value's text is counted once. */
+			if (node->text == NULL)
+				node->text = idict__text_ref(text);
+			else
+				text = idict__text_ref(node->text);
+		}
 		g_rec_mutex_unlock(&self->lock);
+		if (text != mine)
+			idict__text_unref(mine);
 	}
-	info->size = g_bytes_get_size(text);
+	info->size = idict__text_size(text);
 	if (text_out)
 		*text_out = text;
 	else
-		g_bytes_unref(text);
+		idict__text_unref(text);
 	return 0;
 }
 
-
 int idict__store_parent(IDict *self, guint64 ino, IDictNodeInfo *info)
 {
-	g_rec_mutex_lock(&self->lock);
+	lock_for_reader(self);
 	Node *node = node_by_ino(self, ino);
-	guint64 parent = node ? (node->parent ? node->parent->ino : node->ino) : 0;
+	if (node && node->parent)
+		node = node->parent;
+	if (node)
+		fill_info_locked(node, info);
 	g_rec_mutex_unlock(&self->lock);
-	if (parent == 0)
-		return -ENOENT;
-	return idict__store_stat(self, parent, info, NULL);
+	return node ? 0 : -ENOENT;
 }
 
 void idict__dir_entry_free(IDictDirEntry *entry)
@@ -1203,7 +1616,7 @@ static gboolean visible_locked(IDict *self, const Node *node, IDictView view)
 int idict__store_lookup(IDict *self, IDictView view, guint64 parent, const char *name,
 			IDictNodeInfo *info)
 {
-	g_rec_mutex_lock(&self->lock);
+	lock_for_reader(self);
 	Node *dir = node_by_ino(self, parent);
 	Node *node = dir && dir->children ? g_tree_lookup(dir->children, name) : NULL;
 	int err = 0;
@@ -1219,48 +1632,122 @@ int idict__store_lookup(IDict *self, IDictView view, guint64 parent, const char 
 	return err;
 }
 
-typedef struct {
-	IDict *self;
-	IDictView view;
-	GPtrArray *entries;
-} ListJob;
-
-static gboolean add_dir_entry(gpointer key, gpointer value, gpointer data)
+static IDictDirEntry *dir_entry_new(const char *name, guint64 ino, gboolean is_dir)
 {
-	const Node *node = value;
-	ListJob *job = data;
-	if (visible_locked(job->self, node, job->view)) {
-		IDictDirEntry *entry = g_new(IDictDirEntry, 1);
-		entry->name = g_strdup(key);
-		entry->ino = node->ino;
-		entry->is_dir = node->children != NULL;
-		g_ptr_array_add(job->entries, entry);
-	}
-	return FALSE;
+	IDictDirEntry *entry = g_new(IDictDirEntry, 1);
+	entry->name = g_strdup(name);
+	entry->ino = ino;
+	entry->is_dir = is_dir;
+	return entry;
 }
 
-GPtrArray *idict__store_list_dir(IDict *self, IDictView view, guint64 ino, int *err)
+static int compare_dir_entries(gconstpointer a, gconstpointer b)
 {
-	g_rec_mutex_lock(&self->lock);
-	Node *dir = node_by_ino(self, ino);
-	ListJob job = { self, view, NULL };
-	if (dir == NULL || (dir->children && !visible_locked(self, dir, view))) {
-		*err = -ENOENT;
-	} else if (dir->children == NULL) {
-		*err = -ENOTDIR;
-	} else {
-		job.entries = g_ptr_array_new_full((guint)g_tree_nnodes(dir->children),
-						   (GDestroyNotify)idict__dir_entry_free);
-		g_tree_foreach(dir->children, add_dir_entry, &job);
-		*err = 0;
-	}
-	g_rec_mutex_unlock(&self->lock);
-	return job.entries;
+	return strcmp((*(IDictDirEntry *const *)a)->name, (*(IDictDirEntry *const *)b)->name);
 }
 
-int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **data_out)
+/* What an entry of a listing holds against the cap. */
+#define DIR_ENTRY_CHARGE(name) (sizeof(IDictDirEntry) + strlen(name) + 1 + 48)
+
+GPtrArray *idict__store_walk_dir(IDict *self, IDictView view, guint64 ino, IDictClients *clients,
+				 gsize *charged, int *err)
 {
-	g_rec_mutex_lock(&self->lock);
+	GPtrArray *entries = g_ptr_array_new_with_free_func((GDestroyNotify)idict__dir_entry_free);
+	Walk *walk = walk_begin(self, WALK_LISTING, view, ino, clients, NULL);
+	*charged = 0;
+	*err = 0;
+	gboolean first = TRUE, done = FALSE;
+	IDictDirEntry *chunk[WALK_CHUNK];
+	while (!done && *err == 0) {
+		guint n_chunk = 0;
+		lock_for_reader(self);
+		Node *dir = node_by_ino(self, ino);
+		if (first) {
+			if (dir == NULL || (dir->children && !visible_locked(self, dir, view)))
+				*err = -ENOENT;
+			else if (dir->children == NULL)
+				*err = -ENOTDIR;
+			first = FALSE;
+		}
+		if (*err == 0 && walk->over_cap)
+			*err = -ENOMEM;
+		if (*err == 0 && (dir == NULL || dir->children == NULL)) {
+			/* Removed meanwhile: its children, all removed since the
+			 * walk began, are in the undo records. */
+			done = TRUE;
+		} else if (*err == 0) {
+			GTreeNode *t = walk->started ? g_tree_upper_bound(dir->children, walk->last)
+						     : g_tree_node_first(dir->children);
+			const Node *child = NULL;
+			for (guint n = 0; t != NULL && n < WALK_CHUNK; t = g_tree_node_next(t), n++) {
+				child = g_tree_node_value(t);
+				if (child->ino >= walk->end_ino)
+					continue;
+				const UndoRecord *record = walk_record_locked(walk, child);
+				if (record ? record->visible : visible_locked(self, child, view))
+					chunk[n_chunk++] =
+						dir_entry_new(record ? record->name : NODE_NAME(child),
+							      child->ino, child->children != NULL);
+			}
+			/* The computation cannot change anything during the chunk:
+			 * noting the last name once is enough. */
+			if (child)
+				walk_visited_locked(walk, NODE_NAME(child));
+			done = t == NULL;
+		}
+		g_rec_mutex_unlock(&self->lock);
+		if (!done)
+			walk_between_chunks(self);
+		/* Growing the array (a copy of it all, at times) outside the lock. */
+		gsize charge = 0;
+		for (guint i = 0; i < n_chunk; i++) {
+			charge += DIR_ENTRY_CHARGE(chunk[i]->name);
+			g_ptr_array_add(entries, chunk[i]);
+		}
+		if (idict__clients_reserve(clients, charge))
+			*charged += charge;
+		else if (*err == 0)
+			*err = -ENOMEM;
+	}
+	gboolean over_cap = FALSE;
+	g_autoptr(GHashTable) records = walk_end(self, walk, &over_cap);
+	if (*err == 0 && over_cap)
+		*err = -ENOMEM;
+	if (*err == 0 && records != NULL) {
+		/* Children removed before the walk got to them. */
+		guint before = entries->len;
+		GHashTableIter iter;
+		gpointer value;
+		g_hash_table_iter_init(&iter, records);
+		while (g_hash_table_iter_next(&iter, NULL, &value)) {
+			const UndoRecord *record = value;
+			if (!record->emitted && record->visible) {
+				g_ptr_array_add(entries,
+						dir_entry_new(record->name, record->ino, record->is_dir));
+				if (idict__clients_reserve(clients, DIR_ENTRY_CHARGE(record->name)))
+					*charged += DIR_ENTRY_CHARGE(record->name);
+				else
+					*err = -ENOMEM;
+			}
+		}
+		if (entries->len > before)
+			g_ptr_array_sort(entries, compare_dir_entries);
+	}
+	undo_records_free(g_steal_pointer(&records), clients);
+	if (*err) {
+		idict__clients_unreserve(clients, *charged);
+		*charged = 0;
+		g_ptr_array_unref(entries);
+		return NULL;
+	}
+	return entries;
+}
+
+int idict__store_raw_text(IDict *self, guint64 ino, IDictNodeInfo *info, IDictText **data_out)
+{
+	if (data_out)
+		*data_out = NULL;
+	lock_for_reader(self);
 	Node *node = node_by_ino(self, ino);
 	if (node == NULL || !visible_locked(self, node, IDICT__VIEW_RAW)) {
 		g_rec_mutex_unlock(&self->lock);
@@ -1268,17 +1755,199 @@ int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes 
 	}
 	fill_info_locked(node, info);
 	info->writable = FALSE;
-	g_autoptr(GVariant) value = node->children ? NULL : g_variant_ref(node->value.as.boxed);
+	info->size = 0;
+	if (node->children) {
+		g_rec_mutex_unlock(&self->lock);
+		return 0;
+	}
+	IDictText *raw = node->raw ? idict__text_ref(node->raw) : NULL;
+	g_autoptr(GVariant) value = raw ? NULL : g_variant_ref(node->value.as.boxed);
+	guint64 generation = node->generation;
 	g_rec_mutex_unlock(&self->lock);
-	GBytes *data = value ? g_variant_get_data_as_bytes(value) : NULL;
-	info->size = data ? g_bytes_get_size(data) : 0;
+	if (raw == NULL) {
+		/* The array's own bytes (no copy for the arrays idict_set_array()
+		 * makes; a value built in tree form is serialized here, outside
+		 * the lock), shared by every open of this generation. */
+		IDictText *mine = idict__text_new(g_variant_get_data_as_bytes(value), generation);
+		raw = mine;
+		lock_for_reader(self);
+		node = node_by_ino(self, ino);
+		if (node && node->generation == generation) {
+			if (node->raw == NULL)
+				node->raw = idict__text_ref(raw);
+			else
+				raw = idict__text_ref(node->raw); /* shared, counted once */
+		}
+		g_rec_mutex_unlock(&self->lock);
+		if (raw != mine)
+			idict__text_unref(mine);
+	}
+	info->size = idict__text_size(raw);
 	if (data_out)
-		*data_out = data;
-	else if (data)
-		g_bytes_unref(data);
+		*data_out = raw;
+	else
+		idict__text_unref(raw);
 	return 0;
 }
 
+/* ---- snapshots ---- */
+
+typedef struct {
+	char *key;
+	Value value;
+	gboolean writable;
+} Captured;
+
+/* One key taken by a walk for snapshot.json. */
+typedef struct {
+	char *key;
+	GVariant *value; /* non-floating */
+	gboolean writable;
+} IDictSnapshotEntry;
+
+static int compare_walk_entries(gconstpointer a, gconstpointer b)
+{
+	return strcmp(((const IDictSnapshotEntry *)a)->key, ((const IDictSnapshotEntry *)b)->key);
+}
+
+/* What a captured entry holds against the cap: the values are counted too
+ * (they may be old ones by the time the snapshot is rendered). */
+static gsize snapshot_entry_charge(const IDictSnapshotEntry *entry)
+{
+	return sizeof *entry + strlen(entry->key) + 1 + 64 + g_variant_get_size(entry->value);
+}
+
+GVariant *idict__store_walk_snapshot(IDict *self, IDictClients *clients, guint64 *sequence_out,
+				     gsize *charged_out, int *err)
+{
+	guint64 sequence = 0;
+	g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(IDictSnapshotEntry));
+	g_autoptr(GArray) chunk = g_array_sized_new(FALSE, FALSE, sizeof(Captured), WALK_CHUNK);
+	gsize charged = 0;
+	*err = 0;
+	Walk *walk = walk_begin(self, WALK_KEYS, IDICT__VIEW_KEYS, 0, clients, &sequence);
+	gboolean done = FALSE;
+	while (!done && *err == 0) {
+		g_array_set_size(chunk, 0);
+		lock_for_reader(self);
+		if (walk->over_cap) {
+			*err = -ENOMEM;
+		} else {
+			GTreeNode *t = walk->started ? g_tree_upper_bound(self->by_key, walk->last)
+						     : g_tree_node_first(self->by_key);
+			const Node *node = NULL;
+			for (guint n = 0; t != NULL && n < WALK_CHUNK; t = g_tree_node_next(t), n++) {
+				node = g_tree_node_value(t);
+				if (node->ino >= walk->end_ino)
+					continue;
+				const UndoRecord *record = walk_record_locked(walk, node);
+				Captured c = { g_strdup(node->key),
+					       value_copy(record ? &record->value : &node->value),
+					       record ? record->writable : node->writable };
+				g_array_append_val(chunk, c);
+			}
+			if (node)
+				walk_visited_locked(walk, node->key);
+			done = t == NULL;
+		}
+		g_rec_mutex_unlock(&self->lock);
+		if (!done)
+			walk_between_chunks(self);
+		/* Boxing the scalars, and counting, outside the lock. */
+		for (guint i = 0; i < chunk->len; i++) {
+			Captured *c = &g_array_index(chunk, Captured, i);
+			IDictSnapshotEntry entry = { c->key, value_to_variant(&c->value), c->writable };
+			value_clear(&c->value);
+			g_array_append_val(entries, entry);
+			gsize charge = snapshot_entry_charge(&entry);
+			if (idict__clients_reserve(clients, charge))
+				charged += charge;
+			else
+				*err = -ENOMEM;
+		}
+	}
+	gboolean over_cap = FALSE;
+	g_autoptr(GHashTable) records = walk_end(self, walk, &over_cap);
+	if (*err == 0 && over_cap)
+		*err = -ENOMEM;
+	if (*err == 0 && records != NULL) {
+		/* Keys removed before the walk got to them. */
+		guint before = entries->len;
+		GHashTableIter iter;
+		gpointer value;
+		g_hash_table_iter_init(&iter, records);
+		while (g_hash_table_iter_next(&iter, NULL, &value)) {
+			const UndoRecord *record = value;
+			if (record->emitted)
+				continue;
+			IDictSnapshotEntry entry = { g_strdup(record->name),
+						     value_to_variant(&record->value), record->writable };
+			g_array_append_val(entries, entry);
+			gsize charge = snapshot_entry_charge(&entry);
+			if (idict__clients_reserve(clients, charge))
+				charged += charge;
+			else
+				*err = -ENOMEM;
+		}
+		if (entries->len > before)
+			g_array_sort(entries, compare_walk_entries);
+	}
+	undo_records_free(g_steal_pointer(&records), clients);
+
+	/* Building the GVariant, outside the lock (counted above). */
+	GVariant *result = NULL;
+	if (*err == 0) {
+		GVariantBuilder builder;
+		g_variant_builder_init(&builder, G_VARIANT_TYPE("a{s(vb)}"));
+		for (guint i = 0; i < entries->len; i++) {
+			IDictSnapshotEntry *entry = &g_array_index(entries, IDictSnapshotEntry, i);
+			g_variant_builder_add(&builder, "{s(vb)}", entry->key, entry->value,
+					      entry->writable);
+		}
+		result = g_variant_ref_sink(g_variant_builder_end(&builder));
+	}
+	for (guint i = 0; i < entries->len; i++) {
+		IDictSnapshotEntry *entry = &g_array_index(entries, IDictSnapshotEntry, i);
+		g_free(entry->key);
+		g_variant_unref(entry->value);
+	}
+	if (result == NULL) {
+		idict__clients_unreserve(clients, charged);
+		charged = 0;
+	}
+	if (sequence_out)
+		*sequence_out = sequence;
+	*charged_out = charged;
+	return result;
+}
+
+/* The signatures of before walks and shared texts, for the callers that
+ * count nothing against a cap (tests, tools). */
+int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
+{
+	IDictText *text = NULL;
+	int err = idict__store_key_text(self, ino, info, NULL, text_out ? &text : NULL);
+	if (text_out)
+		*text_out = text ? g_bytes_ref(text->bytes) : NULL;
+	idict__text_unref(text);
+	return err;
+}
+
+GPtrArray *idict__store_list_dir(IDict *self, IDictView view, guint64 ino, int *err)
+{
+	gsize charged = 0;
+	return idict__store_walk_dir(self, view, ino, NULL, &charged, err);
+}
+
+int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **data_out)
+{
+	IDictText *data = NULL;
+	int err = idict__store_raw_text(self, ino, info, data_out ? &data : NULL);
+	if (data_out)
+		*data_out = data ? g_bytes_ref(data->bytes) : NULL;
+	idict__text_unref(data);
+	return err;
+}
 
 typedef struct {
 	char *key;
@@ -1294,7 +1963,7 @@ static int compare_snapshot_entries(gconstpointer a, gconstpointer b)
 GVariant *idict__store_snapshot(IDict *self, guint64 *sequence_out)
 {
 	/* References under the lock; sorting and building after unlocking. */
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	guint n = g_hash_table_size(self->keys);
 	g_autofree SnapshotEntry *entries = g_new(SnapshotEntry, MAX(n, 1));
 	GHashTableIter iter;
@@ -1397,7 +2066,7 @@ void idict__store_status(IDict *self, IDictStatus *status)
 		: self->paused ? "paused" : "running";
 	status->control_changed_us = self->control_changed_us;
 	g_mutex_unlock(&self->control_lock);
-	g_rec_mutex_lock(&self->lock);
+	lock_for_reader(self);
 	status->sequence = self->sequence;
 	status->n_keys = g_hash_table_size(self->keys);
 	status->started_us = self->started_us;
@@ -1468,14 +2137,9 @@ static void history_push_locked(History *history, guint64 seq, gint64 time_us, c
 {
 	if (value->kind == VALUE_BOXED)
 		return;
-	HistoryEntry *slot;
-	if (history->count == history->depth) {
-		slot = &history->entries[history->head];
-		history->head = (history->head + 1) % history->depth;
-	} else {
-		slot = &history->entries[(history->head + history->count) % history->depth];
-		history->count++;
-	}
+	HistoryEntry *slot = &history->entries[history->pushed % history->depth];
+	history->pushed++;
+	history->version++;
 	slot->seq = seq;
 	slot->time_us = time_us;
 	slot->value = *value;
@@ -1507,7 +2171,7 @@ gboolean idict_set_progress_target(IDict *self, const char *key, double target, 
 			    "the progress target must be a positive number");
 		return FALSE;
 	}
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	g_free(self->progress_key);
 	self->progress_key = g_strdup(key);
 	self->progress_target = target;
@@ -1516,11 +2180,15 @@ gboolean idict_set_progress_target(IDict *self, const char *key, double target, 
 	return TRUE;
 }
 
-/* Returns: (transfer full): an empty history of @depth (> 0) values. */
-static History *history_new(guint depth)
+/* Returns: (transfer full): an empty history of @depth (> 0) values, in
+ * place of @before (nullable).  Store lock held. */
+static History *history_new(IDict *self, guint depth, const History *before)
 {
 	History *history = g_malloc0(sizeof(History) + depth * sizeof(HistoryEntry));
 	history->depth = depth;
+	history->id = ++self->next_history_id;
+	/* The versions of its text go on from those of the ring it replaces. */
+	history->version = before ? before->version + 1 : 1;
 	return history;
 }
 
@@ -1533,7 +2201,9 @@ static void restore_kept_history_locked(IDict *self, Node *node)
 	    !g_hash_table_steal_extended(self->kept_history, node->key, &name, &depth))
 		return;
 	g_free(name);
-	node->history = history_new(GPOINTER_TO_UINT(depth));
+	node->history = history_new(self, GPOINTER_TO_UINT(depth), NULL);
+	if (G_UNLIKELY(self->n_walks > 0))
+		walks_note_chain_locked(self, node->parent, NOTE_HISTORY);
 	for (Node *up = node->parent; up; up = up->parent)
 		up->n_history++;
 }
@@ -1543,20 +2213,23 @@ gboolean idict_set_history(IDict *self, const char *key, guint depth, GError **e
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(key != NULL, FALSE);
 	History *old = NULL;
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	if (node) {
 		old = node->history;
 		History *history = NULL;
 		if (depth > 0) {
-			history = history_new(depth);
+			history = history_new(self, depth, old);
 			/* Keep the newest entries that fit. */
-			guint keep = old ? MIN(old->count, depth) : 0;
-			for (guint i = old ? old->count - keep : 0; old && i < old->count; i++) {
-				HistoryEntry *e = &old->entries[(old->head + i) % old->depth];
+			guint64 count = old ? MIN(old->pushed, old->depth) : 0;
+			guint64 keep = MIN(count, depth);
+			for (guint64 k = old ? old->pushed - keep : 0; old && k < old->pushed; k++) {
+				HistoryEntry *e = &old->entries[k % old->depth];
 				history_push_locked(history, e->seq, e->time_us, &e->value);
 			}
 		}
+		if ((old == NULL) != (history == NULL) && G_UNLIKELY(self->n_walks > 0))
+			walks_note_chain_locked(self, node, NOTE_HISTORY);
 		node->history = history;
 		if ((old == NULL) != (history == NULL))
 			for (Node *up = node->parent; up; up = up->parent)
@@ -1569,9 +2242,35 @@ gboolean idict_set_history(IDict *self, const char *key, guint depth, GError **e
 	return node != NULL;
 }
 
-int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
+/* Renders history entries, oldest first, as "SEQ UNIXTIME VALUE" lines. */
+static GBytes *render_history(const HistoryEntry *entries, gsize n)
 {
-	g_rec_mutex_lock(&self->lock);
+	GString *out = g_string_sized_new(n * 40 + 1);
+	for (gsize i = 0; i < n; i++) {
+		g_autoptr(GVariant) variant = value_to_variant(&entries[i].value);
+		g_autoptr(GBytes) value = idict__format_render(variant);
+		g_string_append_printf(out, "%" G_GUINT64_FORMAT " %" G_GINT64_FORMAT ".%06d ",
+				       entries[i].seq, entries[i].time_us / G_USEC_PER_SEC,
+				       (int)(entries[i].time_us % G_USEC_PER_SEC));
+		g_string_append_len(out, g_bytes_get_data(value, NULL),
+				    (gssize)g_bytes_get_size(value));
+	}
+	return g_string_free_to_bytes(out);
+}
+
+/* history/KEY is rendered once per change of the ring and cached in it.  A
+ * ring may be long (idict_set_history()'s depth is the computation's
+ * choice), so it is copied HISTORY_CHUNK entries per hold of the store
+ * lock, newest first, up to the newest entry at the start: pushes made
+ * meanwhile are left out, and if they overwrote the oldest entries before
+ * the copy got to them, the text starts later (it is then the last values
+ * as of the start, fewer of them). */
+int idict__store_history_text(IDict *self, guint64 ino, IDictNodeInfo *info,
+			      IDictClients *clients, IDictText **text_out)
+{
+	if (text_out)
+		*text_out = NULL;
+	lock_for_reader(self);
 	Node *node = node_by_ino(self, ino);
 	if (node == NULL || !visible_locked(self, node, IDICT__VIEW_HISTORY)) {
 		g_rec_mutex_unlock(&self->lock);
@@ -1579,45 +2278,100 @@ int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBy
 	}
 	fill_info_locked(node, info);
 	info->writable = FALSE;
+	info->size = 0;
 	if (node->children) {
 		g_rec_mutex_unlock(&self->lock);
-		if (text_out)
-			*text_out = NULL;
 		return 0;
 	}
-	/* Copy the entries (references), format after unlocking. */
 	History *history = node->history;
-	guint count = history->count;
-	g_autofree HistoryEntry *copy = g_new(HistoryEntry, MAX(count, 1));
-	for (guint i = 0; i < count; i++)
-		copy[i] = history->entries[(history->head + i) % history->depth];
-	if (count > 0)
-		info->mtime_us = copy[count - 1].time_us;
-	g_rec_mutex_unlock(&self->lock);
-
-	GString *out = g_string_sized_new(count * 40 + 1);
-	for (guint i = 0; i < count; i++) {
-		g_autoptr(GVariant) variant = value_to_variant(&copy[i].value);
-		g_autoptr(GBytes) value = idict__format_render(variant);
-		g_string_append_printf(out, "%" G_GUINT64_FORMAT " %" G_GINT64_FORMAT ".%06d ",
-				       copy[i].seq, copy[i].time_us / G_USEC_PER_SEC,
-				       (int)(copy[i].time_us % G_USEC_PER_SEC));
-		g_string_append_len(out, g_bytes_get_data(value, NULL),
-				    (gssize)g_bytes_get_size(value));
+	guint64 id = history->id, version = history->version, end = history->pushed;
+	guint64 first = end - MIN(end, (guint64)history->depth);
+	if (end > first)
+		info->mtime_us = history->entries[(end - 1) % history->depth].time_us;
+	IDictText *text = history->text && history->text->version == version
+		? idict__text_ref(history->text) : NULL;
+	if (text) {
+		g_rec_mutex_unlock(&self->lock);
+		info->size = idict__text_size(text);
+		if (text_out)
+			*text_out = text;
+		else
+			idict__text_unref(text);
+		return 0;
 	}
-	GBytes *text = g_string_free_to_bytes(out);
-	info->size = g_bytes_get_size(text);
+	gsize copy_bytes = (gsize)(end - first) * sizeof(HistoryEntry);
+	if (!idict__clients_reserve(clients, copy_bytes)) {
+		g_rec_mutex_unlock(&self->lock);
+		return -ENOMEM;
+	}
+	g_autofree HistoryEntry *copy = g_new(HistoryEntry, MAX(end - first, 1));
+	guint64 from = end; /* copied: [from, end) */
+	for (;;) {
+		/* Entries still in the ring: the last `depth` pushed. */
+		guint64 kept = history->pushed - MIN(history->pushed, (guint64)history->depth);
+		guint64 lo = MAX(MAX(first, kept), from - MIN(from - first, (guint64)HISTORY_CHUNK));
+		for (guint64 k = lo; k < from; k++)
+			copy[k - first] = history->entries[k % history->depth];
+		gboolean lost = lo > first && lo == kept;
+		from = MIN(from, lo);
+		g_rec_mutex_unlock(&self->lock);
+		if (from == first || lost)
+			break;
+		lock_for_reader(self);
+		node = node_by_ino(self, ino);
+		if (node == NULL || node->history == NULL || node->history->id != id) {
+			/* Removed, or its ring replaced: what was copied stays. */
+			g_rec_mutex_unlock(&self->lock);
+			break;
+		}
+		history = node->history;
+	}
+	gsize estimate = (gsize)(end - from) * 64;
+	if (!idict__clients_reserve(clients, estimate)) {
+		idict__clients_unreserve(clients, copy_bytes);
+		return -ENOMEM;
+	}
+	text = idict__text_new(render_history(copy + (from - first), end - from), version);
+	idict__clients_unreserve(clients, estimate + copy_bytes);
+
+	IDictText *stale = NULL;
+	lock_for_reader(self);
+	node = node_by_ino(self, ino);
+	if (node && node->history && node->history->id == id && node->history->version == version) {
+		if (node->history->text && node->history->text->version == version) {
+			/* Rendered by another reader meanwhile: share it. */
+			stale = text;
+			text = idict__text_ref(node->history->text);
+		} else {
+			stale = node->history->text;
+			node->history->text = idict__text_ref(text);
+		}
+	}
+	g_rec_mutex_unlock(&self->lock);
+	idict__text_unref(stale);
+	info->size = idict__text_size(text);
 	if (text_out)
 		*text_out = text;
 	else
-		g_bytes_unref(text);
+		idict__text_unref(text);
 	return 0;
 }
+
+int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out)
+{
+	IDictText *text = NULL;
+	int err = idict__store_history_text(self, ino, info, NULL, text_out ? &text : NULL);
+	if (text_out)
+		*text_out = text ? g_bytes_ref(text->bytes) : NULL;
+	idict__text_unref(text);
+	return err;
+}
+
 
 guint64 idict_sequence(IDict *self)
 {
 	g_return_val_if_fail(self != NULL, 0);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	guint64 seq = self->sequence;
 	g_rec_mutex_unlock(&self->lock);
 	return seq;
@@ -1665,7 +2419,7 @@ void idict_notify_update(IDict *self, gboolean final)
 {
 	g_return_if_fail(self != NULL);
 
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	self->sequence++;
 	gint64 now = g_get_real_time();
 	self->last_update_us = now;
@@ -1807,7 +2561,7 @@ static GVariant *value_steal_variant(Value *value)
 typedef struct {
 	const char *key;   /* in Batch.names */
 	Value value;       /* a scalar, or a reference */
-	GBytes *text;      /* nullable: the value's rendering, if it was cached */
+	IDictText *text;   /* nullable: the value's rendering, if it was cached */
 	gboolean writable;
 } BatchEntry;
 
@@ -1825,7 +2579,7 @@ static Batch *batch_take(IDict *self)
 	Batch *batch = g_new0(Batch, 1);
 	GHashTableIter iter;
 	gpointer node_p;
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	batch->n = g_hash_table_size(self->keys);
 	gsize names_len = 0;
 	g_hash_table_iter_init(&iter, self->keys);
@@ -1846,7 +2600,7 @@ static Batch *batch_take(IDict *self)
 		batch->entries[i++] = (BatchEntry){
 			.key = name,
 			.value = value_copy(value),
-			.text = node->text && value == &node->value ? g_bytes_ref(node->text) : NULL,
+			.text = node->text && value == &node->value ? idict__text_ref(node->text) : NULL,
 			.writable = node->writable,
 		};
 		name += size;
@@ -1855,12 +2609,22 @@ static Batch *batch_take(IDict *self)
 	return batch;
 }
 
+/* Returns: (transfer full) (nullable): @text (nullable), the cached
+ * rendering of a value taken from a key (of this or another dictionary),
+ * as the text of @node, which now holds that value: the same bytes, in a
+ * text of @node's own (its version is @node's generation; and a text is
+ * counted by the server of one dictionary only, see IDictText). */
+static IDictText *text_for_node(const Node *node, const IDictText *text)
+{
+	return text ? idict__text_new(g_bytes_ref(text->bytes), node->generation) : NULL;
+}
+
 /* Frees @batch and what its entries still hold.  Without the store lock. */
 static void batch_free(Batch *batch)
 {
 	for (guint i = 0; i < batch->n; i++) {
 		value_clear(&batch->entries[i].value);
-		g_clear_pointer(&batch->entries[i].text, g_bytes_unref);
+		g_clear_pointer(&batch->entries[i].text, idict__text_unref);
 	}
 	g_free(batch->entries);
 	g_free(batch->names);
@@ -1871,7 +2635,7 @@ void idict_clear(IDict *self)
 {
 	g_return_if_fail(self != NULL);
 	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func((GDestroyNotify)node_destroy);
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	/* Collected first: removing edits the table. */
 	guint n = g_hash_table_size(self->keys);
 	g_autofree Node **nodes = g_new(Node *, MAX(n, 1));
@@ -1911,11 +2675,10 @@ IDict *idict_copy(IDict *self)
 			g_warn_if_reached();
 			continue;
 		}
-		Value none;
-		GBytes *no_text;
-		store_value_locked(copy, node, entry->value, &none, &no_text);
+		Garbage none;
+		store_value_locked(copy, node, entry->value, &none);
 		entry->value = (Value){ .kind = VALUE_BOXED, .as.boxed = NULL };
-		node->text = g_steal_pointer(&entry->text);
+		node->text = text_for_node(node, entry->text);
 		node->writable = entry->writable;
 	}
 	g_rec_mutex_unlock(&copy->lock);
@@ -1950,12 +2713,11 @@ gboolean idict_update(IDict *self, IDict *other, GError **error)
 	/* From itself: read and write in one hold, so that no change comes
 	 * between and is undone. */
 	if (other == self)
-		g_rec_mutex_lock(&self->lock);
+		lock_store(self);
 	Batch *batch = batch_take(other);
-	g_autofree Value *old = g_new0(Value, MAX(batch->n, 1));
-	g_autofree GBytes **old_text = g_new0(GBytes *, MAX(batch->n, 1));
+	g_autofree Garbage *old = g_new0(Garbage, MAX(batch->n, 1));
 
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	/* All or nothing: every new name is checked before anything changes.
 	 * The keys of @other do not conflict with each other, so checking
 	 * each against @self as it is finds every conflict. */
@@ -1970,19 +2732,17 @@ gboolean idict_update(IDict *self, IDict *other, GError **error)
 			g_warn_if_reached();
 			continue;
 		}
-		store_value_locked(self, node, entry->value, &old[i], &old_text[i]);
+		store_value_locked(self, node, entry->value, &old[i]);
 		entry->value = (Value){ .kind = VALUE_BOXED, .as.boxed = NULL };
-		node->text = g_steal_pointer(&entry->text);
+		node->text = text_for_node(node, entry->text);
 	}
 	g_rec_mutex_unlock(&self->lock);
 	if (other == self)
 		g_rec_mutex_unlock(&self->lock);
 
 	/* The replaced values may be large: freed after unlocking. */
-	for (guint i = 0; i < batch->n; i++) {
-		value_clear(&old[i]);
-		g_clear_pointer(&old_text[i], g_bytes_unref);
-	}
+	for (guint i = 0; i < batch->n; i++)
+		garbage_free(&old[i]);
 	batch_free(batch);
 	return ok;
 }
@@ -1993,7 +2753,7 @@ GVariant *idict_pop(IDict *self, const char *key)
 	g_return_val_if_fail(key != NULL, NULL);
 	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func((GDestroyNotify)node_destroy);
 	Value value = { .kind = VALUE_BOXED, .as.boxed = NULL };
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	Node *node = g_hash_table_lookup(self->keys, key);
 	gboolean found = node != NULL;
 	if (found) {
@@ -2021,7 +2781,7 @@ GVariant *idict_set_default(IDict *self, const char *key, GVariant *value, GErro
 	gboolean name_checked = FALSE;
 	Node *node;
 	for (;;) {
-		g_rec_mutex_lock(&self->lock);
+		lock_store(self);
 		node = g_hash_table_lookup(self->keys, key);
 		if (node || name_checked)
 			break;
@@ -2047,13 +2807,10 @@ GVariant *idict_set_default(IDict *self, const char *key, GVariant *value, GErro
 		g_rec_mutex_unlock(&self->lock);
 		return NULL;
 	}
-	Value old;
-	GBytes *old_text;
-	store_value_locked(self, node, value_take_variant(g_variant_ref(given)), &old, &old_text);
+	Garbage old;
+	store_value_locked(self, node, value_take_variant(g_variant_ref(given)), &old);
 	g_rec_mutex_unlock(&self->lock);
-	value_clear(&old);
-	if (old_text)
-		g_bytes_unref(old_text);
+	garbage_free(&old);
 	return g_steal_pointer(&given);
 }
 
@@ -2085,7 +2842,7 @@ char **idict_changed_keys(IDict *self)
 {
 	g_return_val_if_fail(self != NULL, NULL);
 	/* Copies under the lock; sorting after unlocking. */
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	guint n = self->n_changed + g_hash_table_size(self->removed);
 	char **names = g_new(char *, n + 1);
 	guint i = 0;
@@ -2127,7 +2884,7 @@ void idict_hold_client_writes(IDict *self, gboolean hold)
 {
 	g_return_if_fail(self != NULL);
 	g_autoptr(GPtrArray) released = g_ptr_array_new();
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	self->hold_client_writes = hold != FALSE;
 	if (!hold) {
 		/* Every held write comes into force; the keys stay listed. */
@@ -2149,7 +2906,7 @@ char **idict_take_client_writes(IDict *self)
 {
 	g_return_val_if_fail(self != NULL, NULL);
 	g_autoptr(GPtrArray) released = g_ptr_array_new();
-	g_rec_mutex_lock(&self->lock);
+	lock_store(self);
 	guint n = g_hash_table_size(self->client_writes);
 	char **names = g_new(char *, n + 1);
 	guint i = 0;
