@@ -1301,8 +1301,11 @@ gboolean idict_set_writable(IDict *self, const char *key, gboolean writable, GEr
 	g_return_val_if_fail(key != NULL, FALSE);
 	lock_store(self);
 	Node *node = g_hash_table_lookup(self->keys, key);
-	if (node)
+	if (node) {
+		if (G_UNLIKELY(self->n_walks > 0))
+			walks_note_locked(self, node, NOTE_WRITABLE);
 		node->writable = writable != FALSE;
+	}
 	g_rec_mutex_unlock(&self->lock);
 	if (node == NULL)
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_NOT_FOUND, "no key \"%s\"", key);

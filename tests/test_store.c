@@ -2155,6 +2155,410 @@ START_TEST(test_store_dict_operations_see_held_writes)
 }
 END_TEST
 
+/* ---- walks: listings and snapshots from one moment ---- */
+
+#define WALK_KEYS 1000 /* several chunks of a walk */
+
+/* The computation's change between two chunks of a walk, made once: what
+ * the walk must not see. */
+typedef struct {
+	int kind;
+	gboolean done;
+} WalkChange;
+
+enum {
+	CHANGE_SWAP_BATCH,   /* remove a0000..a0999, create b0000..b0999, in one update */
+	CHANGE_VALUES,       /* every k0000..k0999 to 2 */
+	CHANGE_REMOVE_DIR,   /* remove every key of d/ (so d/ itself) */
+	CHANGE_RECREATE,     /* remove k0999 and set it again, a new key */
+	CHANGE_RAW,          /* r0999 from an array to a double */
+	CHANGE_HISTORY,      /* h0999 gets a history */
+	CHANGE_WRITABLE,     /* k0999 becomes writable */
+	CHANGE_CLEAR,        /* idict_clear(), then k0000 set again */
+	CHANGE_UPDATE,       /* idict_update() from a dictionary of new values and keys */
+};
+
+static void walk_change(IDict *dict, gpointer data)
+{
+	WalkChange *change = data;
+	if (change->done)
+		return;
+	change->done = TRUE;
+	char key[32];
+	idict_lock(dict);
+	for (guint i = 0; i < WALK_KEYS; i++) {
+		switch (change->kind) {
+		case CHANGE_SWAP_BATCH:
+			g_snprintf(key, sizeof key, "a%04u", i);
+			ck_assert(idict_remove(dict, key));
+			g_snprintf(key, sizeof key, "b%04u", i);
+			ck_assert(idict_set_int(dict, key, 1, NULL));
+			break;
+		case CHANGE_VALUES:
+			g_snprintf(key, sizeof key, "k%04u", i);
+			ck_assert(idict_set_int(dict, key, 2, NULL));
+			break;
+		case CHANGE_REMOVE_DIR:
+			g_snprintf(key, sizeof key, "d/k%04u", i);
+			ck_assert(idict_remove(dict, key));
+			break;
+		default:
+			break;
+		}
+	}
+	if (change->kind == CHANGE_RECREATE) {
+		ck_assert(idict_remove(dict, "k0999"));
+		ck_assert(idict_set_int(dict, "k0999", 3, NULL));
+	} else if (change->kind == CHANGE_RAW) {
+		ck_assert(idict_set_double(dict, "r0999", 1, NULL));
+	} else if (change->kind == CHANGE_HISTORY) {
+		ck_assert(idict_set_history(dict, "h0999", 4, NULL));
+	} else if (change->kind == CHANGE_WRITABLE) {
+		ck_assert(idict_set_writable(dict, "k0999", TRUE, NULL));
+	} else if (change->kind == CHANGE_CLEAR) {
+		idict_clear(dict);
+		ck_assert(idict_set_int(dict, "k0000", 5, NULL));
+	} else if (change->kind == CHANGE_UPDATE) {
+		g_autoptr(IDict) other = idict_new();
+		for (guint i = 0; i < WALK_KEYS; i++) {
+			g_snprintf(key, sizeof key, "k%04u", i);
+			ck_assert(idict_set_int(other, key, 7, NULL));
+			g_snprintf(key, sizeof key, "n%04u", i);
+			ck_assert(idict_set_int(other, key, 7, NULL));
+		}
+		ck_assert(idict_update(dict, other, NULL));
+	}
+	idict_unlock(dict);
+	idict_notify_update(dict, FALSE);
+}
+
+static IDict *dict_with(const char *prefix, guint n)
+{
+	IDict *dict = idict_new();
+	char key[32];
+	const double one[] = { 1 };
+	for (guint i = 0; i < n; i++) {
+		g_snprintf(key, sizeof key, "%s%04u", prefix, i);
+		if (prefix[0] == 'r')
+			ck_assert(idict_set_array(dict, key, one, 1, NULL));
+		else
+			ck_assert(idict_set_int(dict, key, 1, NULL));
+	}
+	idict_notify_update(dict, FALSE);
+	return dict;
+}
+
+/* The names a listing of @ino in @view gives, as one string, or NULL with
+ * *@err. */
+static char *walk_listing(IDict *dict, IDictView view, guint64 ino, IDictClients *clients,
+			  int *err)
+{
+	gsize charged = 0;
+	g_autoptr(GPtrArray) entries = idict__store_walk_dir(dict, view, ino, clients, &charged, err);
+	if (entries == NULL)
+		return NULL;
+	GString *out = g_string_new(NULL);
+	for (guint i = 0; i < entries->len; i++)
+		g_string_append_printf(out, "%s%s", i ? " " : "",
+				       ((IDictDirEntry *)entries->pdata[i])->name);
+	idict__clients_unreserve(clients, charged);
+	return g_string_free(out, FALSE);
+}
+
+/* Asserts that listings @got and @want are equal, showing their start. */
+#define assert_listing(got, want)                                                        \
+	ck_assert_msg(strcmp((got), (want)) == 0, "listed \"%.60s...\", expected \"%.60s...\"", \
+		      (got), (want))
+
+/* What a listing of @n keys named PREFIX0000... looks like. */
+static char *expected_names(const char *prefix, guint n)
+{
+	GString *out = g_string_new(NULL);
+	for (guint i = 0; i < n; i++)
+		g_string_append_printf(out, "%s%s%04u", i ? " " : "", prefix, i);
+	return g_string_free(out, FALSE);
+}
+
+/* A batch removed and another created while the root is listed: the
+ * listing is the one before the change, all of it; the next, all after. */
+START_TEST(test_store_walk_listing_one_moment)
+{
+	g_autoptr(IDict) dict = dict_with("a", WALK_KEYS);
+	WalkChange change = { CHANGE_SWAP_BATCH, FALSE };
+	idict__store_set_walk_hook(dict, walk_change, &change);
+	guint64 records = idict__store_undo_records(dict);
+	int err = 1;
+	g_autofree char *during = walk_listing(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, NULL, &err);
+	ck_assert_int_eq(err, 0);
+	ck_assert(change.done);
+	g_autofree char *before = expected_names("a", WALK_KEYS);
+	assert_listing(during, before);
+	ck_assert_uint_gt(idict__store_undo_records(dict), records);
+	g_autofree char *after = walk_listing(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, NULL, &err);
+	g_autofree char *now = expected_names("b", WALK_KEYS);
+	assert_listing(after, now);
+}
+END_TEST
+
+/* A snapshot taken by a walk: its entries (a{s(vb)}) and sequence number. */
+typedef struct {
+	GVariant *entries;
+	guint64 sequence;
+} Snap;
+
+static Snap walk_snapshot(IDict *dict, IDictClients *clients, int *err)
+{
+	Snap snap = { NULL, 0 };
+	gsize charged = 0;
+	snap.entries = idict__store_walk_snapshot(dict, clients, &snap.sequence, &charged, err);
+	idict__clients_unreserve(clients, charged);
+	return snap;
+}
+
+static guint snap_n(const Snap *snap)
+{
+	return (guint)g_variant_n_children(snap->entries);
+}
+
+/* Entry @i: its key (transfer none), value (an int64 here) and flag. */
+static const char *snap_entry(const Snap *snap, guint i, gint64 *value, gboolean *writable)
+{
+	const char *key;
+	g_autoptr(GVariant) inner = NULL; /* "v" gives the value inside */
+	gboolean w;
+	g_variant_get_child(snap->entries, i, "{&s(vb)}", &key, &inner, &w);
+	if (value)
+		*value = g_variant_get_int64(inner);
+	if (writable)
+		*writable = w;
+	return key;
+}
+
+/* A snapshot taken while every value changes holds the old values. */
+START_TEST(test_store_walk_snapshot_one_moment)
+{
+	g_autoptr(IDict) dict = dict_with("k", WALK_KEYS);
+	WalkChange change = { CHANGE_VALUES, FALSE };
+	idict__store_set_walk_hook(dict, walk_change, &change);
+	int err = 1;
+	Snap snap = walk_snapshot(dict, NULL, &err);
+	ck_assert_ptr_nonnull(snap.entries);
+	ck_assert_int_eq(err, 0);
+	ck_assert(change.done);
+	ck_assert_uint_eq(snap_n(&snap), WALK_KEYS);
+	ck_assert_uint_eq(snap.sequence, 1);
+	for (guint i = 0; i < snap_n(&snap); i++) {
+		char key[32];
+		gint64 value = 0;
+		g_snprintf(key, sizeof key, "k%04u", i);
+		ck_assert_str_eq(snap_entry(&snap, i, &value, NULL), key);
+		ck_assert_int_eq(value, 1);
+	}
+	g_variant_unref(snap.entries);
+	snap = walk_snapshot(dict, NULL, &err);
+	for (guint i = 0; i < snap_n(&snap); i++) {
+		gint64 value = 0;
+		snap_entry(&snap, i, &value, NULL);
+		ck_assert_int_eq(value, 2);
+	}
+	ck_assert_uint_eq(snap.sequence, 2);
+	g_variant_unref(snap.entries);
+}
+END_TEST
+
+/* A key removed and created again during a snapshot: the old value, once;
+ * a key made writable: the flag as it was. */
+START_TEST(test_store_walk_snapshot_recreated)
+{
+	static const int kinds[] = { CHANGE_RECREATE, CHANGE_WRITABLE };
+	for (gsize k = 0; k < G_N_ELEMENTS(kinds); k++) {
+		g_autoptr(IDict) dict = dict_with("k", WALK_KEYS);
+		WalkChange change = { kinds[k], FALSE };
+		idict__store_set_walk_hook(dict, walk_change, &change);
+		int err = 1;
+		Snap snap = walk_snapshot(dict, NULL, &err);
+		ck_assert(change.done);
+		ck_assert_uint_eq(snap_n(&snap), WALK_KEYS);
+		gint64 value = 0;
+		gboolean writable = TRUE;
+		ck_assert_str_eq(snap_entry(&snap, WALK_KEYS - 1, &value, &writable), "k0999");
+		ck_assert_int_eq(value, 1);
+		ck_assert(!writable);
+		g_variant_unref(snap.entries);
+	}
+}
+END_TEST
+
+/* idict_clear() and idict_update() while a listing and a snapshot are
+ * taken: each shows all of the dictionary before, none of the change. */
+START_TEST(test_store_walk_clear_update)
+{
+	static const int kinds[] = { CHANGE_CLEAR, CHANGE_UPDATE };
+	for (gsize k = 0; k < G_N_ELEMENTS(kinds); k++) {
+		for (int snapshot = 0; snapshot < 2; snapshot++) {
+			g_autoptr(IDict) dict = dict_with("k", WALK_KEYS);
+			WalkChange change = { kinds[k], FALSE };
+			idict__store_set_walk_hook(dict, walk_change, &change);
+			int err = 1;
+			if (snapshot) {
+				Snap snap = walk_snapshot(dict, NULL, &err);
+				ck_assert(change.done);
+				ck_assert_uint_eq(snap_n(&snap), WALK_KEYS);
+				for (guint i = 0; i < snap_n(&snap); i++) {
+					gint64 value = 0;
+					ck_assert_int_eq(snap_entry(&snap, i, &value, NULL)[0], 'k');
+					ck_assert_int_eq(value, 1);
+				}
+				g_variant_unref(snap.entries);
+			} else {
+				g_autofree char *during =
+					walk_listing(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, NULL, &err);
+				ck_assert(change.done);
+				g_autofree char *before = expected_names("k", WALK_KEYS);
+				assert_listing(during, before);
+			}
+		}
+	}
+}
+END_TEST
+
+/* A directory emptied (so removed) while it is listed: listed as it was. */
+START_TEST(test_store_walk_listing_dir_removed)
+{
+	g_autoptr(IDict) dict = dict_with("d/k", WALK_KEYS);
+	guint64 d = path_ino(dict, "d");
+	WalkChange change = { CHANGE_REMOVE_DIR, FALSE };
+	idict__store_set_walk_hook(dict, walk_change, &change);
+	int err = 1;
+	g_autofree char *during = walk_listing(dict, IDICT__VIEW_KEYS, d, NULL, &err);
+	ck_assert(change.done);
+	g_autofree char *before = expected_names("k", WALK_KEYS);
+	assert_listing(during, before);
+	ck_assert_ptr_null(walk_listing(dict, IDICT__VIEW_KEYS, d, NULL, &err));
+	ck_assert_int_eq(err, -ENOENT);
+}
+END_TEST
+
+/* raw/ and history/ listings while what they show changes. */
+START_TEST(test_store_walk_listing_views)
+{
+	g_autoptr(IDict) raw = dict_with("r", WALK_KEYS);
+	WalkChange change = { CHANGE_RAW, FALSE };
+	idict__store_set_walk_hook(raw, walk_change, &change);
+	int err = 1;
+	g_autofree char *during = walk_listing(raw, IDICT__VIEW_RAW, IDICT__INO_ROOT, NULL, &err);
+	ck_assert(change.done);
+	g_autofree char *all = expected_names("r", WALK_KEYS);
+	assert_listing(during, all);
+	g_autofree char *after = walk_listing(raw, IDICT__VIEW_RAW, IDICT__INO_ROOT, NULL, &err);
+	ck_assert(!g_str_has_suffix(after, "r0999"));
+
+	g_autoptr(IDict) hist = dict_with("h", WALK_KEYS);
+	change = (WalkChange){ CHANGE_HISTORY, FALSE };
+	idict__store_set_walk_hook(hist, walk_change, &change);
+	g_autofree char *none = walk_listing(hist, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, NULL, &err);
+	ck_assert(change.done);
+	ck_assert_str_eq(none, "");
+	g_autofree char *one = walk_listing(hist, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, NULL, &err);
+	ck_assert_str_eq(one, "h0999");
+}
+END_TEST
+
+/* Undo records count against the clients' cap: a walk whose records would
+ * pass it fails with ENOMEM and leaves nothing counted. */
+START_TEST(test_store_walk_over_cap)
+{
+	g_autoptr(IDict) dict = idict_new();
+	g_autofree double *big = g_new0(double, 100000);
+	char key[32];
+	for (guint i = 0; i < WALK_KEYS; i++) {
+		g_snprintf(key, sizeof key, "k%04u", i);
+		ck_assert(idict_set_array(dict, key, big, i % 100 == 99 ? 100000 : 1, NULL));
+	}
+	IDictClients *clients = idict__clients_new(2 << 20); /* 10 old 800 KB arrays do not fit */
+	WalkChange change = { CHANGE_VALUES, FALSE };
+	/* CHANGE_VALUES sets ints: every old array is recorded. */
+	idict__store_set_walk_hook(dict, walk_change, &change);
+	int err = 0;
+	guint64 sequence = 0;
+	gsize charged = 0;
+	GVariant *entries = idict__store_walk_snapshot(dict, clients, &sequence, &charged, &err);
+	ck_assert_ptr_null(entries);
+	ck_assert_int_eq(err, -ENOMEM);
+	ck_assert_uint_eq(idict__clients_used(clients), 0);
+	/* Without the change it fits, counted until released. */
+	entries = idict__store_walk_snapshot(dict, clients, &sequence, &charged, &err);
+	ck_assert_ptr_nonnull(entries);
+	ck_assert_uint_gt(idict__clients_used(clients), 0);
+	ck_assert_uint_eq(idict__clients_used(clients), charged);
+	idict__clients_unreserve(clients, charged);
+	g_variant_unref(entries);
+	idict__clients_free(clients);
+}
+END_TEST
+
+typedef struct {
+	IDict *dict;
+	gint stop;
+	guint swaps;
+} Swapper;
+
+/* Swaps batch a for batch b and back, each in one update, until told. */
+static gpointer swapper_main(gpointer data)
+{
+	Swapper *s = data;
+	char key[32];
+	while (!g_atomic_int_get(&s->stop)) {
+		const char *from = s->swaps % 2 ? "b" : "a", *to = s->swaps % 2 ? "a" : "b";
+		idict_lock(s->dict);
+		for (guint i = 0; i < WALK_KEYS; i++) {
+			g_snprintf(key, sizeof key, "%s%04u", from, i);
+			idict_remove(s->dict, key);
+			g_snprintf(key, sizeof key, "%s%04u", to, i);
+			idict_set_int(s->dict, key, (gint64)s->swaps, NULL);
+		}
+		idict_unlock(s->dict);
+		idict_notify_update(s->dict, FALSE);
+		s->swaps++;
+	}
+	return NULL;
+}
+
+/* Listings and snapshots taken while another thread keeps swapping one
+ * batch of keys for another: each shows one batch whole, never a mix. */
+START_TEST(test_store_walk_concurrent)
+{
+	g_autoptr(IDict) dict = dict_with("a", WALK_KEYS);
+	Swapper swapper = { dict, 0, 0 };
+	GThread *thread = g_thread_new("swapper", swapper_main, &swapper);
+	g_autofree char *all_a = expected_names("a", WALK_KEYS);
+	g_autofree char *all_b = expected_names("b", WALK_KEYS);
+	guint64 records = idict__store_undo_records(dict);
+	for (guint round = 0; round < 200; round++) {
+		int err = 1;
+		g_autofree char *names = walk_listing(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, NULL, &err);
+		ck_assert_int_eq(err, 0);
+		ck_assert_msg(strcmp(names, all_a) == 0 || strcmp(names, all_b) == 0,
+			      "a listing mixes two moments: %.60s...", names);
+		Snap snap = walk_snapshot(dict, NULL, &err);
+		ck_assert_uint_eq(snap_n(&snap), WALK_KEYS);
+		gint64 first = 0;
+		char first_key = snap_entry(&snap, 0, &first, NULL)[0];
+		for (guint i = 0; i < snap_n(&snap); i++) {
+			gint64 value = 0;
+			ck_assert_int_eq(snap_entry(&snap, i, &value, NULL)[0], first_key);
+			ck_assert_int_eq(value, first);
+		}
+		g_variant_unref(snap.entries);
+	}
+	g_atomic_int_set(&swapper.stop, 1);
+	g_thread_join(thread);
+	ck_assert_uint_gt(swapper.swaps, 0);
+	if (idict__store_undo_records(dict) == records)
+		g_message("test_store_walk_concurrent: no swap fell inside a walk this time");
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *suite = suite_create("store");
@@ -2196,6 +2600,18 @@ static Suite *store_suite(void)
 	tcase_add_loop_test(tc, test_store_stat_size, 0, G_N_ELEMENTS(write_cases));
 	tcase_add_test(tc, test_store_stat_dir);
 	tcase_add_test(tc, test_store_dir_nlink);
+	suite_add_tcase(suite, tc);
+
+	tc = tcase_create("walks");
+	tcase_add_test(tc, test_store_walk_listing_one_moment);
+	tcase_add_test(tc, test_store_walk_snapshot_one_moment);
+	tcase_add_test(tc, test_store_walk_snapshot_recreated);
+	tcase_add_test(tc, test_store_walk_listing_dir_removed);
+	tcase_add_test(tc, test_store_walk_clear_update);
+	tcase_add_test(tc, test_store_walk_listing_views);
+	tcase_add_test(tc, test_store_walk_over_cap);
+	tcase_add_test(tc, test_store_walk_concurrent);
+	tcase_set_timeout(tc, 6 * DEADLOCK_LIMIT_S);
 	suite_add_tcase(suite, tc);
 
 	tc = tcase_create("client_write");
