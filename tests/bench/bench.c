@@ -22,8 +22,8 @@
  * Usage: idict-bench [--quick] [--only SECTIONS] [--updates N] [--large N]
  *                    [--tmpfs DIR] [--budget SECONDS]
  * SECTIONS: comma-separated from cost, watched, read, latency, render, large,
- * scale, readers, redis; and mpi, which run-bench.sh runs (idict-mpi-bench
- * under mpirun -np 4) and passes in with --extra-rows FILE.
+ * scale, readers, clients, redis; and mpi, which run-bench.sh runs
+ * (idict-mpi-bench under mpirun -np 4) and passes in with --extra-rows FILE.
  *
  * To profile one figure: idict-bench --loop KIND [--seconds S] runs its loop
  * alone (set, set-100k, set-mounted, read-small, read-floor, read-array, latency,
@@ -437,6 +437,15 @@ static struct {
 	/* 7: Redis */
 	Stats redis_publish, redis_get;
 	const char *redis_note;
+	/* 9: what clients cost */
+	Stats held_rss, held_rss_base;
+	gsize held_len;
+	guint held_failed;
+	int held_errno;
+	Stats fresh_older, fresh_back, fresh_worst, fresh_older_big, fresh_back_big;
+	const char *fresh_note;
+	Stats snap_stat, key_stat;
+	Stats snap_set_worst[2], snap_set_worst_base[2], snap_read[2], snap_read_base[2];
 } R;
 
 /* ==== 6b: memory per key (first: the process must have no threads) ======= */
@@ -1760,6 +1769,314 @@ static void bench_redis(void)
 }
 #endif
 
+/* ==== 9: what clients cost the computation (issue 10) ==================== */
+
+/* The computation of section 9, run as `idict-bench --serve-changing MNT N`
+ * in a process of its own, so that its memory is its own: `u` (N doubles,
+ * every value changed at every update), `step` (the number of the update
+ * that publishes it) and `x` (step + 2^-(step % 24): a double whose text
+ * changes length from one update to the next), one update every 2 ms, as
+ * the demo at --delay 2.  Ends cleanly at SIGTERM. */
+static int serve_changing(const char *mnt, guint n)
+{
+	g_autoptr(IDict) dict = idict_new();
+	g_autofree double *u = field_new(n);
+	idict_set_array(dict, "u", u, n, NULL);
+	idict_set_int(dict, "step", 0, NULL);
+	idict_set_double(dict, "x", 0, NULL);
+	idict_notify_update(dict, FALSE);
+	if (!idict_terminate_on_signals(dict, NULL))
+		return 1;
+	g_autoptr(GError) error = NULL;
+	IDictServer *server = idict_serve(dict, mnt, g_getenv("IDICT_BENCH_SERVE_OPTIONS"), &error);
+	if (server == NULL) {
+		fprintf(stderr, "idict-bench: %s\n", error->message);
+		return 1;
+	}
+	while (!idict_terminated(dict)) {
+		gint64 seq = (gint64)idict_sequence(dict) + 1;
+		for (guint i = 0; i < n; i++)
+			u[i] *= 1 + 1e-12;
+		idict_lock(dict);
+		idict_set_array(dict, "u", u, n, NULL);
+		idict_set_int(dict, "step", seq, NULL);
+		idict_set_double(dict, "x", (double)seq + ldexp(1, -(int)(seq % 24)), NULL);
+		idict_unlock(dict);
+		idict_notify_update(dict, FALSE);
+		g_usleep(2000);
+	}
+	idict_notify_update(dict, TRUE);
+	idict_server_wait_then_close(server, 0);
+	return 0;
+}
+
+/* Starts serve_changing() on a fresh mount.  Returns: its pid. */
+static pid_t start_changing(const char *self_exe, guint n, char **mnt_out)
+{
+	char *mnt = new_mount_dir("clients");
+	g_autofree char *points = g_strdup_printf("%u", n);
+	char *argv[] = { (char *)self_exe, (char *)"--serve-changing", mnt, points, NULL };
+	pid_t pid = spawn_child(argv, -1);
+	g_autofree char *step = g_build_filename(mnt, "step", NULL);
+	for (int i = 0; i < 400 && access(step, R_OK) != 0; i++)
+		g_usleep(25 * 1000);
+	if (access(step, R_OK) != 0)
+		g_error("the computation of section 9 did not mount %s", mnt);
+	*mnt_out = mnt;
+	return pid;
+}
+
+/* Ends it with SIGTERM (it unmounts), SIGKILL after 10 s. */
+static void stop_changing(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			for (int j = 0; j < n_children; j++)
+				if (children[j] == pid)
+					children[j] = 0;
+			return;
+		}
+		g_usleep(50 * 1000);
+	}
+	stop_children(&pid, 1);
+}
+
+/* The resident memory of process @pid, in bytes. */
+static double rss_of(pid_t pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+	g_autofree char *status = NULL;
+	if (!g_file_get_contents(path, &status, NULL, NULL))
+		return NAN;
+	const char *line = strstr(status, "\nVmRSS:");
+	return line ? g_ascii_strtod(line + 7, NULL) * 1024 : NAN;
+}
+
+/* The largest RSS of @pid over @seconds, sampled every 20 ms. */
+static double peak_rss(pid_t pid, double seconds)
+{
+	double peak = 0;
+	gint64 end = now_ns() + (gint64)(seconds * 1e9);
+	do {
+		peak = fmax(peak, rss_of(pid));
+		g_usleep(20 * 1000);
+	} while (now_ns() < end);
+	return peak;
+}
+
+#define HELD_OPENS 500
+#define HELD_POINTS 100000
+
+static void bench_held_opens(const char *self_exe)
+{
+	g_autofree char *mnt = NULL;
+	pid_t pid = start_changing(self_exe, HELD_POINTS, &mnt);
+	g_autofree char *u = g_build_filename(mnt, "u", NULL);
+	R.held_len = read_whole(u);
+	g_autoptr(GArray) grown = samples_new(), base = samples_new();
+	int fds[HELD_OPENS];
+	char byte;
+	g_usleep(500 * 1000);
+	for (guint r = 0; r < reps(3); r++) {
+		/* Baseline: the same time without readers. */
+		double before = rss_of(pid);
+		add_sample(base, peak_rss(pid, 3) - before);
+		/* Each open reads a byte (so that it holds a text, as a reader
+		 * between two reads does) and is kept open. */
+		before = rss_of(pid);
+		guint failed = 0;
+		for (guint i = 0; i < HELD_OPENS; i++) {
+			fds[i] = open(u, O_RDONLY);
+			if (fds[i] >= 0 && read(fds[i], &byte, 1) != 1) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+			if (fds[i] < 0) {
+				if (failed++ == 0)
+					R.held_errno = errno;
+			}
+		}
+		add_sample(grown, peak_rss(pid, 1) - before);
+		R.held_failed = failed;
+		for (guint i = 0; i < HELD_OPENS; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		g_usleep(500 * 1000);
+	}
+	R.held_rss = stats_of(grown);
+	R.held_rss_base = stats_of(base);
+	stop_changing(pid);
+}
+
+/* Python's ordinary read of a file, in a loop: the number of reads whose
+ * value is older than the update published before the open, and of reads
+ * that went back from the one before.  @how: "read" for open(p).read()
+ * (fstat, then a read of st_size + 1), "big" for one os.read of 64 KiB
+ * (as cat).  The key is `x` of serve_changing(): its text changes length. */
+static const char freshness_script[] =
+	"import os, sys\n"
+	"mnt, n, how = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+	"def published():\n"
+	"    fd = os.open(mnt + '/ctl/sequence', os.O_RDONLY)\n"
+	"    try:\n"
+	"        return int(os.read(fd, 65536))\n"
+	"    finally:\n"
+	"        os.close(fd)\n"
+	"older = backwards = worst = 0\n"
+	"last = -1\n"
+	"for i in range(n):\n"
+	"    s = published()\n"
+	"    if how == 'read':\n"
+	"        text = open(mnt + '/x').read()\n"
+	"    else:\n"
+	"        fd = os.open(mnt + '/x', os.O_RDONLY)\n"
+	"        text = os.read(fd, 65536).decode()\n"
+	"        os.close(fd)\n"
+	"    v = int(float(text))\n"
+	"    if v < s:\n"
+	"        older += 1\n"
+	"        worst = max(worst, s - v)\n"
+	"    if v < last:\n"
+	"        backwards += 1\n"
+	"    last = v\n"
+	"print(older, backwards, worst)\n";
+
+/* Returns: FALSE if python3 could not run the script. */
+static gboolean python_freshness(const char *mnt, guint n, const char *how, double out[3])
+{
+	g_autofree char *count = g_strdup_printf("%u", n);
+	const char *argv[] = { "/usr/bin/python3", "-c", freshness_script, mnt, count, how, NULL };
+	g_autofree char *output = NULL;
+	int status = 0;
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+			  &output, NULL, &status, NULL) ||
+	    !g_spawn_check_wait_status(status, NULL))
+		return FALSE;
+	return sscanf(output, "%lf %lf %lf", &out[0], &out[1], &out[2]) == 3;
+}
+
+#define FRESH_READS 1000
+
+static void bench_freshness(const char *self_exe)
+{
+	g_autofree char *mnt = NULL;
+	pid_t pid = start_changing(self_exe, 64, &mnt);
+	g_autoptr(GArray) older = samples_new(), back = samples_new(), worst = samples_new();
+	g_autoptr(GArray) older_big = samples_new(), back_big = samples_new();
+	for (guint r = 0; r < reps(3); r++) {
+		double py[3], big[3];
+		if (!python_freshness(mnt, FRESH_READS, "read", py) ||
+		    !python_freshness(mnt, FRESH_READS, "big", big)) {
+			R.fresh_note = "python3 (/usr/bin/python3) did not run";
+			break;
+		}
+		add_sample(older, py[0]);
+		add_sample(back, py[1]);
+		add_sample(worst, py[2]);
+		add_sample(older_big, big[0]);
+		add_sample(back_big, big[1]);
+	}
+	R.fresh_older = stats_of(older);
+	R.fresh_back = stats_of(back);
+	R.fresh_worst = stats_of(worst);
+	R.fresh_older_big = stats_of(older_big);
+	R.fresh_back_big = stats_of(back_big);
+	stop_changing(pid);
+}
+
+#define STAT_LOOPS 4
+
+/* The largest set + notify of `residual` over @seconds, in ms. */
+static double worst_set(IDict *dict, double seconds)
+{
+	gint64 end = now_ns() + (gint64)(seconds * 1e9), worst = 0, t0;
+	guint64 i = 0;
+	while ((t0 = now_ns()) < end) {
+		idict_set_double(dict, "residual", RESIDUAL * (double)i++, NULL);
+		idict_notify_update(dict, FALSE);
+		worst = MAX(worst, now_ns() - t0);
+		if (i % 64 == 0)
+			g_usleep(100); /* a computation between its updates */
+	}
+	return (double)worst / 1e6;
+}
+
+/* Median ms of @n opens + reads + closes of @path. */
+static double read_key_ms(const char *path, guint n)
+{
+	g_autoptr(GArray) ms = samples_new();
+	for (guint i = 0; i < n; i++) {
+		gint64 t0 = now_ns();
+		read_small(path);
+		add_sample(ms, (double)(now_ns() - t0) / 1e6);
+	}
+	return stats_of(ms).p50;
+}
+
+static void bench_snapshot_stat(void)
+{
+	g_autoptr(IDict) dict = dict_with_keys(N_SCALE_KEYS);
+	g_autofree char *mnt = NULL;
+	IDictServer *server = serve(dict, "snapshot", &mnt);
+	g_autofree char *snapshot = g_build_filename(mnt, "snapshot.json", NULL);
+	g_autofree char *key = g_build_filename(mnt, "residual", NULL);
+	struct stat st;
+	g_autoptr(GArray) one = samples_new(), one_key = samples_new();
+	for (guint r = 0; r < reps(5); r++) {
+		gint64 t0 = now_ns();
+		if (stat(snapshot, &st) != 0)
+			g_error("stat %s: %s", snapshot, g_strerror(errno));
+		add_sample(one, (double)(now_ns() - t0) / 1e6);
+		t0 = now_ns();
+		if (stat(key, &st) != 0)
+			g_error("stat %s: %s", key, g_strerror(errno));
+		add_sample(one_key, (double)(now_ns() - t0) / 1e6);
+	}
+	R.snap_stat = stats_of(one);
+	R.key_stat = stats_of(one_key);
+
+	/* STAT_LOOPS shells stat snapshot.json in a loop (as `watch stat`
+	 * does), then list the root with `ls -l` in a loop; stopped (SIGSTOP)
+	 * for the baseline rounds. */
+	for (int kind = 0; kind < 2; kind++) {
+		pid_t loops[STAT_LOOPS];
+		for (guint i = 0; i < STAT_LOOPS; i++) {
+			char *argv[] = { (char *)"sh", (char *)"-c",
+					 kind == 0 ? (char *)"while :; do stat -c %s \"$1/snapshot.json\" >/dev/null; done"
+						   : (char *)"while :; do ls -l \"$1\" >/dev/null; done",
+					 (char *)"sh", mnt, NULL };
+			loops[i] = spawn_child(argv, -1);
+		}
+		g_autoptr(GArray) wu = samples_new(), ww = samples_new();
+		g_autoptr(GArray) ru = samples_new(), rw = samples_new();
+		g_usleep(300 * 1000);
+		for (guint r = 0; r < reps(kind == 0 ? 4 : 3); r++) {
+			signal_children(loops, STAT_LOOPS, SIGSTOP);
+			g_usleep(opt_quick ? 500 * 1000 : 2500 * 1000); /* requests under way end */
+			add_sample(wu, worst_set(dict, 2));
+			add_sample(ru, read_key_ms(key, 10));
+			signal_children(loops, STAT_LOOPS, SIGCONT);
+			g_usleep(100 * 1000);
+			add_sample(ww, worst_set(dict, 2));
+			add_sample(rw, read_key_ms(key, 10));
+		}
+		stop_children(loops, STAT_LOOPS);
+		R.snap_set_worst[kind] = stats_of(ww);
+		R.snap_set_worst_base[kind] = stats_of(wu);
+		R.snap_read[kind] = stats_of(rw);
+		R.snap_read_base[kind] = stats_of(ru);
+	}
+	idict_server_wait_then_close(server, 0);
+}
+
+static void bench_clients(const char *self_exe)
+{
+	bench_held_opens(self_exe);
+	bench_freshness(self_exe);
+	bench_snapshot_stat();
+}
+
 /* ==== --loop: one figure's loop alone, for perf and callgrind ============ */
 
 static int profile_loop(const char *kind, double seconds)
@@ -2051,6 +2368,44 @@ static void print_table(void)
 	    "Redis SET + PUBLISH (pipelined)", R.redis_publish, "ns", FALSE, NAN, NULL, -1);
 	row("7b", "read a double: open + read + close", R.small_idict, "Redis GET", R.redis_get,
 	    "µs", FALSE, NAN, NULL, -1);
+	/* 9 */
+	snprintf(f, sizeof f, "computation RSS growth, %d held opens of u (%d doubles, %.1f MB, changing)",
+		 HELD_OPENS, HELD_POINTS, R.held_len / 1e6);
+	row("9a", f, (Stats){ R.held_rss.valid, R.held_rss.n, R.held_rss.p10 / 1048576,
+			      R.held_rss.p50 / 1048576, R.held_rss.p90 / 1048576, 0 },
+	    "same time, no readers", (Stats){ R.held_rss_base.valid, R.held_rss_base.n,
+					      R.held_rss_base.p10 / 1048576, R.held_rss_base.p50 / 1048576,
+					      R.held_rss_base.p90 / 1048576, 0 },
+	    "MiB", FALSE, NAN, "≤ the cap (256 MiB)",
+	    meets(R.held_rss.valid, R.held_rss.p50 <= 256.0 * 1048576));
+	if (R.held_rss.valid)
+		printf("|  |   opens refused | %u of %d (%s) |  |  |  |  |  |\n", R.held_failed,
+		       HELD_OPENS, R.held_failed ? g_strerror(R.held_errno) : "none");
+	snprintf(f, sizeof f, "Python open(p).read() of a changing key: reads older than an update "
+		 "published before the open, of %d", FRESH_READS);
+	row("9b", f, R.fresh_older, "one os.read(fd, 65536), as cat", R.fresh_older_big, "", FALSE,
+	    NAN, "0", meets(R.fresh_older.valid, R.fresh_older.p90 == 0));
+	row("9c", "  same: reads that went back from the one before", R.fresh_back,
+	    "one os.read(fd, 65536), as cat", R.fresh_back_big, "", FALSE, NAN, "0",
+	    meets(R.fresh_back.valid, R.fresh_back.p90 == 0));
+	row("9d", "  same: the most updates an older read was behind", R.fresh_worst, NULL,
+	    (Stats){ 0 }, "", FALSE, NAN, NULL, -1);
+	if (R.fresh_note)
+		printf("\n9b–9d: %s\n", R.fresh_note);
+	row("9e", "stat snapshot.json, 100,000 keys", R.snap_stat, "stat a key", R.key_stat, "ms",
+	    FALSE, NAN, NULL, -1);
+	snprintf(f, sizeof f, "worst set + notify in 2 s, %d `stat snapshot.json` loops running",
+		 STAT_LOOPS);
+	row("9f", f, R.snap_set_worst[0], "same, loops stopped", R.snap_set_worst_base[0], "ms",
+	    FALSE, NAN, NULL, -1);
+	row("9g", "  read a key (open + read + close) meanwhile", R.snap_read[0],
+	    "same, loops stopped", R.snap_read_base[0], "ms", FALSE, NAN, NULL, -1);
+	snprintf(f, sizeof f, "worst set + notify in 2 s, %d `ls -l` loops of the root (100,000 keys)",
+		 STAT_LOOPS);
+	row("9h", f, R.snap_set_worst[1], "same, loops stopped", R.snap_set_worst_base[1], "ms",
+	    FALSE, NAN, NULL, -1);
+	row("9i", "  read a key (open + read + close) meanwhile", R.snap_read[1],
+	    "same, loops stopped", R.snap_read_base[1], "ms", FALSE, NAN, NULL, -1);
 	/* 8: libidict-mpi, measured by idict-mpi-bench under mpirun. */
 	g_autofree char *extra = NULL;
 	if (opt_extra_rows && g_file_get_contents(opt_extra_rows, &extra, NULL, NULL))
@@ -2078,12 +2433,15 @@ int main(int argc, char **argv)
 		return follow_inotify(argv[2]);
 	if (argc == 5 && strcmp(argv[1], "--stream-attack") == 0)
 		return stream_attack(argv[2], atoi(argv[3]), argv[4]);
+	if (argc == 4 && strcmp(argv[1], "--serve-changing") == 0)
+		return serve_changing(argv[2], (guint)atoi(argv[3]));
 
 	GOptionEntry entries[] = {
 		{ "quick", 'q', 0, G_OPTION_ARG_NONE, &opt_quick, "Fewer repetitions (a smoke run)",
 		  NULL },
 		{ "only", 0, 0, G_OPTION_ARG_STRING, &opt_only,
-		  "Only these sections: cost,watched,read,latency,render,large,scale,readers,redis,mpi",
+		  "Only these sections: cost,watched,read,latency,render,large,scale,readers,clients,"
+		  "redis,mpi",
 		  "LIST" },
 		{ "updates", 0, 0, G_OPTION_ARG_INT, &opt_updates,
 		  "Updates per source for the latency figure (default 10000)", "N" },
@@ -2183,6 +2541,10 @@ int main(int argc, char **argv)
 	if (section_on("readers")) {
 		say("8: readers of updates as another user");
 		bench_attack(self_exe);
+	}
+	if (section_on("clients")) {
+		say("9: what clients cost the computation");
+		bench_clients(self_exe);
 	}
 #ifdef HAVE_HIREDIS
 	if (section_on("redis")) {
