@@ -1080,13 +1080,16 @@ IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);
  * nothing.
  *
  * @options are FUSE mount options (e.g. "allow_other"; escape a comma
- * inside a value as `\,`), and three of ours: "no_auto_unmount" turns
+ * inside a value as `\,`), and four of ours: "no_auto_unmount" turns
  * auto_unmount off; "write_mode=0664" (octal) gives the permission bits of
  * writable keys and of ctl/pause and ctl/terminate (default 0644: the
  * owner only); "server_nice=N" (0 to 19, default 10) runs the serving
  * threads N nice levels below the calling thread, so that on a busy
  * machine the computation gets the CPU before its watchers (0: the same
- * priority).
+ * priority); "client_memory=SIZE" (bytes, or with a suffix K, M, G or T; at
+ * least 64K; default 256M) caps the memory held for the mount's clients in
+ * all (texts held by open files, listings, snapshot.json): an open or read
+ * past it fails with ENOMEM for that client, and a message says so.
  *
  * One server per dictionary, and one computation per mount point: serving
  * a dictionary twice, or at a mount point another process serves, fails.
