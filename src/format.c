@@ -264,7 +264,13 @@ static gboolean parse_double(const char *token, double *out, GError **error)
 {
 	if (*token == '\0')
 		return invalid(error, "empty number");
-	const char *digits = token + (*token == '+' || *token == '-');
+	/* g_ascii_strtod() skips leading whitespace as isspace() knows it,
+	 * vertical tab included, which g_strstrip() (g_ascii_isspace()) leaves:
+	 * so does the check for hex. */
+	const char *start = token;
+	while (*start != '\0' && strchr(" \t\n\v\f\r", *start) != NULL)
+		start++;
+	const char *digits = start + (*start == '+' || *start == '-');
 	if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
 		return invalid(error, "hexadecimal numbers are not accepted: \"%.40s\"", token);
 	char *end = NULL;

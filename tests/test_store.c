@@ -2520,6 +2520,7 @@ static gpointer swapper_main(gpointer data)
 		idict_unlock(s->dict);
 		idict_notify_update(s->dict, FALSE);
 		s->swaps++;
+		g_usleep(200); /* a computation between two updates */
 	}
 	return NULL;
 }
@@ -2534,7 +2535,7 @@ START_TEST(test_store_walk_concurrent)
 	g_autofree char *all_a = expected_names("a", WALK_KEYS);
 	g_autofree char *all_b = expected_names("b", WALK_KEYS);
 	guint64 records = idict__store_undo_records(dict);
-	for (guint round = 0; round < 200; round++) {
+	for (guint round = 0; round < 100; round++) {
 		int err = 1;
 		g_autofree char *names = walk_listing(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, NULL, &err);
 		ck_assert_int_eq(err, 0);
