@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Rows 8 (libidict-mpi, issue 15): idict-mpi-bench under mpirun -np 4, when
+# Rows 10 (libidict-mpi, issue 15): idict-mpi-bench under mpirun -np 4, when
 # it was built (WITH_MPI) and the sections asked for include "mpi"; its rows
 # go into idict-bench's table.
 mpi_bench=$(dirname "$bench")/idict-mpi-bench
@@ -55,7 +55,7 @@ for a in "$@"; do
 	prev=$a
 done
 if [ "$want_mpi" = yes ] && [ -x "$mpi_bench" ] && command -v mpirun >/dev/null; then
-	echo "idict-bench: 8: idict_mpi_sync under mpirun -np 4" >&2
+	echo "idict-bench: 10: idict_mpi_sync under mpirun -np 4" >&2
 	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 TMPDIR=$work \
 		timeout --kill-after=10 120 mpirun -np 4 --oversubscribe --bind-to none \
 		--mca mpi_yield_when_idle 1 "$mpi_bench" "${quick[@]}" >"$work/mpi-rows.md" ||
