@@ -598,27 +598,36 @@ static gboolean caller_may_write(fuse_req_t req, mode_t mode)
 	return (mode & S_IWOTH) != 0;
 }
 
-/* Truncation to size 0 is accepted on writable files and changes no value:
- * the shell's `>` truncates before it writes; through an open file
- * (ftruncate) it begins a new value (see "whole writes").  Other changes
- * are refused. */
+/* The attribute changes a client may ask for, as -errno or 0: truncation
+ * to size 0 of a file it may write, which changes no value (the shell's `>`
+ * truncates before it writes; through an open file, ftruncate, it begins a
+ * new value: see "whole writes").  Times may come with that truncation and
+ * are then ignored: Linux's NFS server turns an NFS client's O_TRUNC into a
+ * change of size and mtime together (nfsd_setattr() always adds the mtime).
+ * Times alone, the mode and the owner stay refused (EPERM), as does any
+ * other size (EINVAL). */
+static int setattr_refusal(fuse_req_t req, const struct stat *st, int to_set, off_t size)
+{
+	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+			  FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		return -EPERM;
+	if (!(to_set & FUSE_SET_ATTR_SIZE))
+		return to_set & times ? -EPERM : 0;
+	if (S_ISDIR(st->st_mode))
+		return -EISDIR;
+	if (!caller_may_write(req, st->st_mode))
+		return -EACCES;
+	return size == 0 ? 0 : -EINVAL;
+}
+
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
 	struct stat st;
 	int err = stat_ino(req, ino, &st, FALSE, NULL);
-	if (err == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
-				   FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-				   FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
-		err = -EPERM;
-	if (err == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
-		if (S_ISDIR(st.st_mode))
-			err = -EISDIR;
-		else if (!caller_may_write(req, st.st_mode))
-			err = -EACCES;
-		else if (attr->st_size != 0)
-			err = -EINVAL;
-	}
+	if (err == 0)
+		err = setattr_refusal(req, &st, to_set, attr->st_size);
 	if (err == 0 && (to_set & FUSE_SET_ATTR_SIZE) && fi && open_file_of(fi)->pending)
 		pending_truncate(open_file_of(fi)->pending);
 	if (err)

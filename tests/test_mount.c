@@ -698,6 +698,31 @@ START_TEST(test_mount_no_namespace_changes)
 }
 END_TEST
 
+/* Truncation to 0 of a writable file is the shell's `>`: accepted, and it
+ * changes nothing.  Times alone are refused.  (Linux's NFS server sends a
+ * truncation with a new mtime in one request; tests/vm/test_knfs.sh checks
+ * that path, which no local system call produces.) */
+START_TEST(test_mount_truncate_and_times)
+{
+	g_autofree char *alpha = path("params/alpha");
+	ck_assert_int_eq(truncate(alpha, 0), 0);
+	int fd = open(alpha, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	close(fd);
+	assert_file("params/alpha", "0.25\n");
+	const struct timespec times[2] = { { .tv_sec = 1 }, { .tv_sec = 2 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, alpha, times, 0), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(utimensat(AT_FDCWD, alpha, NULL, 0), -1);
+	ck_assert_int_eq(errno, EPERM);
+	g_autofree char *residual = path("residual");
+	ck_assert_int_eq(utimensat(AT_FDCWD, residual, times, 0), -1);
+	ck_assert_int_eq(errno, EPERM);
+	assert_file("params/alpha", "0.25\n");
+}
+END_TEST
+
 /* ---- ctl ---- */
 
 START_TEST(test_mount_ctl_pause_terminate)
@@ -2233,6 +2258,7 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, test_mount_write_large_and_by_byte);
 	tcase_add_test(tc, test_mount_write_size_limit);
 	tcase_add_test(tc, test_mount_no_namespace_changes);
+	tcase_add_test(tc, test_mount_truncate_and_times);
 	tcase_add_test(tc, test_mount_ctl_pause_terminate);
 	tcase_add_test(tc, test_mount_ctl_errors);
 	tcase_add_test(tc, test_mount_ctl_status);
