@@ -61,14 +61,25 @@ static const char *errno_name(int err)
 
 /* ---- reading and checking values ---- */
 
-/* Reads all of @path (a local path).  Returns: (transfer full) (nullable). */
+/* Reads all of @path (a local path) as cat does: read() until end-of-file.
+ * (g_file_get_contents() reads st_size bytes and stops there.)
+ * Returns: (transfer full) (nullable). */
 static GBytes *read_local(const char *path)
 {
-	char *data = NULL;
-	gsize len = 0;
-	if (!g_file_get_contents(path, &data, &len, NULL))
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
 		return NULL;
-	return g_bytes_new_take(data, len);
+	GByteArray *out = g_byte_array_new();
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0 && out->len <= MAX_TEXT)
+		g_byte_array_append(out, (const guint8 *)buf, (guint)n);
+	close(fd);
+	if (n < 0) {
+		g_byte_array_unref(out);
+		return NULL;
+	}
+	return g_byte_array_free_to_bytes(out);
 }
 
 static guint count_lines(GBytes *text)
