@@ -26,6 +26,11 @@ test_packages=(
 	openssh-server openssh-client sshfs        # sshd, ssh, ssh-keygen, sshfs
 	nfs-ganesha nfs-ganesha-vfs                # a userspace NFSv4 server
 	libnfs-utils libnfs-dev                    # a userspace NFS client
+	# The kernel NFS test (tests/vm/, make check-knfs) boots a VM under qemu's
+	# software emulation with Debian's own kernel, which has nfsd and the NFS
+	# client; its root is this machine's /, so the guest runs these tools.
+	qemu-system-x86 linux-image-amd64 busybox-static   # the VM, its kernel, its init
+	nfs-kernel-server nfs-common rpcbind               # exportfs, rpc.nfsd/mountd/statd, mount.nfs
 )
 case ${1:-} in
 --build) packages=("${build_packages[@]}"); tests=0 ;;
