@@ -114,7 +114,7 @@ run_checks() {
 	check "NFSv$v fresh: $count reads of step, none older than a local read just before" \
 		test "$status" = 0
 	[ "$status" = 0 ] || grep -v '^#' "$dir/fresh$v.out" | head -n 5
-	echo "# knfs-v$v: delegations held after the reads of step: $(states | grep -c 'type: deleg')"
+	echo "# knfs-v$v: delegations held (by all clients) after the reads of step: $(states | grep -c 'type: deleg')"
 	states | grep -A4 'type: deleg' | head -n 10 | sed 's/^/#   /'
 
 	# ---- whole: every read is one complete value ----
