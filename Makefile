@@ -248,8 +248,8 @@ $(BUILD)/bench/dictops: tests/bench/dictops.c $(BUILD)/libidict.a
 # ---- fuzzing and soak (issue 3) ----
 # `make fuzz` builds the libFuzzer targets tests/fuzz/fuzz_*.c with clang into
 # build/fuzz/ and runs each for FUZZ_SECONDS after replaying its regression
-# inputs (tests/fuzz/regressions/TARGET/) and seed corpus
-# (tests/fuzz/corpus/TARGET/); crash inputs go to a temporary directory and,
+# inputs (tests/fuzz/regressions/NAME/, NAME: fuzz_NAME.c) and seed corpus
+# (tests/fuzz/corpus/NAME/); crash inputs go to a temporary directory and,
 # if any, are copied to build/fuzz/crashes/.  `make check` runs every fuzzer
 # for about 10 s (tests/shell/test_fuzz.sh) and the soak test
 # (tests/shell/test_soak.sh, driving $(BUILD)/tests/soak).
