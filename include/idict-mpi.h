@@ -35,80 +35,147 @@ G_BEGIN_DECLS
 #define IDICT_MPI_API
 #endif
 
+/**
+ * IDictMpi:
+ *
+ * A whole MPI job's tie to this rank's dictionary: the duplicated
+ * communicator, the declared reductions and the state of the last sync.
+ * Opaque; created with idict_mpi_new(), freed with idict_mpi_free() (or
+ * g_autoptr(IDictMpi)).
+ */
 typedef struct _IDictMpi IDictMpi;
 
-/* How idict_mpi_reduce() combines the ranks' values of a key. */
+/**
+ * IDictMpiOp:
+ * @IDICT_MPI_MAX: the largest value; NaN if any rank's value is NaN
+ * @IDICT_MPI_MIN: the smallest value; NaN if any rank's value is NaN
+ * @IDICT_MPI_SUM: the sum
+ *
+ * How idict_mpi_reduce() combines the ranks' values of a key.
+ */
 typedef enum {
-	IDICT_MPI_MAX, /* the largest; NaN if any rank has NaN */
-	IDICT_MPI_MIN, /* the smallest; NaN if any rank has NaN */
-	IDICT_MPI_SUM, /* the sum */
+	IDICT_MPI_MAX,
+	IDICT_MPI_MIN,
+	IDICT_MPI_SUM,
 } IDictMpiOp;
 
 /**
  * idict_mpi_new:
- * Collective over @comm.  Ties @dict, this rank's dictionary, to the job:
- * duplicates @comm (the sync's messages never mix with the program's) and
- * holds client writes on @dict (idict_hold_client_writes()) so that
- * parameters come into force at a sync.  On rank 0, serve @dict with
- * idict_serve() as usual, before or after.  @dict must outlive the result.
+ * @dict: this rank's dictionary; it must outlive the result
+ * @comm: the job's communicator, usually MPI_COMM_WORLD (duplicated: the
+ *   sync's messages never mix with the program's)
+ *
+ * Ties @dict to the job: holds client writes on @dict
+ * (idict_hold_client_writes()) so that parameters come into force at a
+ * sync, on every rank at once.  On rank 0, serve @dict with idict_serve()
+ * as usual, before or after.
+ *
+ * Not thread-safe: collective over @comm, called by every rank from the
+ * thread that makes its MPI calls, after MPI_Init().
+ *
  * Returns: (transfer full): the job's handle; idict_mpi_free() it.
  */
-IDICT_MPI_API IDictMpi *idict_mpi_new(IDict *dict, MPI_Comm comm);
+IDICT_MPI_API IDictMpi *idict_mpi_new(IDict *dict, MPI_Comm comm) G_GNUC_WARN_UNUSED_RESULT;
 
 /**
  * idict_mpi_free:
- * Collective (it frees the duplicated communicator), before MPI_Finalize();
- * after MPI_Finalize() it frees only the memory.  NULL-safe.
+ * @self: (nullable): the job's handle, or %NULL
+ *
+ * Frees the handle and the duplicated communicator; the dictionary stays
+ * (it was never owned).  After MPI_Finalize() it frees only the memory.
+ * NULL-safe.
+ *
+ * Not thread-safe: collective (it frees the communicator) when called
+ * before MPI_Finalize(), by every rank from the thread that makes its MPI
+ * calls; the handle's last call.
  */
 IDICT_MPI_API void idict_mpi_free(IDictMpi *self);
 
 /**
  * idict_mpi_reduce:
- * Collective.  Declares that after each sync @key holds, on every rank,
- * @op over the values the ranks last set it to themselves (a double, or a
- * 64-bit int; ints stay ints unless some rank's value is a double).  A rank
- * whose @key is missing or of another type takes no part (a warning is
- * logged once).  Rank 0's dictionary also has each rank's own value, as
- * rank/N/KEY.  Declaring @key again replaces its operation.
- * Every rank must declare the same keys with the same operations in the
- * same order, before its first sync; otherwise every rank gets the error.
- * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED on every rank.
+ * @self: the job's handle
+ * @key: a key this rank sets to a double or a 64-bit int
+ * @op: how to combine the ranks' values
+ * @error: (nullable): return location for a #GError, or %NULL
+ *
+ * Declares that after each sync @key holds, on every rank, @op over the
+ * values the ranks last set it to themselves (ints stay ints unless some
+ * rank's value is a double).  A rank whose @key is missing or of another
+ * type takes no part (a warning is logged once).  Rank 0's dictionary also
+ * has each rank's own value, as rank/N/KEY.  Declaring @key again replaces
+ * its operation.  Every rank must declare the same keys with the same
+ * operations in the same order, before its first sync.
+ *
+ * Not thread-safe: collective, called by every rank from the thread that
+ * makes its MPI calls.
+ *
+ * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED on every rank: a bad
+ *   name or operation on any rank, ranks that declared differently, or a
+ *   declaration after the first sync.
  */
 IDICT_MPI_API gboolean idict_mpi_reduce(IDictMpi *self, const char *key, IDictMpiOp op,
 					GError **error);
 
 /**
  * idict_mpi_sync:
- * Collective; call it on every rank at the same point of each step, in
- * place of idict_notify_update() and idict_wait() (do not call those on a
- * synced dictionary).  Does what the header above says, then, while rank 0
- * is paused, waits inside (every rank, without spinning) until it is
- * resumed or terminated.  With @final on any rank, the sync is the last
- * one on every rank: each dictionary publishes its final update and is
- * terminated.  Costs one small MPI_Allreduce when nothing changed; changes
- * add one MPI_Gather (two if the ranks' sizes differ much) and client
- * writes one MPI_Bcast, of the changed bytes.
+ * @self: the job's handle
+ * @final: %TRUE on any rank: this is the last sync, on every rank
+ * @error: (nullable): return location for a #GError, or %NULL
+ *
+ * The step's collective, called on every rank at the same point of each
+ * step in place of idict_notify_update() and idict_wait() (do not call
+ * those on a synced dictionary).  It does what the top of this header
+ * says: rank 0's control state and client writes to every rank, every
+ * rank's changes to rank 0 as rank/N/KEY, the reductions, one update on
+ * rank 0.  While rank 0 is paused, every rank waits inside it, without
+ * spinning, until rank 0 is resumed or terminated.  With @final, each
+ * dictionary publishes its final update and is terminated.  Costs one
+ * small MPI_Allreduce when nothing changed; changes add one MPI_Gather
+ * (two if the ranks' sizes differ much) and client writes one MPI_Bcast,
+ * of the changed bytes.
+ *
  * A rank that calls it more often than the others waits in it for ever,
- * as in any collective: decide when to stop from what every rank has after
- * a sync (idict_terminated(), a reduced key, the step).
- * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED on every rank after
- *   the final sync, or if one rank's changes exceed what one MPI message
- *   carries (2 GiB).
+ * as in any collective: leave the loop on what every rank has after a
+ * sync, idict_mpi_terminated() (not idict_terminated()), a reduced key or
+ * the step.
+ *
+ * Not thread-safe: collective, called by every rank from the thread that
+ * makes its MPI calls.  Other threads may go on using the dictionary with
+ * idict(3)'s functions.
+ *
+ * Returns: %TRUE, or %FALSE with IDICT_ERROR_FAILED on every rank: a sync
+ *   after the final one, or changes on one rank that exceed what one MPI
+ *   message carries (2 GiB).
  */
 IDICT_MPI_API gboolean idict_mpi_sync(IDictMpi *self, gboolean final, GError **error);
 
 /**
  * idict_mpi_terminated:
+ * @self: the job's handle
+ *
  * Whether the job was terminated, as of the last sync: the same on every
  * rank.  Leave the loop on this, not on idict_terminated(), which on rank 0
  * turns true the moment a client writes ctl/terminate, before the other
  * ranks know (a rank leaving the loop alone would leave the others waiting
  * for it in their next collective).  The sync also terminates each rank's
  * dictionary, so idict_terminated() agrees after it.
+ *
+ * Not thread-safe: call it from the thread that calls idict_mpi_sync().
+ *
+ * Returns: %TRUE once a sync has seen a terminate (or a final sync) on any
+ *   rank.
  */
 IDICT_MPI_API gboolean idict_mpi_terminated(IDictMpi *self);
 
-/** Returns: the number of syncs done (0 before the first). */
+/**
+ * idict_mpi_syncs:
+ * @self: the job's handle
+ *
+ * Not thread-safe: call it from the thread that calls idict_mpi_sync().
+ *
+ * Returns: the number of syncs done on this rank (0 before the first): the
+ *   same on every rank.
+ */
 IDICT_MPI_API guint64 idict_mpi_syncs(IDictMpi *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(IDictMpi, idict_mpi_free)

@@ -11,7 +11,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/idict-api-test-XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
-/usr/bin/python3 "$root/tests/api_docs.py" "$root/include/idict.h" "$root/contrib/man/idict.3"
+/usr/bin/python3 "$root/tests/api_docs.py" "$root/include/idict.h" "$root/contrib/man/idict.3" \
+	"$root/include/idict-mpi.h" "$root/contrib/man/idict-mpi.3"
 
 cflags=$(PKG_CONFIG_PATH=$BUILD pkg-config --cflags idict)
 version=$(PKG_CONFIG_PATH=$BUILD pkg-config --modversion idict)
