@@ -19,7 +19,6 @@
 
 typedef struct {
 	gint64 last_print_us;
-	gint64 steps;
 } Progress;
 
 static gboolean check_alpha(IDict *dict, const char *key, GVariant *value, gpointer user_data,
@@ -64,7 +63,9 @@ static void print_refusal(IDict *dict, const char *key, guint uid, const char *v
 	fflush(stdout);
 }
 
-/* A callback: prints a progress line at most once a second, and at the end. */
+/* A callback: prints a progress line at most once a second, and at the end:
+ * the step and the key progress, the fraction of the run done toward
+ * whichever end comes first (progress_of()). */
 static void print_progress(IDict *dict, gboolean final, gpointer user_data)
 {
 	Progress *progress = user_data;
@@ -73,11 +74,12 @@ static void print_progress(IDict *dict, gboolean final, gpointer user_data)
 		return;
 	progress->last_print_us = now;
 	gint64 step = 0;
-	double residual = 0;
+	double residual = 0, done = 0;
 	idict_get_int(dict, "step", &step, NULL);
 	idict_get_double(dict, "residual", &residual, NULL);
-	printf("idict-demo: step %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " residual %.3g%s%s\n",
-	       step, progress->steps, residual, idict_paused(dict) ? " (paused)" : "",
+	idict_get_double(dict, "progress", &done, NULL);
+	printf("idict-demo: step %" G_GINT64_FORMAT ", %.1f%% done, residual %.3g%s%s\n", step,
+	       100 * done, residual, idict_paused(dict) ? " (paused)" : "",
 	       final ? " (final)" : "");
 	fflush(stdout);
 }
@@ -192,7 +194,7 @@ int main(int argc, char **argv)
 	       mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt, mnt);
 	fflush(stdout);
 
-	Progress progress = { .steps = steps };
+	Progress progress = { 0 };
 	idict_add_callback(dict, print_progress, &progress, NULL);
 
 	const char *why = "reached --steps";
