@@ -200,4 +200,28 @@ echo 1 >"$mnt/ctl/terminate"
 wait_pid "$watch" 30
 check "idict-watch started just before the end ends too" test "${exit_status:-1}" = 0
 wait_pid "$demo" 30
+
+# In the terminal it draws at most once a second (--interval), however fast
+# the updates come (here up to 100 a second), and the final one at once.
+start_demo --steps 100000 --delay 10 --linger 5 || exit 1
+started=$(date +%s%N)
+"$PLOT" "$mnt" >"$dir/dumb2.out" 2>"$dir/dumb2.err" &
+plot=$!
+pids+=("$plot")
+sleep 3
+last=$(sequence)
+echo 1 >"$mnt/ctl/terminate"
+wait_pid "$plot" 30
+status=${exit_status:-1}
+elapsed_s=$((($(date +%s%N) - started) / 1000000000 + 1))
+draws=$(grep -oE 'update [0-9]+' "$dir/dumb2.out" | wc -l)
+final_drawn=$(grep -oE 'update [0-9]+' "$dir/dumb2.out" | tail -n1 | cut -d' ' -f2)
+check "idict-plot (terminal): exits 0 after the final update, nothing on stderr" \
+	bash -c "[ $status = 0 ] && [ ! -s '$dir/dumb2.err' ]"
+check "idict-plot (terminal): $draws draws in at most $elapsed_s s: at most one a second, and the first" \
+	bash -c "[ $draws -ge 2 ] && [ $draws -le $((elapsed_s + 1)) ]"
+check "... the last one is of the final update (${final_drawn:-none} > $last)" \
+	test "${final_drawn:-0}" -gt "$last"
+wait_pid "$demo" 30
+
 check "the demos had no sanitizer reports" bash -c "! grep -qE 'Sanitizer|runtime error' '$dir/demo.out'"
