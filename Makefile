@@ -172,8 +172,8 @@ install: $(BUILD)/libidict.a $(BUILD)/libidict.so $(BUILD)/idict-demo
 # A program linked with -lidict must find libidict.so.0 when it runs.
 # Installed into this system (no DESTDIR) as root: ldconfig updates the
 # loader's cache.  Then, if the loader still does not find it here (a
-# PREFIX outside its search path), say what to do.  With DESTDIR, the
-# package's own scripts run ldconfig.
+# PREFIX outside its search path), say what to do; the same for Python and
+# idict.py.  With DESTDIR, the package's own scripts run ldconfig.
 LDCONFIG ?= /sbin/ldconfig
 .PHONY: install-loader-note
 install-loader-note:
@@ -185,6 +185,11 @@ ifeq ($(DESTDIR),)
 		echo "or run with LD_LIBRARY_PATH=$(LIBDIR), or once $(LIBDIR) is listed in"; \
 		echo "/etc/ld.so.conf.d/ and ldconfig has run. pkg-config finds idict.pc"; \
 		echo "with PKG_CONFIG_PATH=$(PKGCONFIGDIR)."; \
+	fi; \
+	if ! $(PYTHON3) -c 'import os, sys; sys.exit(os.path.realpath("$(PYTHONDIR)") not in \
+		[os.path.realpath(p) for p in sys.path])' 2>/dev/null; then \
+		echo "Note: $(PYTHON3) does not search $(PYTHONDIR):"; \
+		echo "import idict finds the module there with PYTHONPATH=$(PYTHONDIR)."; \
 	fi
 endif
 

@@ -15,6 +15,9 @@ KIND and its options (values with spaces in double quotes):
   sh       demo="ARGS"   runs the block with bash in the work directory,
                          with build/idict-demo ARGS serving ./mnt (default
                          "--delay 10"); demo=none: no demo
+           updates=N     starts the block once the demo has published N
+                         updates (default: as soon as it is mounted)
+           env="K=V..."  more environment variables for the block
            timeout=S     it must end within S seconds (default 60)
            runs-forever  it never ends by itself: stopped after timeout=S
            output="RE"   its output must match the regular expression RE
@@ -29,6 +32,11 @@ Every ```sh, ```c and ```python block needs a marker, so that a new recipe
 is either tested or says why not.  The blocks share one work directory, in
 order: a C file written by one is built and run by the next.  Each demo is
 stopped afterwards (ctl/terminate) and must exit 0 and unmount.
+
+The work directory stands in for the source tree and for the user's home:
+build/ is the build under test, HOME is the work directory (so `make install
+PREFIX=$HOME/.local` installs into it), `cc` adds the build's sanitizer
+flags, and `make` runs in the source tree on the build under test.
 """
 
 import os
@@ -123,7 +131,7 @@ def kill_group(proc):
 
 
 class Work:
-    """The work directory: ./mnt, ./build (the build tree), bin/cc."""
+    """The work directory: ./mnt, ./build (the build tree), .bin/cc, .bin/make."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="idict-readme-", dir=os.environ.get("TMPDIR"))
@@ -137,8 +145,18 @@ class Work:
         with open(cc, "w") as f:
             f.write("#!/bin/sh\nexec /usr/bin/cc %s \"$@\"\n" % SAN_FLAGS)
         os.chmod(cc, 0o755)
+        # The README's `make ...` lines, run in the source tree on the build
+        # under test (the same BUILD and SANITIZE: nothing is rebuilt).
+        make = os.path.join(bindir, "make")
+        with open(make, "w") as f:
+            f.write("#!/bin/sh\nexec /usr/bin/make -C %s --no-print-directory BUILD=%s SANITIZE=%s "
+                    "\"$@\"\n" % (shlex.quote(ROOT), shlex.quote(os.path.relpath(BUILD, ROOT)),
+                                  shlex.quote(os.environ.get("SANITIZE", ""))))
+        os.chmod(make, 0o755)
         self.env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"], TERM="dumb",
-                        LC_ALL="C.UTF-8")
+                        LC_ALL="C.UTF-8", HOME=self.dir)
+        for name in ("LD_LIBRARY_PATH", "PKG_CONFIG_PATH", "PYTHONPATH"):
+            self.env.pop(name, None)
         self.procs = []
 
     def start(self, argv, **kw):
@@ -196,10 +214,21 @@ def run_sh(work, line, opts, text):
     demo = None
     if demo_args != "none":
         demo, why = start_demo(work, demo_args)
+        if not why and "updates" in opts:
+            n = int(opts["updates"])
+            seq = os.path.join(work.mnt, "ctl/sequence")
+            if not wait_for(lambda: int(open(seq).read()) >= n, 30):
+                why = "did not publish %d updates in 30 s" % n
         if why:
             report(False, name, "the demo " + why)
+            if demo is not None:
+                stop_demo(work, demo)
             return
-    proc = work.start(["bash", "-c", text])
+    env = dict(work.env)
+    for word in shlex.split(opts.get("env", "")):
+        key, _, value = word.partition("=")
+        env[key] = value
+    proc = work.start(["bash", "-c", text], env=env)
     forever = bool(opts.get("runs-forever"))
     why = []
     try:

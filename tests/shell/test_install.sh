@@ -68,10 +68,26 @@ echo 1 >"$mnt/ctl/terminate"
 wait "$app"
 check "... and ends cleanly" test $? = 0
 app=
+# The README's static line: libidict.a by name (pkg-config cannot choose it
+# over libidict.so beside it), the rest from pkg-config --static.
 # shellcheck disable=SC2046
-cc $san -o "$dir/app-static" "$dir/app.c" $(pkg-config --static --cflags idict) \
-	"$prefix/lib/libidict.a" $(pkg-config --static --libs idict | sed 's/-lidict//') >"$dir/cc2.log" 2>&1
-check "a computation links the static library with pkg-config --static" test $? = 0
+cc $san -o "$dir/app-static" "$dir/app.c" $(pkg-config --cflags idict) -Wl,-Bstatic -lidict -Wl,-Bdynamic \
+	$(pkg-config --static --libs idict) >"$dir/cc2.log" 2>&1
+check "a computation links libidict.a with the README's line (pkg-config --static)" test $? = 0
+check "... and does not need libidict.so.0" \
+	bash -c "! objdump -p '$dir/app-static' | grep NEEDED | grep -q libidict"
+# Where it runs, no libidict.so: neither installed nor on any path.
+mv "$prefix/lib" "$prefix/lib.away"
+env -u LD_LIBRARY_PATH "$dir/app-static" "$mnt" >"$dir/app-static.out" 2>&1 &
+app=$!
+for _ in $(seq 100); do [ -e "$mnt/x" ] && break; sleep 0.05; done
+check "... and runs without it (no LD_LIBRARY_PATH, no libidict.so anywhere)" \
+	test "$(cat "$mnt/x" 2>/dev/null)" = 0.5
+echo 1 >"$mnt/ctl/terminate" 2>/dev/null
+wait "$app"
+check "... and ends cleanly" test $? = 0
+app=
+mv "$prefix/lib.away" "$prefix/lib"
 
 # libidict-mpi: its own library, header, pkg-config file and man page.
 for f in lib/libidict-mpi.a lib/libidict-mpi.so lib/libidict-mpi.so.0 include/idict-mpi.h \
@@ -127,6 +143,18 @@ grep -q "the dynamic loader does not search $prefix/lib" "$dir/install.log"
 check "make install into a PREFIX the loader does not search says what to do" test $? = 0
 check "... naming rpath and LD_LIBRARY_PATH" \
 	bash -c "grep -q -- '-Wl,-rpath,$prefix/lib' '$dir/install.log' && grep -q 'LD_LIBRARY_PATH=$prefix/lib' '$dir/install.log'"
+# Python: the module goes to PREFIX/lib/python3.X/dist-packages, which
+# Debian's python3 searches for /usr/local only; the install says so.
+pydir=$(sed -n 's/^import idict finds the module there with PYTHONPATH=\(.*\)\.$/\1/p' "$dir/install.log")
+check "make install into a PREFIX Python does not search names PYTHONPATH ($pydir)" \
+	test -n "$pydir" -a -e "$pydir/idict.py"
+if [ -z "${SANITIZE:-}" ]; then # an ASan library cannot be loaded into python3
+	PYTHONPATH=$pydir /usr/bin/python3 -c 'import idict; d = idict.IDict(); d["x"] = 0.5; print(d["x"])' \
+		>"$dir/py.out" 2>&1
+	check "... and with it, python3 imports idict and uses the installed library" \
+		test "$(cat "$dir/py.out")" = 0.5
+fi
+
 # A stand-in for ldconfig, whose cache lists the new library: as if PREFIX
 # were a system directory.
 cat >"$dir/ldconfig" <<SH
@@ -138,7 +166,8 @@ make -s -C "$root" install BUILD="$BUILD" SANITIZE="${SANITIZE:-}" PREFIX="$dir/
 	LDCONFIG="$dir/ldconfig" >"$dir/install3.log" 2>&1
 check "make install into the system runs ldconfig (as root)" \
 	bash -c "[ \"\$(id -u)\" != 0 ] || [ -e '$dir/ldconfig.calls' ]"
-check "... and then has nothing to say" bash -c "! grep -q 'Note' '$dir/install3.log'"
+check "... and then has nothing to say about the loader" \
+	bash -c "! grep -q 'dynamic loader' '$dir/install3.log'"
 make -s -C "$root" install BUILD="$BUILD" SANITIZE="${SANITIZE:-}" PREFIX=/usr/local \
 	DESTDIR="$dir/dest2" LDCONFIG="$dir/ldconfig-not-there" >"$dir/install4.log" 2>&1
 status=$?
