@@ -23,6 +23,7 @@ trap cleanup EXIT
 
 passed=0
 failed=0
+failures=() # named again at the end, where a log's tail shows them
 for t in "$@"; do
 	echo "== $t"
 	out=$("$BUILD/tests/$t" 2>&1)
@@ -33,6 +34,7 @@ for t in "$@"; do
 	if [ -z "$summary" ]; then
 		echo "run-tests: $t printed no summary (exit $status)"
 		failed=$((failed + 1))
+		failures+=("$t: no summary (exit $status)")
 		continue
 	fi
 	checks=$(echo "$summary" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
@@ -40,8 +42,13 @@ for t in "$@"; do
 	bad=$((bad))
 	passed=$((passed + checks - bad))
 	failed=$((failed + bad))
+	# Check's failure lines: "FILE:LINE:F:SUITE:TEST:N: message"
+	while IFS= read -r line; do
+		failures+=("$t: $line")
+	done < <(printf '%s\n' "$out" | grep -E '^[^:]+:[0-9]+:[FE]:')
 	if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
 		failed=$((failed + 1))
+		failures+=("$t: exited $status")
 	fi
 done
 
@@ -54,11 +61,18 @@ for s in "$here"/shell/*.sh; do
 	nok=$(printf '%s\n' "$out" | grep -c '^not ok - ')
 	passed=$((passed + ok))
 	failed=$((failed + nok))
+	while IFS= read -r line; do
+		failures+=("$(basename "$s"): $line")
+	done < <(printf '%s\n' "$out" | grep '^not ok - ')
 	if [ "$status" -ne 0 ] && [ "$nok" -eq 0 ]; then
 		echo "run-tests: $(basename "$s") exited $status"
 		failed=$((failed + 1))
+		failures+=("$(basename "$s"): exited $status")
 	fi
 done
 
+for f in "${failures[@]}"; do
+	echo "FAILED: $f"
+done
 echo "Tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
