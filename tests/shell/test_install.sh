@@ -71,7 +71,7 @@ app=
 # The README's static line: libidict.a by name (pkg-config cannot choose it
 # over libidict.so beside it), the rest from pkg-config --static.
 # shellcheck disable=SC2046
-cc $san -o "$dir/app-static" "$dir/app.c" $(pkg-config --cflags idict) -Wl,-Bstatic -lidict -Wl,-Bdynamic \
+cc $san -o "$dir/app-static" "$dir/app.c" $(pkg-config --cflags idict) -Wl,-Bstatic -lidict -Wl,-Bdynamic -Wl,--as-needed \
 	$(pkg-config --static --libs idict) >"$dir/cc2.log" 2>&1
 check "a computation links libidict.a with the README's line (pkg-config --static)" test $? = 0
 check "... and does not need libidict.so.0" \
