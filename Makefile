@@ -47,7 +47,8 @@ CXX_WARNINGS := -std=c++17 -Wall -Wextra -Werror -Wpedantic -Wshadow -Wformat=2 
 PROJECT_CXXFLAGS := $(CXX_WARNINGS) -fno-exceptions -fno-rtti -fPIC -MMD -MP $(SAN_FLAGS)
 
 LIB_SRCS := src/names.c src/format.c src/store.c src/update_log.c src/ctl.c src/fs.c src/clients.c \
-	src/updates.c src/server.c src/signals.c src/checkpoint.c src/snapshot.c src/refusals.c
+	src/updates.c src/server.c src/signals.c src/checkpoint.c src/snapshot.c src/refusals.c \
+	src/pins.c
 LIB_CXX_SRCS := src/format_double.cc
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRCS:src/%.cc=$(BUILD)/obj/%.o)
 # The version is the header's (IDICT_MAJOR/MINOR/MICRO_VERSION), in one place.

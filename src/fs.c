@@ -60,6 +60,9 @@ typedef struct {
 	gsize entries_charge;  /* reserved for entries */
 	IDictStream *stream;
 	struct _PendingWrite *pending; /* a key opened for writing: its text (below) */
+	mode_t mode;           /* the file's mode at open, for kernel threads' requests */
+	gboolean pin;          /* the server's own pin (pins.c): no client */
+	gboolean own;          /* opened by the serving process itself: no FLUSH */
 } OpenFile;
 
 /* ---- whole writes ----
@@ -290,22 +293,40 @@ void idict__fs_free_open_file(gpointer file)
 	open_file_free(file);
 }
 
-/* Hands @file to the kernel as fi->fh and to the server's list of open files. */
-static void open_file_register(fuse_req_t req, struct fuse_file_info *fi, OpenFile *file)
+/* Hands @file to the kernel as fi->fh and to the server's list of open files
+ * (also from the pin thread, for an open it parked: IDictPinFinish). */
+static void open_file_register(fuse_req_t req, struct fuse_file_info *fi, gpointer data)
 {
+	OpenFile *file = data;
 	fi->fh = (uintptr_t)file;
-	/* FLUSH at close() only for files opened for writing, where it
-	 * publishes the value written (see "whole writes").  Read-only opens
-	 * have nothing to flush, and a process that serves the mount and exits
-	 * with a file of it open would otherwise wait for itself forever (a
-	 * process writing its own mount must close its files before exiting). */
-	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
-	idict__server_file_opened(server_of(req), file);
+	/* FLUSH at close() only for files other processes opened for writing,
+	 * where it publishes the value written (see "whole writes").
+	 * Read-only opens and pins have nothing to flush.  The serving process
+	 * itself gets no FLUSH either: if it exits or crashes with a file of its
+	 * mount open for writing, its serving threads are gone before the
+	 * kernel closes the file, and the FLUSH would wait forever; what it
+	 * wrote is published at fsync() or when the file is released, just
+	 * after close(). */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY || file->pin || file->own;
+	idict__server_file_opened(server_of(req), file, file->pin);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		/* The opener was interrupted meanwhile; no release will come. */
-		idict__server_file_closed(server_of(req), file);
+		idict__server_file_closed(server_of(req), file, file->pin);
 		open_file_free(file);
 	}
+}
+
+/* TRUE if @req comes from a kernel thread (the kernel's NFS server). */
+static gboolean from_kernel(fuse_req_t req)
+{
+	return idict__clients_is_kernel(clients_of(req), fuse_req_ctx(req)->pid);
+}
+
+/* TRUE if @req comes from a thread of the serving process itself. */
+static gboolean from_own_process(fuse_req_t req)
+{
+	pid_t tid = fuse_req_ctx(req)->pid;
+	return tid > 0 && tgkill(getpid(), tid, 0) == 0;
 }
 
 /* ---- attributes ---- */
@@ -529,14 +550,32 @@ static guint64 generation_of(fuse_req_t req, guint64 ino)
 	return idict__server_ids(server_of(req))->generation;
 }
 
-/* Remembers that the size of @text (consumed; nullable) was reported to
- * the sender of @req (see clients.c).  ctl/errors shows each user their
- * own lines: one user's text is never another's. */
-static void promise(fuse_req_t req, guint64 ino, IDictText *text)
+/* TRUE if the kernel's rules (clients.c, "The kernel's requests") apply to
+ * @ino for @req.  ctl/errors shows each user their own lines: one user's
+ * text is never another's. */
+static gboolean kernel_rules(fuse_req_t req, guint64 ino)
 {
-	if (text && ino != IDICT__INO_ERRORS)
-		idict__clients_promise(clients_of(req), ino, fuse_req_ctx(req)->pid, text);
+	return ino != IDICT__INO_ERRORS && ino != IDICT__INO_UPDATES && from_kernel(req);
+}
+
+/* Stats @ino for a LOOKUP or GETATTR into @st, and remembers what was
+ * reported (see clients.c): a promise of the text's size to the sender,
+ * or for a kernel thread the kernel's rules, which may report the
+ * attributes of another text of the file.  Returns: 0 or -errno. */
+static int stat_and_tell(fuse_req_t req, guint64 ino, struct stat *st)
+{
+	IDictClients *clients = clients_of(req);
+	gboolean kernel = kernel_rules(req, ino);
+	IDictText *text = NULL;
+	if (kernel)
+		idict__clients_kernel_touch(clients, ino);
+	int err = stat_ino(req, ino, st, FALSE, &text);
+	if (err == 0 && kernel && !S_ISDIR(st->st_mode))
+		idict__clients_kernel_attr(clients, ino, fuse_req_ctx(req)->pid, text, st);
+	else if (err == 0 && text && ino != IDICT__INO_ERRORS)
+		idict__clients_promise(clients, ino, fuse_req_ctx(req)->pid, text);
 	idict__text_unref(text);
+	return err;
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -545,15 +584,13 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param entry;
 	memset(&entry, 0, sizeof entry);
 	guint64 ino = 0;
-	IDictText *text = NULL;
 	int err = lookup_ino(dict, parent, name, &ino);
 	if (err == 0)
-		err = stat_ino(req, ino, &entry.attr, FALSE, &text);
+		err = stat_and_tell(req, ino, &entry.attr);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	promise(req, ino, text);
 	entry.ino = ino;
 	entry.generation = generation_of(req, ino);
 	entry.attr_timeout = 0.0;
@@ -565,37 +602,50 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	(void)fi;
 	struct stat st;
-	IDictText *text = NULL;
-	int err = stat_ino(req, ino, &st, FALSE, &text);
+	int err = stat_and_tell(req, ino, &st);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	promise(req, ino, text);
 	fuse_reply_attr(req, &st, 0.0);
 }
 
-/* Whether the caller of @req may write a file of @mode.  The kernel checks
- * this too when mounted with default_permissions; checking here as well
- * keeps an allow_other mount safe without it.  Read-only files have no
- * write bit, so nobody, not even root, may write them. */
-static gboolean caller_may_write(fuse_req_t req, mode_t mode)
+/* Whether the caller of @req may do @mask (R_OK, W_OK, X_OK, or'ed) to a
+ * file of @mode.  The mount has no default_permissions (the server opens
+ * its own read-only files for writing: pins.c), so this is the only check:
+ * the owner's, the group's (the caller's supplementary groups count too,
+ * as in the kernel) or the others' bits, as the kernel's
+ * generic_permission() reads them, except that root may write only what
+ * has the owner's write bit: read-only files have no write bit, so nobody,
+ * not even root, may write them.  Root may read everything, and execute
+ * what has an execute bit (directories). */
+static gboolean caller_may(fuse_req_t req, mode_t mode, int mask)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	const IDictServerIds *ids = idict__server_ids(server_of(req));
-	if (ctx->uid == 0 || ctx->uid == ids->uid)
-		return (mode & S_IWUSR) != 0;
-	if (ctx->gid == ids->gid)
-		return (mode & S_IWGRP) != 0;
-	if (mode & S_IWGRP) {
-		/* The caller's supplementary groups count too, as in the kernel. */
-		gid_t groups[64];
-		int n = fuse_req_getgroups(req, G_N_ELEMENTS(groups), groups);
-		for (int i = 0; i < MIN(n, (int)G_N_ELEMENTS(groups)); i++)
-			if (groups[i] == ids->gid)
-				return TRUE;
+	if (ctx->uid == 0) {
+		return (!(mask & W_OK) || (mode & S_IWUSR)) &&
+		       (!(mask & X_OK) || (mode & (S_IXUSR | S_IXGRP | S_IXOTH)));
 	}
-	return (mode & S_IWOTH) != 0;
+	mode_t bits;
+	if (ctx->uid == ids->uid) {
+		bits = (mode >> 6) & 7;
+	} else {
+		gboolean member = ctx->gid == ids->gid;
+		if (!member && ((mode >> 3) & 7) != (mode & 7)) {
+			gid_t groups[64];
+			int n = fuse_req_getgroups(req, G_N_ELEMENTS(groups), groups);
+			for (int i = 0; i < MIN(n, (int)G_N_ELEMENTS(groups)) && !member; i++)
+				member = groups[i] == ids->gid;
+		}
+		bits = member ? (mode >> 3) & 7 : mode & 7;
+	}
+	return ((mode_t)mask & 7 & ~bits) == 0;
+}
+
+static gboolean caller_may_write(fuse_req_t req, mode_t mode)
+{
+	return caller_may(req, mode, W_OK);
 }
 
 /* The attribute changes a client may ask for, as -errno or 0: truncation
@@ -668,14 +718,22 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	/* An open for reading takes the current text, for reads at other
 	 * offsets than 0 that come before one at 0 (tail, a seek). */
+	IDictClients *clients = clients_of(req);
+	IDictPins *pins = idict__server_pins(server_of(req));
+	gboolean kernel = from_kernel(req);
+	gboolean pin = accmode == O_WRONLY && idict__pins_is_pinner(pins, fuse_req_ctx(req)->pid);
+	if (kernel)
+		idict__clients_kernel_forget_thread(clients, fuse_req_ctx(req)->pid);
 	struct stat st;
 	IDictText *text = NULL;
 	int err = stat_ino(req, ino, &st, TRUE, accmode == O_WRONLY ? NULL : &text);
 	if (err == 0 && S_ISDIR(st.st_mode))
 		err = -EISDIR;
-	if (err == 0 && wants_write && !caller_may_write(req, st.st_mode))
+	if (err == 0 && accmode != O_WRONLY && !caller_may(req, st.st_mode, R_OK))
 		err = -EACCES;
-	if (err == 0 && text && !idict__clients_hold(clients_of(req), text))
+	if (err == 0 && wants_write && !pin && !caller_may_write(req, st.st_mode))
+		err = -EACCES;
+	if (err == 0 && text && !idict__clients_hold(clients, text))
 		err = -ENOMEM;
 	if (err) {
 		idict__text_unref(text);
@@ -685,17 +743,26 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, -err);
 		return;
 	}
+	if (text && !kernel)
+		idict__clients_local_read(clients, ino, text);
 	OpenFile *file = open_file_new(req, OPEN_TEXT, ino);
 	file->text = text;
-	if (wants_write && ino >= IDICT__INO_FIRST_KEY)
+	file->mode = st.st_mode;
+	file->pin = pin;
+	file->own = !pin && wants_write && from_own_process(req);
+	if (wants_write && !pin && ino >= IDICT__INO_FIRST_KEY)
 		file->pending = pending_write_new();
 	fi->direct_io = 1;
+	/* A kernel thread's open waits until the file is pinned (pins.c). */
+	if (kernel && idict__pins_park(pins, req, ino, fi, file, open_file_register))
+		return;
 	open_file_register(req, fi, file);
 }
 
 /* For a read at offset 0 of @file: the text it is to serve (transfer full,
  * held by @file from now on), or NULL with *@err. */
-static IDictText *take_text(fuse_req_t req, OpenFile *file, gsize size, int *err)
+static IDictText *take_text(fuse_req_t req, OpenFile *file, gsize size, gboolean kernel,
+			    int *err)
 {
 	IDictClients *clients = file->clients;
 	IDictText *text = idict__clients_promised(clients, file->ino, fuse_req_ctx(req)->pid, size);
@@ -712,6 +779,8 @@ static IDictText *take_text(fuse_req_t req, OpenFile *file, gsize size, int *err
 		if (*err)
 			return NULL;
 	}
+	if (!kernel)
+		idict__clients_local_read(clients, file->ino, text);
 	g_mutex_lock(&file->lock);
 	gboolean same = text == file->text;
 	g_mutex_unlock(&file->lock);
@@ -731,13 +800,35 @@ static IDictText *take_text(fuse_req_t req, OpenFile *file, gsize size, int *err
 	return text;
 }
 
+/* For a kernel thread's read of @file at any offset: the told text, or the
+ * current one, which becomes the told text (clients.c, "The kernel's
+ * requests").  Returns: (transfer full) (nullable: the key is gone, or the
+ * cap; the read then goes on as any other). */
+static IDictText *kernel_text(fuse_req_t req, OpenFile *file)
+{
+	IDictClients *clients = file->clients;
+	struct stat st;
+	gboolean tell = FALSE;
+	IDictText *text = idict__clients_kernel_told(clients, file->ino, &st);
+	if (text == NULL) {
+		if (stat_ino(req, file->ino, &st, TRUE, &text) != 0 || text == NULL)
+			return NULL;
+		tell = TRUE;
+	}
+	idict__clients_kernel_read(clients, file->ino, fuse_req_ctx(req)->pid, text, &st, tell);
+	return text;
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	(void)ino;
 	OpenFile *file = open_file_of(fi);
+	gboolean kernel = from_kernel(req);
 	if (file->kind == OPEN_STREAM) {
-		idict__stream_read(file->stream, req, size, off, fi->flags);
+		/* A kernel thread never waits for an update: the NFS server's
+		 * threads are few and serve every client. */
+		idict__stream_read(file->stream, req, size, off, fi->flags, !kernel);
 		return;
 	}
 	/* Our own reference: once the kernel has the reply, the client may
@@ -746,16 +837,28 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	IDictText *text = NULL;
 	g_mutex_lock(&file->lock);
 	gboolean readable = file->text != NULL;
-	if (readable && off != 0)
-		text = idict__text_ref(file->text);
 	g_mutex_unlock(&file->lock);
 	if (!readable) {
 		fuse_reply_err(req, EBADF); /* opened for writing only */
 		return;
 	}
-	if (off == 0) {
+	if (kernel && file->ino != IDICT__INO_ERRORS) {
+		/* nfsd shares one open file between its clients' users: each
+		 * read is checked for the user it serves. */
+		if (!caller_may(req, file->mode, R_OK)) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		text = kernel_text(req, file);
+	}
+	if (text == NULL && off != 0) {
+		g_mutex_lock(&file->lock);
+		text = idict__text_ref(file->text);
+		g_mutex_unlock(&file->lock);
+	}
+	if (text == NULL) {
 		int err = 0;
-		text = take_text(req, file, size, &err);
+		text = take_text(req, file, size, kernel, &err);
 		if (text == NULL) {
 			if (err == -ENOMEM)
 				refuse_for_cap(req, "a read", file->ino);
@@ -769,7 +872,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	/* A read that asks past the end of the text has read it all: sizes
 	 * promised to this thread before, of texts no newer, are spent
 	 * (clients.c).  An exact read of a promised size asks no further. */
-	if (off >= 0 && (guint64)off + size > len)
+	if (off >= 0 && (guint64)off + size > len && !kernel)
 		idict__clients_served(file->clients, file->ino, fuse_req_ctx(req)->pid, text);
 	if (off < 0 || (guint64)off >= len)
 		fuse_reply_buf(req, NULL, 0);
@@ -784,7 +887,11 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	IDict *dict = dict_of(req);
 	OpenFile *file = open_file_of(fi);
 	int err;
-	if (file->pending)
+	if (file->pin)
+		err = -EACCES; /* the server's own open: never written through */
+	else if (from_kernel(req) && !caller_may_write(req, file->mode))
+		err = -EACCES; /* nfsd's open file serves several users */
+	else if (file->pending)
 		err = pending_write(dict, ino, fuse_req_ctx(req)->uid, file->pending, buf, size, off);
 	else if (size > IDICT_WRITE_MAX)
 		err = -EFBIG;
@@ -822,11 +929,27 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	OpenFile *file = open_file_of(fi);
-	idict__server_file_closed(server_of(req), file);
+	/* The serving process's own files have no FLUSH: what it wrote is
+	 * published now (a refusal goes to ctl/errors and the log). */
+	if (file->own && file->pending)
+		pending_publish(dict_of(req), ino, idict__server_ids(server_of(req))->uid,
+				file->pending);
+	idict__server_file_closed(server_of(req), file, file->pin);
 	open_file_free(file);
 	fuse_reply_err(req, 0);
+}
+
+/* access(2), faccessat(2) (test -r, -w, -x) and chdir: the mount has no
+ * default_permissions, and without this the kernel takes every access as
+ * allowed. */
+static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct stat st;
+	int err = stat_ino(req, ino, &st, FALSE, NULL);
+	if (err == 0 && !caller_may(req, st.st_mode, mask))
+		err = -EACCES;
+	fuse_reply_err(req, -err);
 }
 
 static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
@@ -951,7 +1074,7 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	(void)ino;
 	OpenFile *file = open_file_of(fi);
-	idict__server_file_closed(server_of(req), file);
+	idict__server_file_closed(server_of(req), file, FALSE);
 	open_file_free(file);
 	fuse_reply_err(req, 0);
 }
@@ -1057,6 +1180,7 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.flush = fs_flush,
 	.fsync = fs_fsync,
 	.release = fs_release,
+	.access = fs_access,
 	.poll = fs_poll,
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,

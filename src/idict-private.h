@@ -4,14 +4,16 @@
  * locked table, control state, callbacks), update_log.c (the ring of update
  * lines, each reader's place in it), ctl.c (control files), refusals.c
  * (ctl/errors: clients' refused writes), fs.c (FUSE operations), clients.c
- * (texts held for clients, sizes promised, the cap on their memory),
+ * (texts held for clients, sizes promised, the cap on their memory), pins.c
+ * (write opens that keep the kernel NFS server from granting delegations),
  * snapshot.c (snapshot.json), updates.c (the `updates` stream file: parked
  * reads, the dispatcher's wakeup), server.c (mount, threads, shutdown).
  *
  * Threads: the computation's (any thread calling the API); the FUSE
  * workers (server.c, up to 16, started as requests need them), which serve
  * clients; the dispatcher (server.c), which answers parked reads of
- * `updates`; the signal thread of idict_terminate_on_signals().
+ * `updates`; the pin thread (pins.c), which answers kernel threads' parked
+ * opens; the signal thread of idict_terminate_on_signals().
  *
  * Locks.  The computation's thread is sacred: under a lock it takes, other
  * threads do only O(1) work (take a bounded number of references, copy
@@ -79,12 +81,19 @@
  * (clients.c)           |                        | end)                   | length matches; once a
  *                       |                        |                        | second, expiring all;
  *                       |                        |                        | the holders lock
+ * kernel lock           | the kernel's told texts| workers (requests from | O(1): one file's and
+ * IDictClients.         | and last reads, local  | kernel threads; local  | one thread's record;
+ * kernel_lock           | versions, thread kinds | reads at offset 0)     | once a second, expiring
+ * (clients.c)           |                        |                        | all; the holders lock
  * holders lock          | every held text's      | workers (open, reads,  | nothing else (the cap's
  * IDictClients.         | holders count          | promises, close)       | counter is atomic; the
  * hold_lock (clients.c) |                        |                        | computation adds to it
  *                       |                        |                        | for undo records)
  * open file lock        | the text an open file  | workers (reads)        | the holders lock
  * OpenFile.lock (fs.c)  | reads from             |                        |
+ * pins lock             | pinned files, their    | workers (kernel opens),| nothing else
+ * IDictPins.lock        | descriptors, the pin   | the pin thread, close  |
+ * (pins.c)              | thread, the warning    |                        |
  * fuse_message_lock     | libfuse's messages     | serve, libfuse's log   | nothing else
  * signals_lock          | the dictionary the     | signal thread,         | idict_terminate()
  * (signals.c)           | signal thread may end  | idict_free()           | (control lock)
@@ -94,7 +103,7 @@
  * (fuse_req_interrupted()); libfuse's request lock -> streams lock (an
  * interrupt callback); signals_lock -> control lock; snapshot render lock
  * -> store lock -> (atomics); snapshot render lock, snapshot cache lock,
- * promises lock, open file lock -> holders lock.  Every other lock is a
+ * promises lock, kernel lock, open file lock -> holders lock.  Every other lock is a
  * leaf: nothing is locked under it.  The update log lock is always
  * innermost of ours.  The computation's thread takes, in idict_notify_update():
  * the store lock, the log lock under it, the control lock, the callbacks
@@ -109,6 +118,7 @@
 #include "idict.h"
 
 #include <fuse_lowlevel.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -259,6 +269,30 @@ IDictText *idict__clients_promised(IDictClients *clients, guint64 ino, pid_t tid
 /* Records that thread @tid read @text of @ino to its end (a read that
  * asked past it): what was promised to it before, no newer, is spent. */
 void idict__clients_served(IDictClients *clients, guint64 ino, pid_t tid, const IDictText *text);
+/* The kernel's requests (clients.c, "The kernel's requests").
+ * idict__clients_is_kernel(): TRUE if thread @tid is a kernel thread (the
+ * NFS server's); cached for a second, else one read of /proc.
+ * idict__clients_kernel_touch(): a kernel request for file @ino is about to
+ * render it: local reads of it are noted from now on.
+ * idict__clients_kernel_attr(): a kernel LOOKUP or GETATTR by @tid found
+ * @current (transfer none; nullable) with attributes @st, which this
+ * replaces with what the rules report.
+ * idict__clients_kernel_told(): for a kernel READ of @ino: the told text
+ * (transfer full) and its attributes in @st, or NULL if none is recent.
+ * idict__clients_kernel_read(): a kernel READ by @tid served @text (with
+ * attributes @st), which becomes the told text if @tell.
+ * idict__clients_kernel_forget_thread(): @tid sent another request than a
+ * GETATTR after its READ.
+ * idict__clients_local_read(): a local reader was handed @text of @ino. */
+gboolean idict__clients_is_kernel(IDictClients *clients, pid_t tid);
+void idict__clients_kernel_touch(IDictClients *clients, guint64 ino);
+void idict__clients_kernel_attr(IDictClients *clients, guint64 ino, pid_t tid,
+				IDictText *current, struct stat *st);
+IDictText *idict__clients_kernel_told(IDictClients *clients, guint64 ino, struct stat *st);
+void idict__clients_kernel_read(IDictClients *clients, guint64 ino, pid_t tid, IDictText *text,
+				const struct stat *st, gboolean tell);
+void idict__clients_kernel_forget_thread(IDictClients *clients, pid_t tid);
+void idict__clients_local_read(IDictClients *clients, guint64 ino, const IDictText *text);
 
 /* ---- store.c ---- */
 /* Takes a reference to @self, dropped with idict_free(): a server holds one
@@ -312,6 +346,9 @@ int idict__store_parent(IDict *self, guint64 ino, IDictNodeInfo *info);
  * may be NULL if not wanted), consistent with info->size.
  * Returns: 0 or -ENOENT. */
 int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
+/* Returns: (transfer full) (nullable): the key (or directory) name of node
+ * @ino ("" for the root), NULL if it is gone.  O(1) under the store lock. */
+char *idict__store_key_name(IDict *self, guint64 ino);
 /* Returns: (transfer full): the entries of directory @ino that @view shows,
  * sorted by name, or NULL with *err set to -ENOENT / -ENOTDIR. */
 GPtrArray *idict__store_list_dir(IDict *self, IDictView view, guint64 ino, int *err);
@@ -574,6 +611,30 @@ const struct fuse_lowlevel_ops *idict__fs_ops(void);
 /* Frees a file handle of a file still open when the server closes. */
 void idict__fs_free_open_file(gpointer file);
 
+/* ---- pins.c ----
+ * Write opens the server holds on files a kernel NFS server opens, so that
+ * it grants no read delegations (see pins.c).  Own lock. */
+typedef struct _IDictPins IDictPins;
+/* Answers a parked open: registers @file and replies (fs.c). */
+typedef void (*IDictPinFinish)(fuse_req_t req, struct fuse_file_info *fi, gpointer file);
+/* @dict: borrowed, must outlive the pins; @mountpoint: canonical.
+ * Returns: (transfer full): free with idict__pins_free(). */
+IDictPins *idict__pins_new(IDict *dict, const char *mountpoint);
+/* Closes every pin (after the unmount) and frees @pins.  NULL-safe. */
+void idict__pins_free(IDictPins *pins);
+/* For a kernel thread's open of regular file @ino, whose reply is ready in
+ * @fi: TRUE if it is parked (the pin thread pins the file, then calls
+ * @finish with @req, a copy of @fi and @file); FALSE if it is to be
+ * answered now (pinned already, leases off, or no pin possible). */
+gboolean idict__pins_park(IDictPins *pins, fuse_req_t req, guint64 ino,
+			  const struct fuse_file_info *fi, gpointer file, IDictPinFinish finish);
+/* TRUE if @tid is the pin thread (whose opens are pins). */
+gboolean idict__pins_is_pinner(IDictPins *pins, pid_t tid);
+/* Answers every parked open and ends the pin thread (workers still run). */
+void idict__pins_stop(IDictPins *pins);
+/* The number of files pinned. */
+guint idict__pins_count(IDictPins *pins);
+
 /* ---- updates.c ---- */
 typedef struct _IDictStreams IDictStreams;
 typedef struct _IDictStream IDictStream;
@@ -594,8 +655,10 @@ void idict__streams_stop_waiting(IDictStreams *streams);
 /* Opens a reader of `updates`, starting now.  Returns: (transfer full):
  * free with idict__stream_release(). */
 IDictStream *idict__stream_open(IDictStreams *streams);
-/* Answers or parks read request @req. */
-void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t off, int flags);
+/* Answers or parks read request @req; unless @may_park, answers at once
+ * (end of file if nothing is there yet). */
+void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t off, int flags,
+			gboolean may_park);
 void idict__stream_poll(IDictStream *stream, fuse_req_t req, struct fuse_pollhandle *ph);
 void idict__stream_release(IDictStream *stream);
 /* Answers every parked read that can be answered, and pending polls, one
@@ -621,12 +684,13 @@ mode_t idict__server_write_mode(IDictServer *server);
 /* What the server holds for its clients (option client_memory). */
 IDictClients *idict__server_clients(IDictServer *server);
 IDictStreams *idict__server_streams(IDictServer *server);
-/* Tracks open files, so that wait-then-close knows when clients are gone,
- * and frees with idict__fs_free_open_file() those still open when the
- * server closes. */
-void idict__server_file_opened(IDictServer *server, gpointer file);
+IDictPins *idict__server_pins(IDictServer *server);
+/* Tracks open files, so that wait-then-close knows when clients are gone
+ * (a @pin is no client), and frees with idict__fs_free_open_file() those
+ * still open when the server closes. */
+void idict__server_file_opened(IDictServer *server, gpointer file, gboolean pin);
 /* Forgets @file; the caller frees it. */
-void idict__server_file_closed(IDictServer *server, gpointer file);
+void idict__server_file_closed(IDictServer *server, gpointer file, gboolean pin);
 
 G_END_DECLS
 

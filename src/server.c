@@ -71,6 +71,7 @@ struct _IDictServer {
 	IDictServerIds ids;
 	IDictStreams *streams;
 	GThread *dispatcher;
+	IDictPins *pins; /* nullable until mounted */
 
 	/* The workers.  pool_lock protects the fields below. */
 	GMutex pool_lock;
@@ -82,6 +83,7 @@ struct _IDictServer {
 	GMutex lock;
 	GCond clients_cond;        /* open_files emptied, or loop_ended */
 	GHashTable *open_files;    /* set of file handles (fi->fh) */
+	guint n_pins;              /* how many of them are pins (no clients) */
 	gboolean waiting_for_clients; /* wait-then-close waits on clients_cond */
 	gboolean loop_ended;       /* a worker saw the connection end */
 };
@@ -111,19 +113,33 @@ IDictStreams *idict__server_streams(IDictServer *server)
 	return server->streams;
 }
 
-void idict__server_file_opened(IDictServer *server, gpointer file)
+IDictPins *idict__server_pins(IDictServer *server)
+{
+	return server->pins;
+}
+
+/* Files that clients hold open.  Server lock held. */
+static guint clients_files_locked(IDictServer *server)
+{
+	return g_hash_table_size(server->open_files) - server->n_pins;
+}
+
+void idict__server_file_opened(IDictServer *server, gpointer file, gboolean pin)
 {
 	g_mutex_lock(&server->lock);
 	g_hash_table_add(server->open_files, file);
+	if (pin)
+		server->n_pins++;
 	g_mutex_unlock(&server->lock);
 }
 
-void idict__server_file_closed(IDictServer *server, gpointer file)
+void idict__server_file_closed(IDictServer *server, gpointer file, gboolean pin)
 {
 	g_mutex_lock(&server->lock);
-	g_hash_table_remove(server->open_files, file);
+	if (g_hash_table_remove(server->open_files, file) && pin)
+		server->n_pins--;
 	/* Wakes wait-then-close only when it waits and this was the last. */
-	if (server->waiting_for_clients && g_hash_table_size(server->open_files) == 0)
+	if (server->waiting_for_clients && clients_files_locked(server) == 0)
 		g_cond_broadcast(&server->clients_cond);
 	g_mutex_unlock(&server->lock);
 }
@@ -436,6 +452,7 @@ static void server_free(IDictServer *server)
 		idict__fs_free_open_file(file);
 	}
 	g_hash_table_unref(server->open_files);
+	idict__pins_free(server->pins);
 	idict__streams_unref(server->streams);
 	if (server->session)
 		fuse_session_destroy(server->session);
@@ -518,18 +535,16 @@ static void socket_below_fuse(GHashTable *before, int reserved, int fuse_fd)
  * others are kept, escaped again, for fuse_session_new().  By default the
  * mount is made through fusermount3's auto_unmount, whose helper process
  * unmounts when this process dies, even by SIGKILL: no stale mount is
- * left.  allow_other brings default_permissions, so that the kernel
- * enforces the files' modes for other users. */
+ * left.  allow_other does not bring default_permissions: fs.c enforces the
+ * files' modes itself (open, access, setattr), so that the server may open
+ * its own read-only files for writing (pins.c); a caller's
+ * default_permissions is passed on, and then the kernel checks too. */
 typedef struct {
 	char *write_mode;  /* write_mode=OCTAL; malloc()ed by fuse_opt_parse() */
 	char *server_nice; /* server_nice=N; likewise */
 	char *client_memory; /* client_memory=SIZE; likewise */
 	int no_auto_unmount;
-	int allow_other;
-	int default_permissions;
 } ServeOptions;
-
-enum { KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS };
 
 static const struct fuse_opt serve_options[] = {
 	{ "write_mode=%s", offsetof(ServeOptions, write_mode), 0 },
@@ -537,21 +552,13 @@ static const struct fuse_opt serve_options[] = {
 	{ "client_memory=%s", offsetof(ServeOptions, client_memory), 0 },
 	{ "no_auto_unmount", offsetof(ServeOptions, no_auto_unmount), 1 },
 	FUSE_OPT_KEY("auto_unmount", FUSE_OPT_KEY_DISCARD), /* the default */
-	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_END,
 };
 
-/* Notes allow_other and default_permissions; keeps every option that is
- * not ours for libfuse. */
+/* Keeps every option that is not ours for libfuse. */
 static int keep_fuse_option(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
-	(void)arg, (void)outargs;
-	ServeOptions *opts = data;
-	if (key == KEY_ALLOW_OTHER)
-		opts->allow_other = 1;
-	else if (key == KEY_DEFAULT_PERMISSIONS)
-		opts->default_permissions = 1;
+	(void)data, (void)arg, (void)key, (void)outargs;
 	return 1;
 }
 
@@ -634,8 +641,6 @@ static gboolean parse_options(IDictServer *server, const char *options, struct f
 	*auto_unmount = !opts.no_auto_unmount;
 	/* First, so that the caller's fsname or subtype, if any, wins. */
 	fuse_opt_insert_arg(args, 1, "-ofsname=idict,subtype=idict");
-	if (opts.allow_other && !opts.default_permissions)
-		fuse_opt_add_arg(args, "-odefault_permissions");
 	return TRUE;
 }
 
@@ -745,6 +750,7 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	if (non_empty)
 		g_warning("mounted over %s, which is not empty: its files are hidden while the "
 			  "computation serves it", server->mountpoint);
+	server->pins = idict__pins_new(server->dict, server->mountpoint);
 
 	/* One worker; it starts more as requests come (see the top). */
 	g_mutex_lock(&server->pool_lock);
@@ -771,17 +777,21 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 
 	g_mutex_lock(&server->lock);
 	server->waiting_for_clients = TRUE;
-	while (g_hash_table_size(server->open_files) > 0 && !server->loop_ended) {
+	while (clients_files_locked(server) > 0 && !server->loop_ended) {
 		if (deadline == G_MAXINT64)
 			g_cond_wait(&server->clients_cond, &server->lock);
 		else if (!g_cond_wait_until(&server->clients_cond, &server->lock, deadline))
 			break;
 	}
 	server->waiting_for_clients = FALSE;
-	if (g_hash_table_size(server->open_files) > 0 && !server->loop_ended)
+	if (clients_files_locked(server) > 0 && !server->loop_ended)
 		g_debug("closing %s with %u files still open", server->mountpoint,
-			g_hash_table_size(server->open_files));
+			clients_files_locked(server));
 	g_mutex_unlock(&server->lock);
+
+	/* Parked opens are answered while the workers still serve the pin
+	 * thread's own opens. */
+	idict__pins_stop(server->pins);
 
 	idict__store_set_update_hook(server->dict, NULL, server->streams, NULL, NULL);
 	idict__streams_stop_waiting(server->streams);
@@ -795,6 +805,8 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 	 * blocked) and detaches the mount. */
 	fuse_session_unmount(server->session);
 	g_debug("unmounted %s", server->mountpoint);
+	/* The connection is gone: closing the pins sends nothing. */
+	g_clear_pointer(&server->pins, idict__pins_free);
 	server_free(server);
 }
 

@@ -1595,6 +1595,15 @@ int idict__store_parent(IDict *self, guint64 ino, IDictNodeInfo *info)
 	return node ? 0 : -ENOENT;
 }
 
+char *idict__store_key_name(IDict *self, guint64 ino)
+{
+	lock_for_reader(self);
+	Node *node = node_by_ino(self, ino);
+	char *name = node ? g_strdup(node->key) : NULL;
+	g_rec_mutex_unlock(&self->lock);
+	return name;
+}
+
 void idict__dir_entry_free(IDictDirEntry *entry)
 {
 	g_free(entry->name);

@@ -167,7 +167,8 @@ static void on_interrupt(fuse_req_t req, void *data)
 	}
 }
 
-void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t off, int flags)
+void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t off, int flags,
+			gboolean may_park)
 {
 	IDictStreams *streams = stream->streams;
 	IDictLogSpan span;
@@ -176,7 +177,7 @@ void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t o
 	/* Register before parking: if the interrupt already came, on_interrupt
 	 * runs now, finds nothing, and fuse_req_interrupted() tells us below. */
 	fuse_req_interrupt_func(req, on_interrupt, streams);
-	gboolean may_wait = !(flags & O_NONBLOCK) && !fuse_req_interrupted(req);
+	gboolean may_wait = may_park && !(flags & O_NONBLOCK) && !fuse_req_interrupted(req);
 
 	g_mutex_lock(&streams->lock);
 	int res = 1;
@@ -187,6 +188,8 @@ void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t o
 					     may_wait, &span);
 	if (res < 0) {
 		err = -res;
+	} else if (res == 0 && !may_park) {
+		res = 1; /* nothing yet: end of file, at once */
 	} else if (res == 0 && !may_wait) {
 		err = (flags & O_NONBLOCK) ? EAGAIN : EINTR;
 	} else if (res == 0) {

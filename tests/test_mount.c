@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -153,8 +155,22 @@ static void assert_file(const char *rel, const char *expected)
 	ck_assert_int_eq(st.st_size, strlen(expected));
 }
 
+/* close() for a file this process (which serves the mount) wrote: it gets
+ * no FLUSH (fs.c), so fsync() publishes what was written and reports a
+ * refusal, as close() does for other processes.  Returns: 0, or -1 with
+ * errno. */
+static int publish_close(int fd)
+{
+	int res = fsync(fd);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return res;
+}
+
 /* Writes @len bytes in one write(2) at offset 0 and closes the file.
- * Returns: 0 or the errno of the write or, if it succeeded, of close(). */
+ * Returns: 0 or the errno of the write or, if it succeeded, of publishing
+ * (publish_close()). */
 static int write_file_len(const char *rel, const char *text, gsize len, int extra_flags)
 {
 	g_autofree char *p = path(rel);
@@ -165,7 +181,7 @@ static int write_file_len(const char *rel, const char *text, gsize len, int extr
 	int err = n < 0 ? errno : 0;
 	if (n >= 0)
 		ck_assert_int_eq(n, len);
-	if (close(fd) != 0 && err == 0)
+	if (publish_close(fd) != 0 && err == 0)
 		err = errno;
 	return err;
 }
@@ -472,7 +488,7 @@ START_TEST(test_mount_write_at_offset_refused)
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(write(fd, "5\n", 2), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(publish_close(fd), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	assert_file("params/alpha", "0.25\n");
 	/* Rewriting from the start is not overwriting a value in place. */
@@ -480,7 +496,7 @@ START_TEST(test_mount_write_at_offset_refused)
 	ck_assert_int_eq(write(fd, "0.45", 4), 4);
 	ck_assert_int_eq(pwrite(fd, "0.3", 3, 0), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(publish_close(fd), -1);
 	assert_file("params/alpha", "0.25\n");
 }
 END_TEST
@@ -505,7 +521,7 @@ START_TEST(test_mount_write_in_pieces)
 		/* No fragment is ever published: not "0.1", not "0.12". */
 		ck_assert(alpha_now() == 0.25);
 	}
-	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(publish_close(fd), 0);
 	ck_assert(alpha_now() == 0.125);
 	assert_file("params/alpha", "0.125\n");
 
@@ -516,20 +532,20 @@ START_TEST(test_mount_write_in_pieces)
 	ck_assert_int_eq(write(fd, "8\n", 2), 2);
 	ck_assert_int_eq(write(fd, "x\n", 2), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(publish_close(fd), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	assert_file("params/weights", "0.1\n-2.5\n1e+300\n");
 	/* Too few values: refused at close(), whose error says so. */
 	fd = open(weights, O_WRONLY | O_TRUNC);
 	ck_assert_int_eq(write(fd, "7\n8\n", 4), 4);
-	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(publish_close(fd), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	/* One too many: refused in the write that starts it. */
 	fd = open(weights, O_WRONLY | O_TRUNC);
 	ck_assert_int_eq(write(fd, "7\n8\n9\n", 6), 6);
 	ck_assert_int_eq(write(fd, "1", 1), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(publish_close(fd), -1);
 	assert_file("params/weights", "0.1\n-2.5\n1e+300\n");
 	/* A whole value the check refuses fails in its write (echo's newline
 	 * ends it), so that shells, which ignore close()'s error, report it. */
@@ -537,13 +553,13 @@ START_TEST(test_mount_write_in_pieces)
 	ck_assert_int_eq(write(fd, "-1", 2), 2);
 	ck_assert_int_eq(write(fd, "\n", 1), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(publish_close(fd), -1);
 	ck_assert(alpha_now() == 0.125);
 	/* Text that cannot end well fails at once: a second number. */
 	fd = open(p, O_WRONLY | O_TRUNC);
 	ck_assert_int_eq(write(fd, "0.3 ", 4), 4);
 	ck_assert_int_eq(write(fd, "4", 1), -1);
-	close(fd);
+	publish_close(fd);
 	ck_assert(alpha_now() == 0.125);
 }
 END_TEST
@@ -571,13 +587,13 @@ START_TEST(test_mount_write_fsync_and_second_values)
 	ck_assert_int_eq(lseek(fd, 0, SEEK_END) >= 0, 1);
 	ck_assert_int_eq(pwrite(fd, "0.4\n", 4, 6), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(close(fd), -1);
+	ck_assert_int_eq(publish_close(fd), -1);
 	ck_assert(alpha_now() == 0.375);
 	/* close() after fsync with nothing new: no error, no change. */
 	fd = open(p, O_WRONLY | O_TRUNC);
 	ck_assert_int_eq(write(fd, "0.5\n", 4), 4);
 	ck_assert_int_eq(fsync(fd), 0);
-	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(publish_close(fd), 0);
 	ck_assert(alpha_now() == 0.5);
 }
 END_TEST
@@ -996,9 +1012,50 @@ static gboolean check_slow(IDict *d, const char *key, GVariant *value, gpointer 
 	return TRUE;
 }
 
-static gpointer slow_writer(gpointer data)
+/* Lets every slow check return. */
+static void release_slow(void)
 {
-	return GINT_TO_POINTER(write_file(data, "1\n"));
+	g_mutex_lock(&slow_lock);
+	slow_released = TRUE;
+	g_cond_broadcast(&slow_cond);
+	g_mutex_unlock(&slow_lock);
+}
+
+/* Starts a process that writes "1\n" to key @key and exits 0 if its close()
+ * succeeded.  A process, not a thread of the test's: if the test fails
+ * while the write waits in a slow check, the test's process exits, which
+ * ends the mount's connection and so the write; a thread of it would wait
+ * for its own dead server forever, and the process with it. */
+static pid_t start_slow_writer(const char *key)
+{
+	g_autofree char *p = path(key);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Only async-signal-safe calls: the parent has threads. */
+		int fd = open(p, O_WRONLY | O_TRUNC);
+		if (fd < 0)
+			_exit(1);
+		if (write(fd, "1\n", 2) != 2)
+			_exit(2);
+		_exit(close(fd) == 0 ? 0 : 3);
+	}
+	return pid;
+}
+
+static int wait_child(pid_t pid);
+
+/* Releases the slow checks and reaps @n writers.  Returns: how many
+ * succeeded. */
+static int finish_slow_writers(const pid_t *writers, int n)
+{
+	release_slow();
+	int succeeded = 0;
+	for (int i = 0; i < n; i++) {
+		int status = wait_child(writers[i]);
+		succeeded += status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	}
+	return succeeded;
 }
 
 START_TEST(test_mount_slow_requests_hold_up_no_one)
@@ -1007,7 +1064,7 @@ START_TEST(test_mount_slow_requests_hold_up_no_one)
 	 * served side by side, more of them than the workers the server
 	 * starts with, and other files still read meanwhile: ctl/ too. */
 	enum { N_SLOW = 6 };
-	GThread *writers[N_SLOW];
+	pid_t writers[N_SLOW];
 	char *keys[N_SLOW];
 	for (int i = 0; i < N_SLOW; i++) {
 		keys[i] = g_strdup_printf("slow%d", i);
@@ -1018,24 +1075,23 @@ START_TEST(test_mount_slow_requests_hold_up_no_one)
 	slow_entered = 0;
 	slow_released = FALSE;
 	for (int i = 0; i < N_SLOW; i++)
-		writers[i] = g_thread_new("slow", slow_writer, keys[i]);
+		writers[i] = start_slow_writer(keys[i]);
 	g_mutex_lock(&slow_lock);
 	gint64 give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 	while (slow_entered < N_SLOW && g_cond_wait_until(&slow_cond, &slow_lock, give_up))
 		;
 	guint entered = slow_entered;
 	g_mutex_unlock(&slow_lock);
+	if (entered != N_SLOW)
+		finish_slow_writers(writers, N_SLOW);
 	ck_assert_uint_eq(entered, N_SLOW);
 	assert_file("step", "-42\n");
 	assert_file("u", "0.1\n-2.5\n1e+300\n");
-	ck_assert_int_eq(write_file("ctl/terminate", "1\n"), 0);
+	int terminated = write_file("ctl/terminate", "1\n");
+	ck_assert_int_eq(finish_slow_writers(writers, N_SLOW), N_SLOW);
+	ck_assert_int_eq(terminated, 0);
 	ck_assert(idict_terminated(dict));
-	g_mutex_lock(&slow_lock);
-	slow_released = TRUE;
-	g_cond_broadcast(&slow_cond);
-	g_mutex_unlock(&slow_lock);
 	for (int i = 0; i < N_SLOW; i++) {
-		ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(writers[i])), 0);
 		g_autofree char *rel = g_strdup(keys[i]);
 		assert_file(rel, "1\n");
 		g_free(keys[i]);
@@ -1054,7 +1110,7 @@ END_TEST
 START_TEST(test_mount_workers_bounded)
 {
 	enum { N_SLOW = 20 };
-	GThread *writers[N_SLOW];
+	pid_t writers[N_SLOW];
 	char *keys[N_SLOW];
 	for (int i = 0; i < N_SLOW; i++) {
 		keys[i] = g_strdup_printf("slow%d", i);
@@ -1065,7 +1121,7 @@ START_TEST(test_mount_workers_bounded)
 	slow_entered = 0;
 	slow_released = FALSE;
 	for (int i = 0; i < N_SLOW; i++)
-		writers[i] = g_thread_new("slow", slow_writer, keys[i]);
+		writers[i] = start_slow_writer(keys[i]);
 	/* 16 workers: at most 16 checks at once (15 if one worker reads the
 	 * next request). */
 	g_mutex_lock(&slow_lock);
@@ -1078,16 +1134,15 @@ START_TEST(test_mount_workers_bounded)
 	guint workers = nice_of_threads("idict-fuse", nices, G_N_ELEMENTS(nices));
 	g_mutex_lock(&slow_lock);
 	guint entered = slow_entered;
-	slow_released = TRUE;
-	g_cond_broadcast(&slow_cond);
 	g_mutex_unlock(&slow_lock);
+	/* Every writer is released and reaped before anything is asserted. */
+	int succeeded = finish_slow_writers(writers, N_SLOW);
 	ck_assert_uint_le(workers, 16);
 	ck_assert_uint_ge(entered, 15);
 	ck_assert_uint_le(entered, 16);
-	for (int i = 0; i < N_SLOW; i++) {
-		ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(writers[i])), 0);
+	ck_assert_int_eq(succeeded, N_SLOW);
+	for (int i = 0; i < N_SLOW; i++)
 		g_free(keys[i]);
-	}
 }
 END_TEST
 
@@ -1316,6 +1371,87 @@ START_TEST(test_mount_stale_mount_recovered)
 	rmdir(dir);
 	close(ready[0]);
 	close(ready[1]);
+}
+END_TEST
+
+/* Ends FUSE connection @minor (the mount's device minor number): for a
+ * test whose server hangs. */
+static void abort_connection(guint minor)
+{
+	g_autofree char *abort_path = g_strdup_printf("/sys/fs/fuse/connections/%u/abort", minor);
+	int fd = open(abort_path, O_WRONLY);
+	if (fd >= 0 && write(fd, "1", 1) != 1)
+		g_debug("cannot abort connection %u: %s", minor, g_strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A process that serves the mount and exits (or crashes) with a file of it
+ * open for writing ends: the serving process's own opens get no FLUSH, which
+ * its serving threads, gone first, would never answer.  What it wrote and
+ * closed is published when the file is released. */
+START_TEST(test_mount_own_writer_exits)
+{
+	g_autofree char *dir = g_dir_make_tmp("idict-own-XXXXXX", NULL);
+	g_autofree char *where = g_build_filename(dir, "mnt", NULL);
+	g_autofree char *alpha = g_build_filename(where, "alpha", NULL);
+	int ready[2], go[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		IDict *d = idict_new();
+		idict_set_double(d, "alpha", 0.25, NULL);
+		idict_set_writable(d, "alpha", TRUE, NULL);
+		IDictServer *s = idict_serve(d, where, NULL, NULL);
+		char c = s ? 'y' : 'n';
+		if (write(ready[1], &c, 1) != 1 || s == NULL || read(go[0], &c, 1) != 1)
+			_exit(2);
+		int fd = open(alpha, O_WRONLY | O_TRUNC);
+		if (fd < 0 || write(fd, "0.5\n", 4) != 4 || close(fd) != 0)
+			_exit(3);
+		double value = 0;
+		for (int i = 0; i < 1000 && idict_get_double(d, "alpha", &value, NULL) &&
+				value != 0.5; i++)
+			g_usleep(10000);
+		if (value != 0.5)
+			_exit(4);
+		fd = open(alpha, O_WRONLY | O_TRUNC);
+		if (fd < 0 || write(fd, "0.75\n", 5) != 5)
+			_exit(5);
+		_exit(0); /* with alpha open for writing, as a crash would */
+	}
+	/* The connection, while the child still serves. */
+	char c = 0;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'y');
+	struct stat st;
+	ck_assert_int_eq(stat(where, &st), 0);
+	ck_assert_int_eq(write(go[1], &c, 1), 1);
+	int status = -1;
+	for (int i = 0; i < 2000 && status == -1; i++) {
+		if (waitpid(pid, &status, WNOHANG) != pid) {
+			status = -1;
+			g_usleep(10000);
+		}
+	}
+	if (status == -1) {
+		abort_connection(minor(st.st_dev));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	for (int i = 0; i < 4; i++)
+		close(i < 2 ? ready[i] : go[i - 2]);
+	for (int i = 0; i < 500 && is_mounted(where); i++)
+		g_usleep(10000);
+	if (is_mounted(where))
+		umount2(where, MNT_DETACH);
+	rmdir(where);
+	rmdir(dir);
+	ck_assert_msg(status != -1, "a serving process with its own file open for writing hung at exit");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the serving process failed (exit status %d)", status);
 }
 END_TEST
 
@@ -2312,6 +2448,7 @@ static Suite *mount_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_mount_stale_mount_recovered);
 	tcase_add_test(tc, test_mount_killed_leaves_no_mount);
+	tcase_add_test(tc, test_mount_own_writer_exits);
 	tcase_add_test(tc, test_mount_bad_options);
 	tcase_add_test(tc, test_mount_options_escaped_comma);
 	tcase_add_test(tc, test_mount_creates_only_the_last_component);
