@@ -105,6 +105,10 @@
 #define REFUSED_LOG_USEC (10 * G_USEC_PER_SEC)
 /* PF_KTHREAD in /proc/TID/stat's flags (include/linux/sched.h). */
 #define PF_KTHREAD 0x00200000u
+/* The kernel's requests: see there. */
+#define KERNEL_QUANTUM_USEC 20000
+#define KERNEL_TOLD_USEC G_USEC_PER_SEC
+#define KERNEL_POSTOP_USEC 20000
 /* What a text costs beyond its bytes (the IDictText, GBytes, malloc). */
 #define TEXT_OVERHEAD 96
 
@@ -194,6 +198,7 @@ struct _IDictClients {
 	GHashTable *kernel_reads;   /* tid -> KernelRead*, each kernel thread's last READ */
 	GHashTable *thread_kinds;   /* tid -> ThreadKind* */
 	gint64 kernel_swept_us;
+	gint64 quantum_us, post_read_us; /* KERNEL_QUANTUM_USEC, KERNEL_POSTOP_USEC */
 
 	/* Protects the two below. */
 	GMutex log_lock;
@@ -218,6 +223,8 @@ IDictClients *idict__clients_new(guint64 cap)
 	clients->kernel_files = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	clients->kernel_reads = g_hash_table_new(NULL, NULL);
 	clients->thread_kinds = g_hash_table_new(NULL, NULL);
+	clients->quantum_us = KERNEL_QUANTUM_USEC;
+	clients->post_read_us = KERNEL_POSTOP_USEC;
 	clients->snapshot = idict__snapshot_cache_new();
 	return clients;
 }
@@ -603,9 +610,6 @@ void idict__clients_served(IDictClients *clients, guint64 ino, pid_t tid, const 
  * (the kernel then gets current texts, as a local reader would).  Records
  * are swept once a KERNEL_TOLD_USEC.
  */
-#define KERNEL_QUANTUM_USEC 20000
-#define KERNEL_TOLD_USEC G_USEC_PER_SEC
-#define KERNEL_POSTOP_USEC 20000
 /* How long a thread's kind is trusted: a kernel thread's id is reused by a
  * process only after the thread ended and the ids went round. */
 #define THREAD_KIND_USEC G_USEC_PER_SEC
@@ -708,6 +712,15 @@ static KernelFile *kernel_file_touch(IDictClients *clients, guint64 ino, gint64 
 	return file;
 }
 
+void idict__clients_set_kernel_times(IDictClients *clients, gint64 quantum_us,
+				     gint64 post_read_us)
+{
+	g_mutex_lock(&clients->kernel_lock);
+	clients->quantum_us = quantum_us;
+	clients->post_read_us = post_read_us;
+	g_mutex_unlock(&clients->kernel_lock);
+}
+
 void idict__clients_kernel_touch(IDictClients *clients, guint64 ino)
 {
 	g_mutex_lock(&clients->kernel_lock);
@@ -750,10 +763,10 @@ void idict__clients_kernel_attr(IDictClients *clients, guint64 ino, pid_t tid,
 	g_mutex_lock(&clients->kernel_lock);
 	KernelRead *read = kernel_read_take(clients, tid);
 	KernelFile *file = kernel_file_touch(clients, ino, now);
-	if (read != NULL && read->ino == ino && now - read->when_us <= KERNEL_POSTOP_USEC) {
+	if (read != NULL && read->ino == ino && now - read->when_us <= clients->post_read_us) {
 		/* The attributes of a READ's reply: those of what it read. */
 		*st = read->st;
-	} else if (file != NULL && file->told != NULL && now - file->told_us < KERNEL_QUANTUM_USEC &&
+	} else if (file != NULL && file->told != NULL && now - file->told_us < clients->quantum_us &&
 		   file->local_version <= file->told->version) {
 		*st = file->told_st;
 		file->reported_us = now;

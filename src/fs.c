@@ -660,8 +660,14 @@ static int setattr_refusal(fuse_req_t req, const struct stat *st, int to_set, of
 {
 	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 			  FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+	const int now_only = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+			     FUSE_SET_ATTR_MTIME_NOW;
 	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		return -EPERM;
+	if (!(to_set & FUSE_SET_ATTR_SIZE) && (to_set & times) == now_only &&
+	    !caller_may_write(req, st->st_mode) && fuse_req_ctx(req)->uid != 0 &&
+	    fuse_req_ctx(req)->uid != idict__server_ids(server_of(req))->uid)
+		return -EACCES; /* touch by another user: the kernel's answer, as before */
 	if (!(to_set & FUSE_SET_ATTR_SIZE))
 		return to_set & times ? -EPERM : 0;
 	if (S_ISDIR(st->st_mode))
@@ -701,29 +707,33 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int accmode = fi->flags & O_ACCMODE;
 	gboolean wants_write = accmode != O_RDONLY;
-
-	if (ino == IDICT__INO_UPDATES) {
-		if (wants_write) {
-			fuse_reply_err(req, EACCES);
-			return;
-		}
-		OpenFile *file = open_file_new(req, OPEN_STREAM, ino);
-		file->stream = idict__stream_open(idict__server_streams(server_of(req)));
-		/* Seekable on purpose: head(1) and bash's read builtin read a
-		 * block, then seek back to just after the line they used. */
-		fi->direct_io = 1;
-		open_file_register(req, fi, file);
-		return;
-	}
-
-	/* An open for reading takes the current text, for reads at other
-	 * offsets than 0 that come before one at 0 (tail, a seek). */
 	IDictClients *clients = clients_of(req);
 	IDictPins *pins = idict__server_pins(server_of(req));
 	gboolean kernel = from_kernel(req);
 	gboolean pin = accmode == O_WRONLY && idict__pins_is_pinner(pins, fuse_req_ctx(req)->pid);
 	if (kernel)
 		idict__clients_kernel_forget_thread(clients, fuse_req_ctx(req)->pid);
+
+	if (ino == IDICT__INO_UPDATES) {
+		if (wants_write && !pin) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		OpenFile *file = open_file_new(req, pin ? OPEN_TEXT : OPEN_STREAM, ino);
+		file->pin = pin;
+		if (!pin)
+			file->stream = idict__stream_open(idict__server_streams(server_of(req)));
+		/* Seekable on purpose: head(1) and bash's read builtin read a
+		 * block, then seek back to just after the line they used. */
+		fi->direct_io = 1;
+		if (kernel && idict__pins_park(pins, req, ino, fi, file, open_file_register))
+			return;
+		open_file_register(req, fi, file);
+		return;
+	}
+
+	/* An open for reading takes the current text, for reads at other
+	 * offsets than 0 that come before one at 0 (tail, a seek). */
 	struct stat st;
 	IDictText *text = NULL;
 	int err = stat_ino(req, ino, &st, TRUE, accmode == O_WRONLY ? NULL : &text);

@@ -124,6 +124,8 @@ static char *file_path(IDictPins *pins, guint64 ino)
 		return g_strdup_printf("%s/ctl/%s", pins->mountpoint, ctl->name);
 	if (ino == IDICT__INO_SNAPSHOT)
 		return g_strdup_printf("%s/snapshot.json", pins->mountpoint);
+	if (ino == IDICT__INO_UPDATES)
+		return g_strdup_printf("%s/updates", pins->mountpoint);
 	const char *view = "";
 	if (ino & IDICT__INO_HISTORY_BIT)
 		view = "history/";

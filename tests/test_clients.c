@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -240,6 +241,166 @@ START_TEST(test_clients_promises_bounded)
 }
 END_TEST
 
+/* ---- the kernel's requests (nfsd's threads; any tid will do here) ---- */
+
+static struct stat stat_of(IDictText *text, gint64 mtime_s)
+{
+	struct stat st;
+	memset(&st, 0, sizeof st);
+	st.st_mode = S_IFREG | 0444;
+	st.st_size = (off_t)idict__text_size(text);
+	st.st_mtim.tv_sec = mtime_s;
+	return st;
+}
+
+/* A kernel GETATTR tells a text; others within the quantum are told the
+ * same, and every READ, whatever its thread, serves it; after the quantum
+ * the current text is told. */
+START_TEST(test_clients_kernel_told_stands)
+{
+	IDictClients *clients = idict__clients_new(1 << 20);
+	/* No timing: a quantum that lasts, then one that is over at once. */
+	idict__clients_set_kernel_times(clients, 3600 * G_USEC_PER_SEC, 3600 * G_USEC_PER_SEC);
+	IDictText *t1 = text_of("0.1\n", 1), *t2 = text_of("0.25\n", 2);
+	struct stat st = stat_of(t1, 100);
+	idict__clients_kernel_touch(clients, 20);
+	idict__clients_kernel_attr(clients, 20, 1001, t1, &st);
+	ck_assert_int_eq(st.st_size, 4);
+	/* The value changed; another nfsd thread asks at once: T1 stands. */
+	st = stat_of(t2, 200);
+	idict__clients_kernel_attr(clients, 20, 1002, t2, &st);
+	ck_assert_int_eq(st.st_size, 4);
+	ck_assert_int_eq(st.st_mtim.tv_sec, 100);
+	struct stat read_st;
+	IDictText *got = idict__clients_kernel_told(clients, 20, &read_st);
+	ck_assert_ptr_eq(got, t1);
+	ck_assert_int_eq(read_st.st_size, 4);
+	idict__text_unref(got);
+	/* A quantum later, the current text is told. */
+	idict__clients_set_kernel_times(clients, 0, 3600 * G_USEC_PER_SEC);
+	st = stat_of(t2, 200);
+	idict__clients_kernel_attr(clients, 20, 1002, t2, &st);
+	ck_assert_int_eq(st.st_size, 5);
+	got = idict__clients_kernel_told(clients, 20, &read_st);
+	ck_assert_ptr_eq(got, t2);
+	ck_assert_int_eq(read_st.st_mtim.tv_sec, 200);
+	idict__text_unref(got);
+	/* Other files are apart. */
+	ck_assert_ptr_null(idict__clients_kernel_told(clients, 21, &read_st));
+	idict__text_unref(t1);
+	idict__text_unref(t2);
+	idict__clients_free(clients);
+}
+END_TEST
+
+/* A local reader handed a newer text ends the quantum at once: a kernel
+ * client never reads a value older than a local read that ended before. */
+START_TEST(test_clients_kernel_never_behind_local)
+{
+	IDictClients *clients = idict__clients_new(1 << 20);
+	idict__clients_set_kernel_times(clients, 3600 * G_USEC_PER_SEC, 3600 * G_USEC_PER_SEC);
+	IDictText *t1 = text_of("1\n", 1), *t2 = text_of("22\n", 2);
+	struct stat st = stat_of(t1, 1);
+	idict__clients_kernel_attr(clients, 20, 1001, t1, &st);
+	idict__clients_local_read(clients, 20, t1); /* the same: T1 stands */
+	st = stat_of(t2, 2);
+	idict__clients_kernel_attr(clients, 20, 1001, t2, &st);
+	ck_assert_int_eq(st.st_size, 2);
+	idict__clients_local_read(clients, 20, t2);
+	st = stat_of(t2, 2);
+	idict__clients_kernel_attr(clients, 20, 1001, t2, &st);
+	ck_assert_int_eq(st.st_size, 3);
+	struct stat read_st;
+	IDictText *got = idict__clients_kernel_told(clients, 20, &read_st);
+	ck_assert_ptr_eq(got, t2);
+	idict__text_unref(got);
+	idict__text_unref(t1);
+	idict__text_unref(t2);
+	idict__clients_free(clients);
+}
+END_TEST
+
+/* NFSv3: the GETATTR that follows a thread's READ reports what that READ
+ * served, once; a READ with no recent told text serves the current text
+ * and tells it. */
+START_TEST(test_clients_kernel_post_read)
+{
+	IDictClients *clients = idict__clients_new(1 << 20);
+	idict__clients_set_kernel_times(clients, 0, 3600 * G_USEC_PER_SEC);
+	IDictText *t1 = text_of("0.5\n", 1), *t2 = text_of("0.125\n", 2);
+	struct stat read_st;
+	ck_assert_ptr_null(idict__clients_kernel_told(clients, 20, &read_st));
+	struct stat st1 = stat_of(t1, 1);
+	idict__clients_kernel_read(clients, 20, 1001, t1, &st1, TRUE);
+	IDictText *got = idict__clients_kernel_told(clients, 20, &read_st);
+	ck_assert_ptr_eq(got, t1);
+	idict__text_unref(got);
+	/* After the quantum, the same thread's GETATTR right after its READ
+	 * reports T1, though T2 is current. */
+	idict__clients_kernel_read(clients, 20, 1001, t1, &st1, FALSE);
+	struct stat st = stat_of(t2, 2);
+	idict__clients_kernel_attr(clients, 20, 1001, t2, &st);
+	ck_assert_int_eq(st.st_size, 4);
+	ck_assert_int_eq(st.st_mtim.tv_sec, 1);
+	/* ... once: the next is told the current text. */
+	st = stat_of(t2, 2);
+	idict__clients_kernel_attr(clients, 20, 1001, t2, &st);
+	ck_assert_int_eq(st.st_size, 6);
+	/* Another thread's READ, or a READ of another file, is no post-read. */
+	idict__clients_kernel_read(clients, 21, 1001, t1, &st1, FALSE);
+	st = stat_of(t2, 2);
+	idict__clients_kernel_attr(clients, 20, 1001, t2, &st);
+	ck_assert_int_eq(st.st_size, 6);
+	idict__clients_kernel_read(clients, 20, 1002, t1, &st1, FALSE);
+	idict__clients_kernel_forget_thread(clients, 1002);
+	st = stat_of(t2, 2);
+	idict__clients_kernel_attr(clients, 20, 1002, t2, &st);
+	ck_assert_int_eq(st.st_size, 6);
+	idict__text_unref(t1);
+	idict__text_unref(t2);
+	idict__clients_free(clients);
+}
+END_TEST
+
+/* What is kept for the kernel counts against the cap; what does not fit is
+ * not kept, and the kernel is then told current texts. */
+START_TEST(test_clients_kernel_memory)
+{
+	IDictClients *clients = idict__clients_new(64 * 1024);
+	IDictText *big = idict__text_new(g_bytes_new_take(g_malloc0(20000), 20000), 1);
+	struct stat st = stat_of(big, 1);
+	idict__clients_kernel_attr(clients, 20, 1001, big, &st);
+	ck_assert_uint_gt(idict__clients_used(clients), 20000);
+	ck_assert(idict__clients_reserve(clients, 40 * 1024));
+	IDictText *other = idict__text_new(g_bytes_new_take(g_malloc0(30000), 30000), 1);
+	st = stat_of(other, 1);
+	idict__clients_kernel_attr(clients, 30, 1001, other, &st);
+	ck_assert_int_eq(st.st_size, 30000);
+	struct stat read_st;
+	ck_assert_ptr_null(idict__clients_kernel_told(clients, 30, &read_st));
+	idict__clients_unreserve(clients, 40 * 1024);
+	idict__text_unref(big);
+	idict__text_unref(other);
+	idict__clients_free(clients);
+}
+END_TEST
+
+/* Kernel threads are told apart from processes by their flags. */
+START_TEST(test_clients_is_kernel)
+{
+	IDictClients *clients = idict__clients_new(1 << 20);
+	ck_assert(!idict__clients_is_kernel(clients, my_tid()));
+	ck_assert(!idict__clients_is_kernel(clients, 0));
+	g_autofree char *comm = NULL;
+	/* kthreadd is pid 2 in the initial pid namespace. */
+	if (g_file_get_contents("/proc/2/comm", &comm, NULL, NULL) &&
+	    strcmp(comm, "kthreadd\n") == 0)
+		ck_assert(idict__clients_is_kernel(clients, 2));
+	ck_assert(!idict__clients_is_kernel(clients, my_tid())); /* cached */
+	idict__clients_free(clients);
+}
+END_TEST
+
 static Suite *clients_suite(void)
 {
 	Suite *suite = suite_create("clients");
@@ -254,6 +415,13 @@ static Suite *clients_suite(void)
 	tcase_add_test(tc, test_clients_promise_expires);
 	tcase_add_test(tc, test_clients_promises_bounded);
 	tcase_set_timeout(tc, 20);
+	suite_add_tcase(suite, tc);
+	tc = tcase_create("kernel");
+	tcase_add_test(tc, test_clients_kernel_told_stands);
+	tcase_add_test(tc, test_clients_kernel_never_behind_local);
+	tcase_add_test(tc, test_clients_kernel_post_read);
+	tcase_add_test(tc, test_clients_kernel_memory);
+	tcase_add_test(tc, test_clients_is_kernel);
 	suite_add_tcase(suite, tc);
 	return suite;
 }

@@ -60,8 +60,36 @@ stop_demo
 
 # ---- allow_other: read by all, written by the owner ----
 start_demo --options allow_other || exit 1
-check "allow_other: mounted with default_permissions" \
-	bash -c "grep ' $mnt ' /proc/mounts | grep -q default_permissions"
+# No default_permissions: the filesystem checks the modes itself (so that
+# the server may hold its own files open: src/pins.c), with the kernel's
+# answers.
+check "allow_other: mounted without default_permissions" \
+	bash -c "grep ' $mnt ' /proc/mounts | grep -v -q default_permissions"
+check "allow_other: another user lists the mount" \
+	test "$(setpriv --reuid=65534 --regid=65534 --clear-groups -- ls "$mnt" | grep -c -x -e residual -e params -e ctl)" = 3
+check "allow_other: test -r, not -w or -x, for another user on a read-only key" \
+	as_nobody "test -r '$mnt/residual' && ! test -w '$mnt/residual' && ! test -x '$mnt/residual'"
+check "allow_other: test -r, not -w, for another user on a writable key (0644)" \
+	as_nobody "test -r '$mnt/params/alpha' && ! test -w '$mnt/params/alpha'"
+check "allow_other: test -r and -x on directories, not -w" \
+	as_nobody "test -r '$mnt/params' && test -x '$mnt/params' && ! test -w '$mnt/params' && cd '$mnt/params'"
+check "allow_other: access() answers as the modes say (Python os.access)" \
+	test "$(setpriv --reuid=65534 --regid=65534 --clear-groups -- /usr/bin/python3 -c "
+import os
+p = '$mnt/params/alpha'
+print(os.access(p, os.R_OK), os.access(p, os.W_OK), os.access(p, os.X_OK), os.access('$mnt/ctl/pause', os.W_OK))")" \
+	= "True False False False"
+check "allow_other: the owner may test -w a writable key, nobody a read-only one" \
+	bash -c "test -w '$mnt/params/alpha' && ! test -w '$mnt/residual'"
+err=$(as_nobody "truncate -s 0 '$mnt/params/alpha'")
+check "allow_other: another user cannot truncate a writable key (EACCES)" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+err=$(as_nobody "touch '$mnt/residual'")
+check "allow_other: another user cannot touch a key (EACCES)" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+err=$(as_nobody "chmod 666 '$mnt/params/alpha'")
+check "allow_other: another user cannot chmod (EPERM)" \
+	bash -c "[[ '$err' == *'Operation not permitted'* ]]"
 err=$(as_nobody "cat '$mnt/residual' '$mnt/u' '$mnt/ctl/status' >/dev/null")
 check "allow_other: another user reads keys and ctl/status" test -z "$err"
 err=$(as_nobody "echo 0.3 > '$mnt/params/alpha'")
@@ -92,6 +120,8 @@ check "write_mode=0666: read-only keys are still refused" \
 err=$(as_nobody "echo 1 > '$mnt/ctl/pause'")
 check "write_mode=0666: another user pauses" test -z "$err"
 echo 0 >"$mnt/ctl/pause"
+check "write_mode=0666: test -w for another user on a writable key, not a read-only one" \
+	as_nobody "test -w '$mnt/params/alpha' && ! test -w '$mnt/residual'"
 
 # ctl/errors: each user reads why their own writes were refused; the owner
 # reads everyone's.
@@ -112,6 +142,21 @@ check "ctl/errors: the owner reads both" \
 check "the demo printed both refusals" \
 	bash -c "grep -q 'refused params/alpha = \"0.7\" from uid 0' '$dir/demo.out' &&
 		grep -q 'refused params/alpha = \"0.9\" from uid 65534' '$dir/demo.out'"
+stop_demo
+
+# ---- allow_other,write_mode=0600: writable keys private to the owner ----
+start_demo --options allow_other,write_mode=0600 || exit 1
+err=$(as_nobody "cat '$mnt/params/alpha'")
+check "write_mode=0600: another user cannot read a writable key (EACCES)" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+check "write_mode=0600: ... and test -r says so" as_nobody "! test -r '$mnt/params/alpha'"
+err=$(as_nobody "cat '$mnt/residual' >/dev/null")
+check "write_mode=0600: read-only keys stay readable by all" test -z "$err"
+err=$(as_nobody "cat '$mnt/ctl/pause'")
+check "write_mode=0600: another user cannot read ctl/pause either" \
+	bash -c "[[ '$err' == *'Permission denied'* ]]"
+check "write_mode=0600: the owner reads and writes" \
+	bash -c "echo 0.3 > '$mnt/params/alpha' && [ \"\$(cat '$mnt/params/alpha')\" = 0.3 ]"
 stop_demo
 
 "$DEMO" --options write_mode=abc "$mnt" >"$dir/bad.out" 2>&1

@@ -87,7 +87,7 @@ first_read() {
 states() { cat /proc/fs/nfsd/clients/*/states 2>/dev/null; }
 
 run_checks() {
-	local v=$1 c=$dir/v$1 status
+	local v=$1 c=$dir/v$1 status start
 	echo "# ---- NFSv$v ----"
 	if [ "$v" = 4 ]; then
 		knfs_mount "$c" "$mnt" >"$dir/mount$v.out" 2>&1
@@ -114,8 +114,13 @@ run_checks() {
 	check "NFSv$v fresh: $count reads of step, none older than a local read just before" \
 		test "$status" = 0
 	[ "$status" = 0 ] || grep -v '^#' "$dir/fresh$v.out" | head -n 5
-	echo "# knfs-v$v: delegations held (by all clients) after the reads of step: $(states | grep -c 'type: deleg')"
-	states | grep -A4 'type: deleg' | head -n 10 | sed 's/^/#   /'
+	# The server pins every file a kernel thread opens (src/pins.c), so
+	# nfsd grants no read delegation, with leases enabled as by default.
+	local delegations
+	delegations=$(states | grep -c 'type: deleg')
+	check "NFSv$v: no read delegation is held ($delegations; fs.leases-enable=$(cat /proc/sys/fs/leases-enable))" \
+		test "$delegations" = 0
+	states | grep -B1 -A4 'type: deleg' | head -n 10 | sed 's/^/#   /'
 
 	# ---- whole: every read is one complete value ----
 	local key
@@ -156,6 +161,14 @@ run_checks() {
 	sleep 0.2 # a step under way has published its update
 	check "NFSv$v steer: ctl/status read over NFS says paused" \
 		bash -c "grep -qx 'state paused' '$c/ctl/status'"
+	# No update comes while paused: a read of updates that reaches the
+	# server (O_DIRECT ignores the size 0) is answered at once, never
+	# parked in one of nfsd's few threads.
+	start=$(now_ms)
+	as_user timeout 20 dd if="$c/updates" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null
+	status=$?
+	check "NFSv$v follow: a read of updates while paused ends at once (exit $status after $(($(now_ms) - start)) ms)" \
+		test "$status" = 0
 	as_user bash -c "echo 0 > '$c/ctl/pause'" 2>"$dir/resume$v.err"
 	status=$?
 	check "NFSv$v steer: echo 0 > ctl/pause resumes" \
@@ -166,7 +179,7 @@ run_checks() {
 		bash -c "! /bin/echo 0.2 > '$c/params/alpha' && [ \"\$(cat '$mnt/params/alpha')\" = 0.3 ]"
 
 	# ---- follow ----
-	local s1 s2 start line
+	local s1 s2 line
 	s1=$(as_user cat "$c/ctl/sequence")
 	sleep 0.5
 	s2=$(as_user cat "$c/ctl/sequence")
@@ -182,6 +195,45 @@ run_checks() {
 for v in $versions; do
 	run_checks "$v"
 done
+
+# ---- two clients at once: a limit, measured, not checked ----
+if [ -d "$dir/v4" ] && [ -d "$dir/v3" ] && grep -q " $dir/v3 " /proc/mounts; then
+	as_user "$CHECK" read --count $((count / 2)) --local "$mnt" --label knfs-2clients-v4-u \
+		"$dir/v4" u >"$dir/two4.out" 2>&1 &
+	two=$!
+	as_user "$CHECK" read --count $((count / 2)) --local "$mnt" --label knfs-2clients-v3-u \
+		"$dir/v3" u >"$dir/two3.out" 2>&1
+	wait "$two"
+	grep -h '^#' "$dir/two4.out" "$dir/two3.out"
+fi
+
+# ---- leases on and no pins: the computation warns ----
+# With default_permissions asked for, the kernel checks modes before the
+# server's own write open of a read-only key: no pin, and a warning.
+mnt2=$dir/mnt2
+mkdir "$mnt2"
+chown $USER_ID:$USER_ID "$mnt2"
+as_user "$DEMO" --delay 20 --steps 1000000000 --options allow_other,default_permissions "$mnt2" \
+	>"$dir/demo2.out" 2>&1 &
+demo2=$!
+for _ in $(seq 300); do
+	[ -e "$mnt2/ctl/status" ] && break
+	sleep 0.1
+done
+knfs_export "$mnt2" rw,fsid=2,no_subtree_check,mp
+if knfs_mount "$dir/w4" "$mnt2" >"$dir/mount-w4.out" 2>&1; then
+	as_user cat "$dir/w4/residual" >/dev/null
+	sleep 0.5
+	check "leases on, pins impossible: the computation warns once" \
+		test "$(grep -c 'fs.leases-enable=1' "$dir/demo2.out")" = 1
+	grep 'fs.leases-enable' "$dir/demo2.out" | sed 's/^/# demo2: /'
+	umount "$dir/w4"
+else
+	not_ok "the second export mounts"
+	cat "$dir/mount-w4.out"
+fi
+echo 1 >"$mnt2/ctl/terminate"
+wait_pid "$demo2" 30 || kill -9 "$demo2"
 
 echo "# ---- the end ----"
 echo "# knfs: nfsd file cache: $(tr -s ' \n' ' ' </proc/fs/nfsd/filecache)"
