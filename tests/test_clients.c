@@ -260,7 +260,7 @@ START_TEST(test_clients_kernel_told_stands)
 {
 	IDictClients *clients = idict__clients_new(1 << 20);
 	/* No timing: a quantum that lasts, then one that is over at once. */
-	idict__clients_set_kernel_times(clients, 3600 * G_USEC_PER_SEC, 3600 * G_USEC_PER_SEC);
+	idict__clients_set_kernel_times(clients, (gint64)3600 * G_USEC_PER_SEC, (gint64)3600 * G_USEC_PER_SEC);
 	IDictText *t1 = text_of("0.1\n", 1), *t2 = text_of("0.25\n", 2);
 	struct stat st = stat_of(t1, 100);
 	idict__clients_kernel_touch(clients, 20);
@@ -277,7 +277,7 @@ START_TEST(test_clients_kernel_told_stands)
 	ck_assert_int_eq(read_st.st_size, 4);
 	idict__text_unref(got);
 	/* A quantum later, the current text is told. */
-	idict__clients_set_kernel_times(clients, 0, 3600 * G_USEC_PER_SEC);
+	idict__clients_set_kernel_times(clients, 0, (gint64)3600 * G_USEC_PER_SEC);
 	st = stat_of(t2, 200);
 	idict__clients_kernel_attr(clients, 20, 1002, t2, &st);
 	ck_assert_int_eq(st.st_size, 5);
@@ -298,7 +298,7 @@ END_TEST
 START_TEST(test_clients_kernel_never_behind_local)
 {
 	IDictClients *clients = idict__clients_new(1 << 20);
-	idict__clients_set_kernel_times(clients, 3600 * G_USEC_PER_SEC, 3600 * G_USEC_PER_SEC);
+	idict__clients_set_kernel_times(clients, (gint64)3600 * G_USEC_PER_SEC, (gint64)3600 * G_USEC_PER_SEC);
 	IDictText *t1 = text_of("1\n", 1), *t2 = text_of("22\n", 2);
 	struct stat st = stat_of(t1, 1);
 	idict__clients_kernel_attr(clients, 20, 1001, t1, &st);
@@ -326,7 +326,7 @@ END_TEST
 START_TEST(test_clients_kernel_post_read)
 {
 	IDictClients *clients = idict__clients_new(1 << 20);
-	idict__clients_set_kernel_times(clients, 0, 3600 * G_USEC_PER_SEC);
+	idict__clients_set_kernel_times(clients, 0, (gint64)3600 * G_USEC_PER_SEC);
 	IDictText *t1 = text_of("0.5\n", 1), *t2 = text_of("0.125\n", 2);
 	struct stat read_st;
 	ck_assert_ptr_null(idict__clients_kernel_told(clients, 20, &read_st));
