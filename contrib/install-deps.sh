@@ -26,7 +26,7 @@ test_packages=(
 	openssh-server openssh-client sshfs        # sshd, ssh, ssh-keygen, sshfs
 	nfs-ganesha nfs-ganesha-vfs                # a userspace NFSv4 server
 	libnfs-utils libnfs-dev                    # a userspace NFS client
-	# The kernel NFS test (tests/vm/, make check-knfs) boots a VM under qemu's
+	# The kernel NFS test (tests/shell/test_knfs.sh, tests/vm/) boots a VM under qemu's
 	# software emulation with Debian's own kernel, which has nfsd and the NFS
 	# client; its root is this machine's /, so the guest runs these tools.
 	qemu-system-x86 linux-image-amd64 busybox-static   # the VM, its kernel, its init

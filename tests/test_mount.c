@@ -716,7 +716,7 @@ END_TEST
 
 /* Truncation to 0 of a writable file is the shell's `>`: accepted, and it
  * changes nothing.  Times alone are refused.  (Linux's NFS server sends a
- * truncation with a new mtime in one request; tests/vm/test_knfs.sh checks
+ * truncation with a new mtime in one request; tests/shell/test_knfs.sh checks
  * that path, which no local system call produces.) */
 START_TEST(test_mount_truncate_and_times)
 {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# In the test VM (tests/vm/test_knfs.sh boots it): the demo served through
+# In the test VM (tests/shell/test_knfs.sh boots it): the demo served through
 # Linux's own NFS server and read through Linux's own NFS client, over the
 # guest's loopback, set up as an administrator and a user would:
 #
