@@ -341,6 +341,12 @@ tests: $(BUILD)/tests/idict-remote-check
 check-knfs: $(BUILD)/idict-demo $(BUILD)/tests/idict-remote-check
 	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) bash tests/shell/test_knfs.sh
 
+# The README's "Remote access" table: every path measured in one run
+# (tests/remote-table.sh; root; about 5 minutes).
+.PHONY: remote-table
+remote-table: all tests
+	$(Q)BUILD=$(BUILD) bash tests/remote-table.sh
+
 # ---- python and tools (issue 6) ----
 # `make install` also installs contrib/idict-watch and contrib/idict-plot to
 # BINDIR and the Python module contrib/python/idict.py to PYTHONDIR, with
@@ -449,3 +455,4 @@ uninstall-mpi:
 -include $(MPI_OBJS:.o=.d) $(BUILD)/idict-mpi-demo.d $(BUILD)/tests/test_mpi.d \
 	$(BUILD)/bench/idict-mpi-bench.d
 endif
+

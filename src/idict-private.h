@@ -293,9 +293,9 @@ void idict__clients_kernel_read(IDictClients *clients, guint64 ino, pid_t tid, I
 				const struct stat *st, gboolean tell);
 void idict__clients_kernel_forget_thread(IDictClients *clients, pid_t tid);
 void idict__clients_local_read(IDictClients *clients, guint64 ino, const IDictText *text);
-/* For tests: the quantum and the post-read window, in µs. */
+/* For tests: the quantum and the post-read windows, in µs. */
 void idict__clients_set_kernel_times(IDictClients *clients, gint64 quantum_us,
-				     gint64 post_read_us);
+				     gint64 post_read_us, gint64 post_read_late_us);
 
 /* ---- store.c ---- */
 /* Takes a reference to @self, dropped with idict_free(): a server holds one

@@ -260,7 +260,7 @@ START_TEST(test_clients_kernel_told_stands)
 {
 	IDictClients *clients = idict__clients_new(1 << 20);
 	/* No timing: a quantum that lasts, then one that is over at once. */
-	idict__clients_set_kernel_times(clients, (gint64)3600 * G_USEC_PER_SEC, (gint64)3600 * G_USEC_PER_SEC);
+	idict__clients_set_kernel_times(clients, (gint64)3600 * G_USEC_PER_SEC, (gint64)3600 * G_USEC_PER_SEC, 0);
 	IDictText *t1 = text_of("0.1\n", 1), *t2 = text_of("0.25\n", 2);
 	struct stat st = stat_of(t1, 100);
 	idict__clients_kernel_touch(clients, 20);
@@ -277,7 +277,7 @@ START_TEST(test_clients_kernel_told_stands)
 	ck_assert_int_eq(read_st.st_size, 4);
 	idict__text_unref(got);
 	/* A quantum later, the current text is told. */
-	idict__clients_set_kernel_times(clients, 0, (gint64)3600 * G_USEC_PER_SEC);
+	idict__clients_set_kernel_times(clients, 0, (gint64)3600 * G_USEC_PER_SEC, 0);
 	st = stat_of(t2, 200);
 	idict__clients_kernel_attr(clients, 20, 1002, t2, &st);
 	ck_assert_int_eq(st.st_size, 5);
@@ -298,7 +298,7 @@ END_TEST
 START_TEST(test_clients_kernel_never_behind_local)
 {
 	IDictClients *clients = idict__clients_new(1 << 20);
-	idict__clients_set_kernel_times(clients, (gint64)3600 * G_USEC_PER_SEC, (gint64)3600 * G_USEC_PER_SEC);
+	idict__clients_set_kernel_times(clients, (gint64)3600 * G_USEC_PER_SEC, (gint64)3600 * G_USEC_PER_SEC, 0);
 	IDictText *t1 = text_of("1\n", 1), *t2 = text_of("22\n", 2);
 	struct stat st = stat_of(t1, 1);
 	idict__clients_kernel_attr(clients, 20, 1001, t1, &st);
@@ -326,7 +326,7 @@ END_TEST
 START_TEST(test_clients_kernel_post_read)
 {
 	IDictClients *clients = idict__clients_new(1 << 20);
-	idict__clients_set_kernel_times(clients, 0, (gint64)3600 * G_USEC_PER_SEC);
+	idict__clients_set_kernel_times(clients, 0, (gint64)3600 * G_USEC_PER_SEC, 0);
 	IDictText *t1 = text_of("0.5\n", 1), *t2 = text_of("0.125\n", 2);
 	struct stat read_st;
 	ck_assert_ptr_null(idict__clients_kernel_told(clients, 20, &read_st));
@@ -358,6 +358,43 @@ START_TEST(test_clients_kernel_post_read)
 	ck_assert_int_eq(st.st_size, 6);
 	idict__text_unref(t1);
 	idict__text_unref(t2);
+	idict__clients_free(clients);
+}
+END_TEST
+
+/* NFSv3, a READ's GETATTR held up past the post-read window: it still
+ * reports what the READ served while that is the told text and no local
+ * reader was handed a newer one; never an older text than the told one. */
+START_TEST(test_clients_kernel_post_read_late)
+{
+	IDictClients *clients = idict__clients_new(1 << 20);
+	/* No timing: the quantum and the short window over at once, the late
+	 * window lasting. */
+	idict__clients_set_kernel_times(clients, 0, -1, (gint64)3600 * G_USEC_PER_SEC);
+	IDictText *t1 = text_of("0.5\n", 1), *t2 = text_of("0.125\n", 2);
+	IDictText *t3 = text_of("0.0625\n", 3);
+	struct stat st1 = stat_of(t1, 1), st2 = stat_of(t2, 2), st;
+	idict__clients_kernel_read(clients, 20, 1001, t1, &st1, TRUE);
+	st = stat_of(t2, 2);
+	idict__clients_kernel_attr(clients, 20, 1001, t2, &st);
+	ck_assert_int_eq(st.st_size, 4); /* T1's, though T2 is current */
+	/* The told text moved on meanwhile (another thread): no older text. */
+	idict__clients_kernel_read(clients, 20, 1001, t1, &st1, FALSE);
+	idict__clients_kernel_read(clients, 20, 1002, t2, &st2, TRUE);
+	st = stat_of(t3, 3);
+	idict__clients_kernel_attr(clients, 20, 1001, t3, &st);
+	ck_assert_int_eq(st.st_size, 7);
+	/* A local reader was handed a newer text: the current one. */
+	idict__clients_kernel_read(clients, 20, 1001, t3, &st, FALSE);
+	IDictText *t4 = text_of("1\n", 4);
+	idict__clients_local_read(clients, 20, t4);
+	st = stat_of(t4, 4);
+	idict__clients_kernel_attr(clients, 20, 1001, t4, &st);
+	ck_assert_int_eq(st.st_size, 2);
+	idict__text_unref(t1);
+	idict__text_unref(t2);
+	idict__text_unref(t3);
+	idict__text_unref(t4);
 	idict__clients_free(clients);
 }
 END_TEST
@@ -420,6 +457,7 @@ static Suite *clients_suite(void)
 	tcase_add_test(tc, test_clients_kernel_told_stands);
 	tcase_add_test(tc, test_clients_kernel_never_behind_local);
 	tcase_add_test(tc, test_clients_kernel_post_read);
+	tcase_add_test(tc, test_clients_kernel_post_read_late);
 	tcase_add_test(tc, test_clients_kernel_memory);
 	tcase_add_test(tc, test_clients_is_kernel);
 	suite_add_tcase(suite, tc);
