@@ -177,6 +177,18 @@ run_checks() {
 	check "NFSv$v: root on the client reads" bash -c "grep -Eq '^[0-9]+\$' '$c/step'"
 	check "NFSv$v: root on the client (squashed to nobody) may not write" \
 		bash -c "! /bin/echo 0.2 > '$c/params/alpha' && [ \"\$(cat '$mnt/params/alpha')\" = 0.3 ]"
+	# Another user on the client (uid 65534): the modes, checked by idictfs
+	# itself (no default_permissions).  nfsd's ACCESS does not reach FUSE
+	# without default_permissions, so test -w may say yes: printed, not
+	# checked; the write itself is refused.
+	check "NFSv$v: uid 65534 on the client reads" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups -- grep -Eq '^[0-9]+$' "$c/step"
+	echo "# knfs-v$v: uid 65534: test -w params/alpha: $(setpriv --reuid=65534 --regid=65534 \
+		--clear-groups -- bash -c "test -w '$c/params/alpha' && echo yes || echo no")"
+	check "NFSv$v: uid 65534 may not write a key, ctl/pause or truncate; nothing changes" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups -- bash -c \
+		"! /bin/echo 0.2 > '$c/params/alpha' && ! /bin/echo 1 > '$c/ctl/pause' &&
+		 ! truncate -s 0 '$c/params/alpha' && [ \"\$(cat '$mnt/params/alpha') \$(cat '$mnt/ctl/pause')\" = '0.3 0' ]"
 
 	# ---- follow ----
 	local s1 s2 line
