@@ -1076,8 +1076,8 @@ IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);
  * process unmounts it when this process ends, even by SIGKILL.  Only the
  * user running the computation can see inside the mount, unless @options
  * has "allow_other"; then the files' modes are enforced for other users
- * (default_permissions is added): they may read every key and write
- * nothing.
+ * (by the library, not with default_permissions: see idictfs(7), NOTES):
+ * they may read every key and write nothing.
  *
  * @options are FUSE mount options (e.g. "allow_other"; escape a comma
  * inside a value as `\,`), and four of ours: "no_auto_unmount" turns
