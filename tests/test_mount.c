@@ -1045,6 +1045,25 @@ static pid_t start_slow_writer(const char *key)
 
 static int wait_child(pid_t pid);
 
+/* For a failure's message: where each writer and the server's workers are
+ * (a writer not yet in its check shows the system call it waits in). */
+static void describe_slow_writers(const pid_t *writers, int n)
+{
+	for (int i = 0; i < n; i++) {
+		g_autofree char *stat_path = g_strdup_printf("/proc/%d/stat", (int)writers[i]);
+		g_autofree char *wchan_path = g_strdup_printf("/proc/%d/wchan", (int)writers[i]);
+		g_autofree char *stat = NULL, *wchan = NULL;
+		g_file_get_contents(stat_path, &stat, NULL, NULL);
+		g_file_get_contents(wchan_path, &wchan, NULL, NULL);
+		const char *state = stat != NULL && strrchr(stat, ')') ? strrchr(stat, ')') + 2 : "?";
+		fprintf(stderr, "# slow writer %d (pid %d): state %c, wchan %s\n", i, (int)writers[i],
+			*state, wchan != NULL ? wchan : "?");
+	}
+	int nices[64];
+	fprintf(stderr, "# idict-fuse workers: %u\n",
+		nice_of_threads("idict-fuse", nices, G_N_ELEMENTS(nices)));
+}
+
 /* Releases the slow checks and reaps @n writers.  Returns: how many
  * succeeded. */
 static int finish_slow_writers(const pid_t *writers, int n)
@@ -1082,8 +1101,10 @@ START_TEST(test_mount_slow_requests_hold_up_no_one)
 		;
 	guint entered = slow_entered;
 	g_mutex_unlock(&slow_lock);
-	if (entered != N_SLOW)
+	if (entered != N_SLOW) {
+		describe_slow_writers(writers, N_SLOW);
 		finish_slow_writers(writers, N_SLOW);
+	}
 	ck_assert_uint_eq(entered, N_SLOW);
 	assert_file("step", "-42\n");
 	assert_file("u", "0.1\n-2.5\n1e+300\n");
