@@ -56,7 +56,7 @@ typedef struct {
 	GMutex lock;           /* protects text */
 	IDictText *text;       /* OPEN_TEXT opened for reading: what reads go on
 				* from; held (idict__clients_hold()) */
-	GPtrArray *entries;    /* OPEN_DIR: IDictDirEntry*, including . and .. */
+	GPtrArray *entries;    /* OPEN_DIR: IDictTreeEntry*, including . and .. */
 	gsize entries_charge;  /* reserved for entries */
 	IDictStream *stream;
 	struct _PendingWrite *pending; /* a key opened for writing: its text (below) */
@@ -162,7 +162,7 @@ static int pending_validate(IDict *dict, guint64 ino, PendingWrite *w, GError **
 		return 0;
 	}
 	g_clear_pointer(&w->validated, g_variant_unref);
-	int err = idict__store_client_validate(dict, ino, (const char *)w->text->data, w->text->len,
+	int err = idict__view_client_validate(dict, ino, (const char *)w->text->data, w->text->len,
 					       &w->validated, error);
 	if (err)
 		return err;
@@ -180,7 +180,7 @@ static int pending_write(IDict *dict, guint64 ino, guint uid, PendingWrite *w, c
 		/* A new value: the key's type and shape as of now. */
 		pending_write_reset(w);
 		g_autoptr(GVariant) current = NULL;
-		int err = idict__store_client_value(dict, ino, &current, &w->has_check);
+		int err = idict__view_client_value(dict, ino, &current, &w->has_check);
 		if (err)
 			return err;
 		idict__text_scan_init(&w->scan, current);
@@ -229,7 +229,7 @@ static int pending_publish(IDict *dict, guint64 ino, guint uid, PendingWrite *w)
 	g_autoptr(GError) error = NULL;
 	int err = pending_validate(dict, ino, w, &error);
 	if (err == 0)
-		err = idict__store_client_publish(dict, ino, w->validated);
+		err = idict__view_client_publish(dict, ino, w->validated);
 	if (err)
 		return pending_refuse(dict, ino, uid, w, err,
 				      error ? error->message : IDICT__REFUSED_RACE);
@@ -452,11 +452,11 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, gboolean rende
 		IDictView view = view_of(ino, &node);
 		IDictNodeInfo info;
 		if (view == IDICT__VIEW_HISTORY)
-			err = idict__store_history_text(dict, node, &info, clients, &text);
+			err = idict__view_history_text(dict, node, &info, clients, &text);
 		else if (view == IDICT__VIEW_RAW)
-			err = idict__store_raw_text(dict, node, &info, &text);
+			err = idict__view_raw_text(dict, node, &info, &text);
 		else
-			err = idict__store_key_text(dict, ino, &info, clients, &text);
+			err = idict__view_key_text(dict, ino, &info, clients, &text);
 		if (err)
 			return err;
 		if (info.is_dir && view != IDICT__VIEW_KEYS)
@@ -498,7 +498,7 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
 			*ino_out = IDICT__INO_ROOT;
 			return 0;
 		}
-		int err = idict__store_parent(dict, node, &info);
+		int err = idict__view_parent(dict, node, &info);
 		*ino_out = ino_in_view(view, info.ino);
 		return err;
 	}
@@ -531,7 +531,7 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
 	}
 	if (view == IDICT__VIEW_KEYS && parent < IDICT__INO_FIRST_KEY && parent != IDICT__INO_ROOT)
 		return -ENOTDIR;
-	int err = idict__store_lookup(dict, view, node, name, &info);
+	int err = idict__view_lookup(dict, view, node, name, &info);
 	*ino_out = ino_in_view(view, info.ino);
 	return err;
 }
@@ -979,11 +979,11 @@ static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 /* ---- directories ---- */
 
-static IDictDirEntry *dir_entry_new(const char *name, guint64 ino, gboolean is_dir)
+static IDictTreeEntry *dir_entry_new(const char *name, guint64 ino, gboolean is_dir)
 {
-	IDictDirEntry *entry = g_new(IDictDirEntry, 1);
+	IDictTreeEntry *entry = g_new(IDictTreeEntry, 1);
 	entry->name = g_strdup(name);
-	entry->ino = ino;
+	entry->id = ino;
 	entry->is_dir = is_dir;
 	return entry;
 }
@@ -999,13 +999,13 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (ino == IDICT__INO_CTL) {
 		guint n = 0;
 		const IDictCtlFile *files = idict__ctl_files(&n);
-		entries = g_ptr_array_new_with_free_func((GDestroyNotify)idict__dir_entry_free);
+		entries = g_ptr_array_new_with_free_func((GDestroyNotify)idict__tree_entry_free);
 		g_ptr_array_add(entries, dir_entry_new(".", IDICT__INO_CTL, TRUE));
 		g_ptr_array_add(entries, dir_entry_new("..", IDICT__INO_ROOT, TRUE));
 		for (guint i = 0; i < n; i++)
 			g_ptr_array_add(entries, dir_entry_new(files[i].name, files[i].ino, FALSE));
 	} else if (view != IDICT__VIEW_KEYS) {
-		entries = idict__store_walk_dir(dict, view, node, clients_of(req), &charged, &err);
+		entries = idict__view_walk_dir(dict, view, node, clients_of(req), &charged, &err);
 		if (entries == NULL) {
 			if (err == -ENOMEM)
 				refuse_for_cap(req, "a listing", ino);
@@ -1014,8 +1014,8 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			return;
 		}
 		for (guint i = 0; i < entries->len; i++) {
-			IDictDirEntry *entry = entries->pdata[i];
-			entry->ino = ino_in_view(view, entry->ino);
+			IDictTreeEntry *entry = entries->pdata[i];
+			entry->id = ino_in_view(view, entry->id);
 		}
 		guint64 parent_ino = IDICT__INO_ROOT;
 		lookup_ino(dict, ino, "..", &parent_ino);
@@ -1025,7 +1025,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	} else {
-		entries = idict__store_walk_dir(dict, IDICT__VIEW_KEYS, ino, clients_of(req), &charged,
+		entries = idict__view_walk_dir(dict, IDICT__VIEW_KEYS, ino, clients_of(req), &charged,
 						&err);
 		if (entries == NULL) {
 			if (err == -ENOMEM)
@@ -1036,7 +1036,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 		IDictNodeInfo parent;
 		guint64 parent_ino = ino;
-		if (ino != IDICT__INO_ROOT && idict__store_parent(dict, ino, &parent) == 0)
+		if (ino != IDICT__INO_ROOT && idict__view_parent(dict, ino, &parent) == 0)
 			parent_ino = parent.ino;
 		g_ptr_array_insert(entries, 0, dir_entry_new(".", ino, TRUE));
 		g_ptr_array_insert(entries, 1, dir_entry_new("..", parent_ino, TRUE));
@@ -1066,9 +1066,9 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t used = 0;
 	guint first = off < 0 || (guint64)off > file->entries->len ? file->entries->len : (guint)off;
 	for (guint i = first; i < file->entries->len; i++) {
-		const IDictDirEntry *entry = file->entries->pdata[i];
+		const IDictTreeEntry *entry = file->entries->pdata[i];
 		struct stat st = {
-			.st_ino = entry->ino,
+			.st_ino = entry->id,
 			.st_mode = entry->is_dir ? S_IFDIR : S_IFREG,
 		};
 		size_t need = fuse_add_direntry(req, buf + used, size - used, entry->name, &st,

@@ -116,6 +116,8 @@
 #define IDICT_PRIVATE_H
 
 #include "idict.h"
+#include "store.h"
+#include "texts.h"
 
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
@@ -219,37 +221,8 @@ void idict__text_scan_init(IDictTextScan *scan, GVariant *current);
 IDictTextState idict__text_scan(IDictTextScan *scan, const char *text, gsize len, GError **error);
 
 /* ---- clients.c ----
- * What the server holds for its clients (see clients.c). */
-typedef struct _IDictClients IDictClients;
-typedef struct _IDictSnapshotCache IDictSnapshotCache;
-
-/* A text a client reads: immutable, reference-counted (g_atomic_rc_box),
- * counted against the cap once while held (idict__clients_hold()).  One
- * dictionary's: never shared with another (their servers count apart). */
-typedef struct {
-	GBytes *bytes;
-	/* What it renders: the key's value generation, snapshot.json's
-	 * sequence number...; grows with every change of the file. */
-	guint64 version;
-	gint holders; /* protected by the holding IDictClients' hold_lock */
-} IDictText;
-
-/* Takes @bytes.  Returns: (transfer full). */
-IDictText *idict__text_new(GBytes *bytes, guint64 version);
-IDictText *idict__text_ref(IDictText *text);
-void idict__text_unref(IDictText *text); /* NULL-safe */
-gsize idict__text_size(const IDictText *text);
-
-/* @cap: bytes.  Returns: (transfer full): free with idict__clients_free(). */
-IDictClients *idict__clients_new(guint64 cap);
-void idict__clients_free(IDictClients *clients);
-guint64 idict__clients_cap(IDictClients *clients);
-guint64 idict__clients_used(IDictClients *clients);
-/* Counts @bytes against the cap, atomically; any thread, no lock.  A NULL
- * @clients counts nothing.  Returns: FALSE (nothing counted) if the cap
- * would be passed. */
-gboolean idict__clients_reserve(IDictClients *clients, gsize bytes);
-void idict__clients_unreserve(IDictClients *clients, gsize bytes);
+ * What the server holds for its clients (see clients.c); its texts and
+ * cap are in texts.h. */
 /* Adds a holder to @text, counting it against the cap if it is the first.
  * Returns: FALSE (not held) if the cap would be passed. */
 gboolean idict__clients_hold(IDictClients *clients, IDictText *text);
@@ -297,11 +270,11 @@ void idict__clients_local_read(IDictClients *clients, guint64 ino, const IDictTe
 void idict__clients_set_kernel_times(IDictClients *clients, gint64 quantum_us,
 				     gint64 post_read_us, gint64 post_read_late_us);
 
-/* ---- store.c ---- */
-/* Takes a reference to @self, dropped with idict_free(): a server holds one
- * while it serves, so that freeing a served dictionary frees it only when
- * the server closes.  Returns: @self. */
-IDict *idict__ref(IDict *self);
+/* ---- fs_view.c ----
+ * The filesystem's view of the tree: inode numbers, the views root,
+ * history/ and raw/, errno, and the attributes files show.  An inode
+ * number is the node's id (store.h); history/PATH and raw/PATH add
+ * IDICT__INO_HISTORY_BIT / IDICT__INO_RAW_BIT (fs.c). */
 typedef struct {
 	guint64 ino;
 	gboolean is_dir;
@@ -310,24 +283,6 @@ typedef struct {
 	gint64 mtime_us;  /* g_get_real_time() of the last change */
 	guint nlink;
 } IDictNodeInfo;
-
-typedef struct {
-	char *name;
-	guint64 ino;
-	gboolean is_dir;
-} IDictDirEntry;
-
-typedef struct {
-	const char *state; /* static string */
-	guint64 sequence;
-	guint n_keys;
-	gint64 started_us;
-	gint64 last_update_us; /* 0 if none yet */
-	gint64 control_changed_us; /* last pause, resume or terminate; else started */
-	double updates_per_second; /* over the last 64 updates; NAN if unknown */
-	double progress;           /* progress key / target; NAN if none */
-	double eta_seconds;        /* NAN if unknown */
-} IDictStatus;
 
 /* The trees the filesystem shows: every key; history/ (keys with a history,
  * and their directories); raw/ (arrays of doubles, and their directories).
@@ -339,64 +294,49 @@ typedef enum {
 } IDictView;
 
 /* Looks up @name in directory @parent as @view shows it.  info->size is
- * the cached text's length or 0: idict__store_stat() gives the size.
+ * the cached text's length or 0: idict__view_stat() gives the size.
  * Returns: 0 or -ENOENT / -ENOTDIR. */
-int idict__store_lookup(IDict *self, IDictView view, guint64 parent, const char *name,
-			IDictNodeInfo *info);
+int idict__view_lookup(IDict *dict, IDictView view, guint64 parent, const char *name,
+		       IDictNodeInfo *info);
 /* The parent directory of @ino.  Returns: 0 or -ENOENT. */
-int idict__store_parent(IDict *self, guint64 ino, IDictNodeInfo *info);
-/* Fills @info; for a key also returns its text in @text_out (transfer full,
- * may be NULL if not wanted), consistent with info->size.
- * Returns: 0 or -ENOENT. */
-int idict__store_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
+int idict__view_parent(IDict *dict, guint64 ino, IDictNodeInfo *info);
 /* Returns: (transfer full) (nullable): the key (or directory) name of node
  * @ino ("" for the root), NULL if it is gone.  O(1) under the store lock. */
-char *idict__store_key_name(IDict *self, guint64 ino);
-/* Returns: (transfer full): the entries of directory @ino that @view shows,
- * sorted by name, or NULL with *err set to -ENOENT / -ENOTDIR. */
-GPtrArray *idict__store_list_dir(IDict *self, IDictView view, guint64 ino, int *err);
-void idict__dir_entry_free(IDictDirEntry *entry);
-/* A client's new value for key @ino, in steps, so that the filesystem can
- * check text as it arrives and publish it later.
- * idict__store_client_value(): the key's current value (*@value_out,
- * transfer full), for the type and shape that text must have, and whether
- * the key has a check (idict_set_check()).
- * idict__store_client_validate(): parses @len bytes of @text as the key's
- * type, checks the shape and runs the key's check, without the store lock
- * held; *@value_out (transfer full) is the new value; -EINVAL with @error
- * set (the reason, for ctl/errors) if refused.
- * idict__store_client_publish(): stores a validated @value, as a client's
- * write (listed in the next update); -EINVAL if the computation changed the
- * key's type or shape meanwhile.
- * idict__store_client_write(): validate and publish, for @text written whole
- * by user @uid; a refusal is recorded for ctl/errors.
- * Returns: 0, or -ENOENT, -EISDIR, -EACCES, -EINVAL. */
-int idict__store_client_value(IDict *self, guint64 ino, GVariant **value_out,
-			      gboolean *has_check_out);
-int idict__store_client_validate(IDict *self, guint64 ino, const char *text, gsize len,
-				 GVariant **value_out, GError **error);
-int idict__store_client_publish(IDict *self, guint64 ino, GVariant *value);
-int idict__store_client_write(IDict *self, guint64 ino, guint uid, const char *text, gsize len);
-/* Records for ctl/errors that user @uid's value for key @ino, @len bytes of
- * @text, was refused for @reason (see refusals.c). */
-#define IDICT__REFUSED_RACE "the computation changed the key's type or shape meanwhile"
-void idict__store_refuse(IDict *self, guint64 ino, guint uid, const char *text, gsize len,
-			 const char *reason);
-void idict__store_status(IDict *self, IDictStatus *status);
-/* The file of @ino in history/: "SEQ UNIXTIME VALUE" lines in
- * *@text_out (transfer full).  Returns: 0 or -ENOENT. */
-int idict__store_history_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
-/* The file of @ino in raw/: *@data_out is the array's own serialized
- * data, the doubles in native byte order (no copy).  Returns: 0 or -ENOENT. */
-int idict__store_raw_stat(IDict *self, guint64 ino, IDictNodeInfo *info, GBytes **data_out);
-/* Returns: (transfer full): every key as a{s(vb)}: value (boxed) and
- * writable flag, sorted by key, taken in one moment under the store lock,
- * with the sequence number of that moment in *@sequence_out (nullable). */
-GVariant *idict__store_snapshot(IDict *self, guint64 *sequence_out);
-
-/* Returns: (transfer none): the dictionary's record of refused writes. */
-typedef struct _IDictRefusals IDictRefusals;
-IDictRefusals *idict__store_refusals(IDict *self);
+char *idict__view_key_name(IDict *dict, guint64 ino);
+/* What readers get, their memory counted with @clients (nullable):
+ * idict__view_key_text(): the text of key @ino's current value (transfer
+ * full, version = value generation); -ENOMEM if the render would pass the
+ * cap.  idict__view_history_text(), idict__view_raw_text(): the same for
+ * the file of @ino in history/ and raw/ (the array's own bytes).
+ * idict__view_walk_dir(): the entries of directory @ino that @view shows,
+ * sorted by name, all from one moment; -ENOMEM if the listing or the
+ * walk's undo records would pass the cap.  *@charged: what the listing
+ * holds against the cap, for idict__clients_unreserve() when it is freed.
+ * The entries' ids are inode numbers. */
+int idict__view_key_text(IDict *dict, guint64 ino, IDictNodeInfo *info, IDictClients *clients,
+			 IDictText **text_out);
+int idict__view_history_text(IDict *dict, guint64 ino, IDictNodeInfo *info,
+			     IDictClients *clients, IDictText **text_out);
+int idict__view_raw_text(IDict *dict, guint64 ino, IDictNodeInfo *info, IDictText **data_out);
+GPtrArray *idict__view_walk_dir(IDict *dict, IDictView view, guint64 ino, IDictClients *clients,
+				gsize *charged, int *err);
+/* The same without a cap, texts as GBytes (tests, tools):
+ * idict__view_stat() for a key also returns its text in @text_out
+ * (transfer full, nullable if not wanted), consistent with info->size. */
+int idict__view_stat(IDict *dict, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
+GPtrArray *idict__view_list_dir(IDict *dict, IDictView view, guint64 ino, int *err);
+int idict__view_history_stat(IDict *dict, guint64 ino, IDictNodeInfo *info, GBytes **text_out);
+int idict__view_raw_stat(IDict *dict, guint64 ino, IDictNodeInfo *info, GBytes **data_out);
+/* A client's write to key @ino, as idict__store_client_*() (store.h).
+ * Returns: 0, or -ENOENT, -EISDIR, -EACCES, -EINVAL, -EAGAIN. */
+int idict__view_client_value(IDict *dict, guint64 ino, GVariant **value_out,
+			     gboolean *has_check_out);
+int idict__view_client_validate(IDict *dict, guint64 ino, const char *text, gsize len,
+				GVariant **value_out, GError **error);
+int idict__view_client_publish(IDict *dict, guint64 ino, GVariant *value);
+int idict__view_client_write(IDict *dict, guint64 ino, guint uid, const char *text, gsize len);
+/* Returns: the errno value for @status (0 for OK). */
+int idict__view_errno(IDictTreeStatus status);
 
 /* ---- checkpoint.c ---- */
 /* Returns: (transfer full): the checkpoint file's bytes for @self. */
@@ -423,36 +363,6 @@ GBytes *idict__refusals_render(IDict *dict, guint viewer);
 /* Returns: the g_get_real_time() of the last refusal, 0 if none. */
 gint64 idict__refusals_last_time(IDict *dict);
 
-/* What readers get, their memory counted with @clients (nullable), the
- * store lock held for O(1) steps only (see "walks" in store.c):
- * idict__store_key_text(): as idict__store_stat(), the text of key @ino's
- * current value (transfer full, version = value generation), rendered once
- * per generation and cached; -ENOMEM if the render would pass the cap.
- * idict__store_history_text(), idict__store_raw_text(): the same for the
- * file of @ino in history/ (rendered once per change of the history) and
- * raw/ (the array's own bytes).
- * idict__store_walk_dir(): the entries of directory @ino that @view shows,
- * sorted by name, as idict__store_list_dir(), all from one moment; -ENOMEM
- * if the listing or the walk's undo records would pass the cap.
- * *@charged: what the listing holds against the cap, for
- * idict__clients_unreserve() when it is freed.
- * idict__store_walk_snapshot(): every key as a{s(vb)} sorted by key, as
- * idict__store_snapshot(), all from one moment, with the sequence number
- * of that moment; NULL with -ENOMEM in *@err.  *@charged as above. */
-int idict__store_key_text(IDict *self, guint64 ino, IDictNodeInfo *info, IDictClients *clients,
-			  IDictText **text_out);
-int idict__store_history_text(IDict *self, guint64 ino, IDictNodeInfo *info,
-			      IDictClients *clients, IDictText **text_out);
-int idict__store_raw_text(IDict *self, guint64 ino, IDictNodeInfo *info, IDictText **data_out);
-GPtrArray *idict__store_walk_dir(IDict *self, IDictView view, guint64 ino, IDictClients *clients,
-				 gsize *charged, int *err);
-GVariant *idict__store_walk_snapshot(IDict *self, IDictClients *clients, guint64 *sequence_out,
-				     gsize *charged, int *err);
-/* For tests: calls @hook (in the walking thread, without locks) between
- * two chunks of every walk of @self; NULL clears it. */
-void idict__store_set_walk_hook(IDict *self, void (*hook)(IDict *, gpointer), gpointer data);
-/* For tests: the undo records made for walks so far. */
-guint64 idict__store_undo_records(IDict *self);
 
 /* ---- snapshot.c ---- */
 /* For tests: renderings of snapshot.json so far, in the process. */
@@ -475,21 +385,6 @@ GBytes *idict__snapshot_render(IDict *dict);
  * Returns: (transfer full): the text, newline-terminated. */
 GBytes *idict__snapshot_text(GVariant *entries, guint64 sequence, const char *state);
 
-typedef struct _IDictUpdateLog IDictUpdateLog;
-/* Returns: (transfer none): the dictionary's update log. */
-IDictUpdateLog *idict__store_update_log(IDict *self);
-/* Called after an update that a reader of `updates` waits for (see
- * idict__update_log_append()), from the notifying thread, with no lock
- * held.  Used by the server to wake its dispatcher: must be quick (O(1))
- * and must never wait for a lock that a client-driven thread may hold.
- * @data is referenced with @ref while the hook is set and during each
- * call (so a call may still run after the hook is cleared), and released
- * with @unref.  One hook per dictionary; a NULL @hook clears the hook set
- * with the same @data.
- * Returns: FALSE if @hook is not NULL and another hook is already set. */
-typedef void (*IDictUpdateHook)(gpointer data);
-gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data,
-				      gpointer (*ref)(gpointer), GDestroyNotify unref);
 
 /* ---- update_log.c ----
  * The last updates as text lines "SEQ KIND KEY...\n", bounded in count and

@@ -134,7 +134,7 @@ static char *file_path(IDictPins *pins, guint64 ino)
 	guint64 node = ino & ~(IDICT__INO_HISTORY_BIT | IDICT__INO_RAW_BIT);
 	if (node < IDICT__INO_FIRST_KEY)
 		return NULL;
-	g_autofree char *key = idict__store_key_name(pins->dict, node);
+	g_autofree char *key = idict__view_key_name(pins->dict, node);
 	return key ? g_strdup_printf("%s/%s%s", pins->mountpoint, view, key) : NULL;
 }
 
@@ -195,7 +195,7 @@ static void sweep(IDictPins *pins)
 		guint64 node = ino & ~(IDICT__INO_HISTORY_BIT | IDICT__INO_RAW_BIT);
 		if (node < IDICT__INO_FIRST_KEY)
 			continue;
-		g_autofree char *name = idict__store_key_name(pins->dict, node);
+		g_autofree char *name = idict__view_key_name(pins->dict, node);
 		if (name != NULL)
 			continue;
 		g_mutex_lock(&pins->lock);

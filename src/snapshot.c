@@ -338,15 +338,15 @@ int idict__snapshot_open(IDict *dict, IDictClients *clients, IDictText **text_ou
 		g_mutex_unlock(&cache->render_lock);
 		return 0;
 	}
-	int err = 0;
 	IDictStatus status;
 	idict__store_status(dict, &status);
 	guint64 sequence = 0;
 	gsize charged = 0;
-	GVariant *entries = idict__store_walk_snapshot(dict, clients, &sequence, &charged, &err);
+	IDictTreeStatus captured = IDICT__TREE_OK;
+	GVariant *entries = idict__tree_capture(dict, clients, &sequence, &charged, &captured);
 	if (entries == NULL) {
 		g_mutex_unlock(&cache->render_lock);
-		return err;
+		return idict__view_errno(captured);
 	}
 	/* JSON takes about three times the doubles' eight bytes: room for
 	 * that first, so that a render never takes the memory past the cap. */

@@ -70,14 +70,14 @@ START_TEST(test_checkpoint_round_trip)
 		ck_assert_msg(b != NULL && g_variant_equal(a, b), "key %s differs", *k);
 	}
 	/* The writable flag comes back, and only where it was set. */
-	ck_assert_int_eq(idict__store_client_write(back, 0, 0, "x", 1), -ENOENT);
+	ck_assert_int_eq(idict__view_client_write(back, 0, 0, "x", 1), -ENOENT);
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_lookup(back, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "params", &info), 0);
+	ck_assert_int_eq(idict__view_lookup(back, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "params", &info), 0);
 	IDictNodeInfo alpha;
-	ck_assert_int_eq(idict__store_lookup(back, IDICT__VIEW_KEYS, info.ino, "alpha", &alpha), 0);
+	ck_assert_int_eq(idict__view_lookup(back, IDICT__VIEW_KEYS, info.ino, "alpha", &alpha), 0);
 	ck_assert(alpha.writable);
 	IDictNodeInfo residual;
-	ck_assert_int_eq(idict__store_lookup(back, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "residual", &residual), 0);
+	ck_assert_int_eq(idict__view_lookup(back, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "residual", &residual), 0);
 	ck_assert(!residual.writable);
 	ck_assert_uint_eq(idict_sequence(back), 0);
 }

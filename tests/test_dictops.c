@@ -50,7 +50,7 @@ static guint64 path_ino(IDict *dict, const char *key)
 	guint64 ino = IDICT__INO_ROOT;
 	for (char **p = parts; *p; p++) {
 		IDictNodeInfo info;
-		if (idict__store_lookup(dict, IDICT__VIEW_KEYS, ino, *p, &info) != 0)
+		if (idict__view_lookup(dict, IDICT__VIEW_KEYS, ino, *p, &info) != 0)
 			return 0;
 		ino = info.ino;
 	}
@@ -61,11 +61,11 @@ static guint64 path_ino(IDict *dict, const char *key)
 static char *list_names(IDict *dict, guint64 ino)
 {
 	int err = 1;
-	g_autoptr(GPtrArray) entries = idict__store_list_dir(dict, IDICT__VIEW_KEYS, ino, &err);
+	g_autoptr(GPtrArray) entries = idict__view_list_dir(dict, IDICT__VIEW_KEYS, ino, &err);
 	ck_assert_ptr_nonnull(entries);
 	GString *out = g_string_new(NULL);
 	for (guint i = 0; i < entries->len; i++) {
-		const IDictDirEntry *entry = entries->pdata[i];
+		const IDictTreeEntry *entry = entries->pdata[i];
 		g_string_append_printf(out, "%s%s%s", i ? " " : "", entry->name,
 				       entry->is_dir ? "/" : "");
 	}
@@ -179,8 +179,8 @@ START_TEST(test_dictops_clear_removes_every_key)
 	g_autofree char *root = list_names(dict, IDICT__INO_ROOT);
 	ck_assert_str_eq(root, "");
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_stat(dict, x_ino, &info, NULL), -ENOENT);
-	ck_assert_int_eq(idict__store_stat(dict, deep_ino, &info, NULL), -ENOENT);
+	ck_assert_int_eq(idict__view_stat(dict, x_ino, &info, NULL), -ENOENT);
+	ck_assert_int_eq(idict__view_stat(dict, deep_ino, &info, NULL), -ENOENT);
 	ck_assert(!idict_contains(dict, "params/alpha"));
 	/* The names are free again, also as directories. */
 	ck_assert(idict_set_int(dict, "x/y", 1, NULL));
@@ -237,35 +237,35 @@ START_TEST(test_dictops_clear_drops_what_keys_own)
 	idict_notify_update(dict, FALSE);
 	guint64 x_ino = path_ino(dict, "x");
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_history_stat(dict, x_ino, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_history_stat(dict, x_ino, &info, NULL), 0);
 
 	idict_clear(dict);
 	ck_assert_int_eq(record.destroyed, 1);
 	ck_assert_msg(record.lock_free_at_destroy, "the check was destroyed under the lock");
-	ck_assert_int_eq(idict__store_history_stat(dict, x_ino, &info, NULL), -ENOENT);
+	ck_assert_int_eq(idict__view_history_stat(dict, x_ino, &info, NULL), -ENOENT);
 
 	ck_assert(idict_set_double(dict, "params/alpha", 0.3, NULL));
 	ck_assert(idict_set_double(dict, "x", 1, NULL));
 	idict_notify_update(dict, FALSE);
 	guint64 alpha = path_ino(dict, "params/alpha");
-	ck_assert_int_eq(idict__store_client_write(dict, alpha, 0, "0.4", 3), -EACCES);
+	ck_assert_int_eq(idict__view_client_write(dict, alpha, 0, "0.4", 3), -EACCES);
 	ck_assert_int_eq(record.calls, 0);
 	/* The history setting stayed; what it recorded went with the key. */
 	g_autoptr(GBytes) text = NULL;
-	ck_assert_int_eq(idict__store_history_stat(dict, path_ino(dict, "x"), &info, &text), 0);
+	ck_assert_int_eq(idict__view_history_stat(dict, path_ino(dict, "x"), &info, &text), 0);
 	gsize len = 0;
 	const char *lines = g_bytes_get_data(text, &len);
 	ck_assert_msg(len > 0 && memchr(lines, '\n', len) == lines + len - 1,
 		      "history/x after the clear and one update: \"%.*s\"", (int)len, lines);
 	int err = 1;
-	g_autoptr(GPtrArray) history = idict__store_list_dir(dict, IDICT__VIEW_HISTORY,
+	g_autoptr(GPtrArray) history = idict__view_list_dir(dict, IDICT__VIEW_HISTORY,
 							     IDICT__INO_ROOT, &err);
 	ck_assert_uint_eq(history->len, 1);
 	/* Kept only until the name is set again: removing x and setting it
 	 * once more gives a key without a history, as for any new key. */
 	ck_assert(idict_remove(dict, "x"));
 	ck_assert(idict_set_double(dict, "x", 2, NULL));
-	ck_assert_int_eq(idict__store_history_stat(dict, path_ino(dict, "x"), &info, NULL), -ENOENT);
+	ck_assert_int_eq(idict__view_history_stat(dict, path_ino(dict, "x"), &info, NULL), -ENOENT);
 }
 END_TEST
 
@@ -338,15 +338,15 @@ START_TEST(test_dictops_copy_keys_values_flags)
 	ck_assert_ptr_eq(u1, u2);
 	/* Writable flags are copied, checks are not. */
 	guint64 alpha = path_ino(copy, "params/alpha");
-	ck_assert_int_eq(idict__store_client_write(copy, alpha, 0, "0.4", 3), 0);
+	ck_assert_int_eq(idict__view_client_write(copy, alpha, 0, "0.4", 3), 0);
 	ck_assert_int_eq(record.calls, 0);
-	ck_assert_int_eq(idict__store_client_write(copy, path_ino(copy, "x"), 0, "1", 1), -EACCES);
+	ck_assert_int_eq(idict__view_client_write(copy, path_ino(copy, "x"), 0, "1", 1), -EACCES);
 	/* A new dictionary: sequence 0, running, no history, every key
 	 * waiting for the first update. */
 	ck_assert_uint_eq(idict_sequence(copy), 0);
 	ck_assert(!idict_paused(copy));
 	int err = 1;
-	g_autoptr(GPtrArray) history = idict__store_list_dir(copy, IDICT__VIEW_HISTORY,
+	g_autoptr(GPtrArray) history = idict__view_list_dir(copy, IDICT__VIEW_HISTORY,
 							     IDICT__INO_ROOT, &err);
 	ck_assert_uint_eq(history->len, 0);
 	idict_notify_update(copy, FALSE);
@@ -506,7 +506,7 @@ START_TEST(test_dictops_update_sets_like_setters)
 	/* A rendering already cached in @other is shared. */
 	IDictNodeInfo info;
 	g_autoptr(GBytes) text = NULL;
-	ck_assert_int_eq(idict__store_stat(other, path_ino(other, "new/v"), &info, &text), 0);
+	ck_assert_int_eq(idict__view_stat(other, path_ino(other, "new/v"), &info, &text), 0);
 
 	g_autoptr(GError) error = NULL;
 	ck_assert(idict_update(dict, other, &error));
@@ -521,17 +521,17 @@ START_TEST(test_dictops_update_sets_like_setters)
 	g_autoptr(GVariant) v2 = idict_get_value(other, "new/v");
 	ck_assert_ptr_eq(v1, v2);
 	g_autoptr(GBytes) text2 = NULL;
-	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, "new/v"), &info, &text2), 0);
+	ck_assert_int_eq(idict__view_stat(dict, path_ino(dict, "new/v"), &info, &text2), 0);
 	ck_assert_ptr_eq(text, text2);
 
 	/* An existing key keeps its writable flag and check; new keys are
 	 * read-only and unchecked. */
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "params/alpha"), 0, "0.2", 3),
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "params/alpha"), 0, "0.2", 3),
 			 -EINVAL);
 	ck_assert_int_eq(record.calls, 1);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "flag"), 0, "0", 1), -EACCES);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "flag"), 0, "0", 1), -EACCES);
 	ck_assert(idict_set_writable(dict, "new/v", TRUE, NULL));
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "new/v"), 0, "3 4", 3), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "new/v"), 0, "3 4", 3), 0);
 	ck_assert_int_eq(record.calls, 1);
 
 	idict_notify_update(dict, FALSE);
@@ -651,12 +651,12 @@ static gpointer store_lister_run(gpointer data)
 	StoreLister *lister = data;
 	while (!g_atomic_int_get(&lister->stop)) {
 		int err = 0;
-		g_autoptr(GPtrArray) entries = idict__store_list_dir(lister->dict, IDICT__VIEW_KEYS,
+		g_autoptr(GPtrArray) entries = idict__view_list_dir(lister->dict, IDICT__VIEW_KEYS,
 								     IDICT__INO_ROOT, &err);
 		/* Allowed: nothing, the 200 a-keys, or those and the 200 b-keys. */
 		guint na = 0, nb = 0;
 		for (guint i = 0; i < entries->len; i++) {
-			const IDictDirEntry *entry = entries->pdata[i];
+			const IDictTreeEntry *entry = entries->pdata[i];
 			na += entry->name[0] == 'a';
 			nb += entry->name[0] == 'b';
 		}

@@ -31,12 +31,12 @@ START_TEST(test_history_records_changes)
 		idict_notify_update(dict, FALSE);
 	}
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "residual", &info), 0);
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "step", &info),
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "residual", &info), 0);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "step", &info),
 			 -ENOENT);
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "residual", &info), 0);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "residual", &info), 0);
 	g_autoptr(GBytes) text = NULL;
-	ck_assert_int_eq(idict__store_history_stat(dict, info.ino, &info, &text), 0);
+	ck_assert_int_eq(idict__view_history_stat(dict, info.ino, &info, &text), 0);
 	g_autofree char *s = g_strndup(g_bytes_get_data(text, NULL), g_bytes_get_size(text));
 	g_auto(GStrv) lines = g_strsplit(s, "\n", -1);
 	ck_assert_uint_eq(g_strv_length(lines), 4); /* 3 lines and "" */
@@ -54,7 +54,7 @@ START_TEST(test_history_records_changes)
 
 	/* Depth 0 turns it off; the key leaves history/. */
 	ck_assert(idict_set_history(dict, "residual", 0, NULL));
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "residual", &info),
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "residual", &info),
 			 -ENOENT);
 }
 END_TEST
@@ -67,22 +67,22 @@ START_TEST(test_history_directories)
 	ck_assert(idict_set_double(dict, "other/x", 1, NULL));
 	ck_assert(idict_set_history(dict, "params/alpha", 10, NULL));
 	int err = 0;
-	g_autoptr(GPtrArray) root = idict__store_list_dir(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, &err);
+	g_autoptr(GPtrArray) root = idict__view_list_dir(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, &err);
 	ck_assert_int_eq(err, 0);
 	ck_assert_uint_eq(root->len, 1);
-	ck_assert_str_eq(((IDictDirEntry *)root->pdata[0])->name, "params");
+	ck_assert_str_eq(((IDictTreeEntry *)root->pdata[0])->name, "params");
 	IDictNodeInfo params;
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "params", &params), 0);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "params", &params), 0);
 	ck_assert(params.is_dir);
-	g_autoptr(GPtrArray) inside = idict__store_list_dir(dict, IDICT__VIEW_HISTORY, params.ino, &err);
+	g_autoptr(GPtrArray) inside = idict__view_list_dir(dict, IDICT__VIEW_HISTORY, params.ino, &err);
 	ck_assert_uint_eq(inside->len, 1);
-	ck_assert_str_eq(((IDictDirEntry *)inside->pdata[0])->name, "alpha");
+	ck_assert_str_eq(((IDictTreeEntry *)inside->pdata[0])->name, "alpha");
 	IDictNodeInfo other;
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "other", &other),
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "other", &other),
 			 -ENOENT);
 	/* Removing the key removes it from history/. */
 	ck_assert(idict_remove(dict, "params/alpha"));
-	g_autoptr(GPtrArray) after = idict__store_list_dir(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, &err);
+	g_autoptr(GPtrArray) after = idict__view_list_dir(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, &err);
 	ck_assert_uint_eq(after->len, 0);
 }
 END_TEST
@@ -98,9 +98,9 @@ START_TEST(test_history_only_scalars)
 	ck_assert(idict_set_bool(dict, "x", TRUE, NULL));
 	idict_notify_update(dict, FALSE);
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "x", &info), 0);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, "x", &info), 0);
 	g_autoptr(GBytes) text = NULL;
-	ck_assert_int_eq(idict__store_history_stat(dict, info.ino, &info, &text), 0);
+	ck_assert_int_eq(idict__view_history_stat(dict, info.ino, &info, &text), 0);
 	g_autofree char *s = g_strndup(g_bytes_get_data(text, NULL), g_bytes_get_size(text));
 	g_auto(GStrv) lines = g_strsplit(s, "\n", -1);
 	ck_assert_uint_eq(g_strv_length(lines), 3);

@@ -49,7 +49,7 @@ static gboolean check_half(IDict *dict, const char *key, GVariant *value, gpoint
 static guint64 key_ino(IDict *dict, const char *name)
 {
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, name, &info), 0);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, name, &info), 0);
 	return info.ino;
 }
 
@@ -64,9 +64,9 @@ START_TEST(test_refusals_lines)
 	ck_assert_int_eq(idict__refusals_last_time(dict), 0);
 
 	guint64 x = key_ino(dict, "x");
-	ck_assert_int_eq(idict__store_client_write(dict, x, 1000, "0.6\n", 4), -EINVAL);
-	ck_assert_int_eq(idict__store_client_write(dict, x, 1000, "abc\n", 4), -EINVAL);
-	ck_assert_int_eq(idict__store_client_write(dict, x, 1000, "0.5\n", 4), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, x, 1000, "0.6\n", 4), -EINVAL);
+	ck_assert_int_eq(idict__view_client_write(dict, x, 1000, "abc\n", 4), -EINVAL);
+	ck_assert_int_eq(idict__view_client_write(dict, x, 1000, "0.5\n", 4), 0);
 	g_auto(GStrv) lines = errors_lines(dict, IDICT__VIEWER_ALL);
 	ck_assert_uint_eq(g_strv_length(lines), 2);
 	g_autofree char *first = without_id_time(lines[0]);
@@ -201,10 +201,10 @@ START_TEST(test_refusals_callback)
 	ck_assert(idict_set_int(dict, "n", 1, NULL));
 	ck_assert(idict_set_writable(dict, "n", TRUE, NULL));
 	idict_set_refusal_callback(dict, on_refusal, &seen, on_destroy);
-	ck_assert_int_eq(idict__store_client_write(dict, key_ino(dict, "n"), 42, "1.5\n", 4), -EINVAL);
+	ck_assert_int_eq(idict__view_client_write(dict, key_ino(dict, "n"), 42, "1.5\n", 4), -EINVAL);
 	ck_assert_int_eq(seen.calls, 1);
 	ck_assert(g_str_has_prefix(seen.last, "42 n \"1.5\" "));
-	ck_assert_int_eq(idict__store_client_write(dict, key_ino(dict, "n"), 42, "7\n", 2), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, key_ino(dict, "n"), 42, "7\n", 2), 0);
 	ck_assert_int_eq(seen.calls, 1); /* accepted writes are not refusals */
 
 	idict_set_refusal_callback(dict, on_refusal, &other, on_destroy);

@@ -63,14 +63,14 @@ static void set_parsed(IDict *dict, const char *key, const char *type, const cha
 }
 
 /* Returns: the inode of @key (key or directory), found by walking from the
- * root with idict__store_lookup(); 0 if it does not exist. */
+ * root with idict__view_lookup(); 0 if it does not exist. */
 static guint64 path_ino(IDict *dict, const char *key)
 {
 	g_auto(GStrv) parts = g_strsplit(key, "/", -1);
 	guint64 ino = IDICT__INO_ROOT;
 	for (char **p = parts; *p; p++) {
 		IDictNodeInfo info;
-		if (idict__store_lookup(dict, IDICT__VIEW_KEYS, ino, *p, &info) != 0)
+		if (idict__view_lookup(dict, IDICT__VIEW_KEYS, ino, *p, &info) != 0)
 			return 0;
 		ino = info.ino;
 	}
@@ -83,7 +83,7 @@ static guint64 path_ino(IDict *dict, const char *key)
 static char *list_view(IDict *dict, IDictView view, guint64 ino)
 {
 	int err = 1;
-	GPtrArray *entries = idict__store_list_dir(dict, view, ino, &err);
+	GPtrArray *entries = idict__view_list_dir(dict, view, ino, &err);
 	if (entries == NULL) {
 		ck_assert_int_lt(err, 0);
 		return NULL;
@@ -91,7 +91,7 @@ static char *list_view(IDict *dict, IDictView view, guint64 ino)
 	ck_assert_int_eq(err, 0);
 	GString *out = g_string_new(NULL);
 	for (guint i = 0; i < entries->len; i++) {
-		const IDictDirEntry *entry = entries->pdata[i];
+		const IDictTreeEntry *entry = entries->pdata[i];
 		g_string_append_printf(out, "%s%s%s", i ? " " : "", entry->name,
 				       entry->is_dir ? "/" : "");
 	}
@@ -763,9 +763,9 @@ START_TEST(test_store_remove_prunes_dirs)
 	g_autofree char *l2 = list_names(dict, path_ino(dict, "a"));
 	ck_assert_str_eq(l2, "e");
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_stat(dict, ab, &info, NULL), -ENOENT);
+	ck_assert_int_eq(idict__view_stat(dict, ab, &info, NULL), -ENOENT);
 	int err = 0;
-	ck_assert_ptr_null(idict__store_list_dir(dict, IDICT__VIEW_KEYS, ab, &err));
+	ck_assert_ptr_null(idict__view_list_dir(dict, IDICT__VIEW_KEYS, ab, &err));
 	ck_assert_int_eq(err, -ENOENT);
 
 	ck_assert(idict_remove(dict, "a/e"));
@@ -777,7 +777,7 @@ START_TEST(test_store_remove_prunes_dirs)
 	ck_assert(idict_remove(dict, "top"));
 	g_autofree char *empty = list_names(dict, IDICT__INO_ROOT);
 	ck_assert_str_eq(empty, "");
-	ck_assert_int_eq(idict__store_stat(dict, IDICT__INO_ROOT, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, IDICT__INO_ROOT, &info, NULL), 0);
 	ck_assert(info.is_dir);
 }
 END_TEST
@@ -791,18 +791,18 @@ START_TEST(test_store_lookup_and_list)
 	ck_assert(idict_set_int(dict, "c/a", 1, NULL));
 
 	int err = 1;
-	g_autoptr(GPtrArray) entries = idict__store_list_dir(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, &err);
+	g_autoptr(GPtrArray) entries = idict__view_list_dir(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, &err);
 	ck_assert_ptr_nonnull(entries);
 	ck_assert_int_eq(err, 0);
 	ck_assert_uint_eq(entries->len, 3);
 	static const char *const names[] = { "a", "b", "c" };
 	for (guint i = 0; i < entries->len; i++) {
-		const IDictDirEntry *entry = entries->pdata[i];
+		const IDictTreeEntry *entry = entries->pdata[i];
 		ck_assert_str_eq(entry->name, names[i]);
 		ck_assert_int_eq(entry->is_dir, i == 2);
 		IDictNodeInfo info;
-		ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, entry->name, &info), 0);
-		ck_assert_uint_eq(info.ino, entry->ino);
+		ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, entry->name, &info), 0);
+		ck_assert_uint_eq(info.ino, entry->id);
 		ck_assert_int_eq(info.is_dir, entry->is_dir);
 		ck_assert_uint_ge(info.ino, IDICT__INO_FIRST_KEY);
 	}
@@ -811,17 +811,17 @@ START_TEST(test_store_lookup_and_list)
 
 	IDictNodeInfo info;
 	guint64 key = path_ino(dict, "a");
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "missing", &info), -ENOENT);
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "c/d", &info), -ENOENT);
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, key, "x", &info), -ENOTDIR);
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, 999999, "x", &info), -ENOENT);
-	ck_assert_ptr_null(idict__store_list_dir(dict, IDICT__VIEW_KEYS, key, &err));
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "missing", &info), -ENOENT);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "c/d", &info), -ENOENT);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_KEYS, key, "x", &info), -ENOTDIR);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_KEYS, 999999, "x", &info), -ENOENT);
+	ck_assert_ptr_null(idict__view_list_dir(dict, IDICT__VIEW_KEYS, key, &err));
 	ck_assert_int_eq(err, -ENOTDIR);
-	ck_assert_ptr_null(idict__store_list_dir(dict, IDICT__VIEW_KEYS, 999999, &err));
+	ck_assert_ptr_null(idict__view_list_dir(dict, IDICT__VIEW_KEYS, 999999, &err));
 	ck_assert_int_eq(err, -ENOENT);
-	ck_assert_int_eq(idict__store_stat(dict, 999999, &info, NULL), -ENOENT);
+	ck_assert_int_eq(idict__view_stat(dict, 999999, &info, NULL), -ENOENT);
 	/* The filesystem's own inodes are not in the store. */
-	ck_assert_int_eq(idict__store_stat(dict, IDICT__INO_CTL, &info, NULL), -ENOENT);
+	ck_assert_int_eq(idict__view_stat(dict, IDICT__INO_CTL, &info, NULL), -ENOENT);
 }
 END_TEST
 
@@ -852,10 +852,10 @@ START_TEST(test_store_raw_view_shows_arrays_and_their_directories)
 	ck_assert(idict_set_array(copy, "b/c/z", v, 2, NULL));
 	g_autofree char *again = list_view(copy, IDICT__VIEW_RAW, IDICT__INO_ROOT);
 	ck_assert_str_eq(again, "b/");
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "a", &info), -ENOENT);
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "d", &info), -ENOENT);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "a", &info), -ENOENT);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "d", &info), -ENOENT);
 	int err = 0;
-	ck_assert_ptr_null(idict__store_list_dir(dict, IDICT__VIEW_RAW, path_ino(dict, "a"), &err));
+	ck_assert_ptr_null(idict__view_list_dir(dict, IDICT__VIEW_RAW, path_ino(dict, "a"), &err));
 	ck_assert_int_eq(err, -ENOENT);
 
 	/* b holds an array as long as one key below it is one. */
@@ -865,7 +865,7 @@ START_TEST(test_store_raw_view_shows_arrays_and_their_directories)
 	ck_assert(idict_set_string(dict, "b/c/z", "no longer", NULL));
 	g_autofree char *root2 = list_view(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT);
 	ck_assert_str_eq(root2, "u");
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "b", &info), -ENOENT);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_RAW, IDICT__INO_ROOT, "b", &info), -ENOENT);
 
 	/* A key that becomes an array brings its directories back; removed,
 	 * it takes them away again. */
@@ -884,15 +884,15 @@ START_TEST(test_store_parent)
 	g_autoptr(IDict) dict = idict_new();
 	ck_assert(idict_set_int(dict, "a/b/c", 1, NULL));
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_parent(dict, path_ino(dict, "a/b/c"), &info), 0);
+	ck_assert_int_eq(idict__view_parent(dict, path_ino(dict, "a/b/c"), &info), 0);
 	ck_assert_uint_eq(info.ino, path_ino(dict, "a/b"));
 	ck_assert(info.is_dir);
-	ck_assert_int_eq(idict__store_parent(dict, path_ino(dict, "a"), &info), 0);
+	ck_assert_int_eq(idict__view_parent(dict, path_ino(dict, "a"), &info), 0);
 	ck_assert_uint_eq(info.ino, IDICT__INO_ROOT);
 	/* The root is its own parent. */
-	ck_assert_int_eq(idict__store_parent(dict, IDICT__INO_ROOT, &info), 0);
+	ck_assert_int_eq(idict__view_parent(dict, IDICT__INO_ROOT, &info), 0);
 	ck_assert_uint_eq(info.ino, IDICT__INO_ROOT);
-	ck_assert_int_eq(idict__store_parent(dict, 999999, &info), -ENOENT);
+	ck_assert_int_eq(idict__view_parent(dict, 999999, &info), -ENOENT);
 }
 END_TEST
 
@@ -912,7 +912,7 @@ START_TEST(test_store_inode_stable)
 	ck_assert(idict_set_double(dict, "d/k", 2, NULL));
 	ck_assert(idict_set_double(dict, "d/other", 2, NULL));
 	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
-	ck_assert_int_eq(idict__store_client_write(dict, k, 0, "written\n", 8), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, k, 0, "written\n", 8), 0);
 	ck_assert_uint_eq(path_ino(dict, "k"), k);
 	ck_assert_uint_eq(path_ino(dict, "d"), d);
 	ck_assert_uint_eq(path_ino(dict, "d/k"), dk);
@@ -934,8 +934,8 @@ START_TEST(test_store_inode_not_reused)
 		ck_assert(idict_remove(dict, "k"));
 		ck_assert(idict_remove(dict, "d/k"));
 		IDictNodeInfo info;
-		ck_assert_int_eq(idict__store_stat(dict, k, &info, NULL), -ENOENT);
-		ck_assert_int_eq(idict__store_stat(dict, d, &info, NULL), -ENOENT);
+		ck_assert_int_eq(idict__view_stat(dict, k, &info, NULL), -ENOENT);
+		ck_assert_int_eq(idict__view_stat(dict, d, &info, NULL), -ENOENT);
 		ck_assert(idict_set_double(dict, "k", 1, NULL));
 		ck_assert(idict_set_double(dict, "d/k", 1, NULL));
 		k = path_ino(dict, "k");
@@ -992,7 +992,7 @@ START_TEST(test_store_stat_size)
 	for (int round = 0; round < 2; round++) {
 		/* First without asking for the text (nothing rendered yet). */
 		IDictNodeInfo info;
-		ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+		ck_assert_int_eq(idict__view_stat(dict, ino, &info, NULL), 0);
 		ck_assert(!info.is_dir);
 		ck_assert_uint_eq(info.ino, ino);
 		g_autoptr(GVariant) value = idict_get_value(dict, "k");
@@ -1001,14 +1001,14 @@ START_TEST(test_store_stat_size)
 
 		GBytes *text = NULL;
 		IDictNodeInfo info2;
-		ck_assert_int_eq(idict__store_stat(dict, ino, &info2, &text), 0);
+		ck_assert_int_eq(idict__view_stat(dict, ino, &info2, &text), 0);
 		ck_assert_ptr_nonnull(text);
 		ck_assert(g_bytes_equal(text, expected));
 		ck_assert_uint_eq(info2.size, g_bytes_get_size(text));
 		g_bytes_unref(text);
 		/* Through lookup too. */
 		IDictNodeInfo info3;
-		ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "k", &info3), 0);
+		ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "k", &info3), 0);
 		ck_assert_uint_eq(info3.size, info2.size);
 
 		/* A new value of another length: the size follows. */
@@ -1024,13 +1024,13 @@ START_TEST(test_store_stat_dir)
 	IDictNodeInfo info;
 	g_autoptr(GBytes) sentinel = g_bytes_new_static("", 0);
 	GBytes *text = sentinel; /* must be overwritten */
-	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, "d"), &info, &text), 0);
+	ck_assert_int_eq(idict__view_stat(dict, path_ino(dict, "d"), &info, &text), 0);
 	ck_assert(info.is_dir);
 	ck_assert_uint_eq(info.size, 0);
 	ck_assert_ptr_null(text);
 	ck_assert_uint_ge(info.nlink, 2);
 	ck_assert_int_gt(info.mtime_us, 0);
-	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, "d/k"), &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, path_ino(dict, "d/k"), &info, NULL), 0);
 	ck_assert_uint_eq(info.nlink, 1);
 	ck_assert_int_gt(info.mtime_us, 0);
 }
@@ -1045,9 +1045,9 @@ START_TEST(test_store_dir_nlink)
 	ck_assert(idict_set_int(dict, "d/sub2/k", 1, NULL));
 	ck_assert(idict_set_int(dict, "d/k", 1, NULL));
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, "d/sub1"), &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, path_ino(dict, "d/sub1"), &info, NULL), 0);
 	ck_assert_uint_eq(info.nlink, 2);
-	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, "d"), &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, path_ino(dict, "d"), &info, NULL), 0);
 	ck_assert_msg(info.nlink == 4, "directory with 2 subdirectories has nlink %u, not 4",
 		      info.nlink);
 }
@@ -1061,25 +1061,25 @@ START_TEST(test_store_write_readonly)
 	ck_assert(idict_set_double(dict, "k", 1.5, NULL));
 	guint64 ino = path_ino(dict, "k");
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, NULL), 0);
 	ck_assert(!info.writable); /* new keys are read-only */
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "2\n", 2), -EACCES);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, "2\n", 2), -EACCES);
 	double out = 0;
 	ck_assert(idict_get_double(dict, "k", &out, NULL));
 	ck_assert_double_eq(out, 1.5);
 
 	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, NULL), 0);
 	ck_assert(info.writable);
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "2\n", 2), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, "2\n", 2), 0);
 	ck_assert(idict_set_writable(dict, "k", FALSE, NULL));
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "3\n", 2), -EACCES);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, "3\n", 2), -EACCES);
 	ck_assert(idict_get_double(dict, "k", &out, NULL));
 	ck_assert_double_eq(out, 2);
 	/* Setting a new value keeps the flag. */
 	ck_assert(idict_set_writable(dict, "k", TRUE, NULL));
 	ck_assert(idict_set_double(dict, "k", 5, NULL));
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, NULL), 0);
 	ck_assert(info.writable);
 
 	g_autoptr(GError) error = NULL;
@@ -1094,11 +1094,11 @@ START_TEST(test_store_write_not_a_key)
 	ck_assert(idict_set_double(dict, "d/k", 1.5, NULL));
 	ck_assert(idict_set_writable(dict, "d/k", TRUE, NULL));
 	guint64 ino = path_ino(dict, "d/k");
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "d"), 0, "1\n", 2), -EISDIR);
-	ck_assert_int_eq(idict__store_client_write(dict, IDICT__INO_ROOT, 0, "1\n", 2), -EISDIR);
-	ck_assert_int_eq(idict__store_client_write(dict, 999999, 0, "1\n", 2), -ENOENT);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "d"), 0, "1\n", 2), -EISDIR);
+	ck_assert_int_eq(idict__view_client_write(dict, IDICT__INO_ROOT, 0, "1\n", 2), -EISDIR);
+	ck_assert_int_eq(idict__view_client_write(dict, 999999, 0, "1\n", 2), -ENOENT);
 	ck_assert(idict_remove(dict, "d/k"));
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "1\n", 2), -ENOENT);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, "1\n", 2), -ENOENT);
 }
 END_TEST
 
@@ -1113,8 +1113,8 @@ START_TEST(test_store_write_bad_text)
 	idict_notify_update(dict, FALSE);
 	g_autofree char *before = value_text(dict, "k");
 
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, c->bad, strlen(c->bad)), -EINVAL);
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "1\0", 2), -EINVAL);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, c->bad, strlen(c->bad)), -EINVAL);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, "1\0", 2), -EINVAL);
 	g_autofree char *after = value_text(dict, "k");
 	ck_assert_str_eq(after, before);
 
@@ -1135,11 +1135,11 @@ START_TEST(test_store_write_accepted)
 	ck_assert(idict_set_int(dict, "other", 1, NULL));
 	GBytes *old_text = NULL;
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, &old_text), 0); /* caches the text */
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, &old_text), 0); /* caches the text */
 	g_bytes_unref(old_text);
 	idict_notify_update(dict, FALSE);
 
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, c->good, strlen(c->good)), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, c->good, strlen(c->good)), 0);
 	g_autoptr(GVariant) value = idict_get_value(dict, "k");
 	g_autoptr(GVariant) expected =
 		g_variant_parse(G_VARIANT_TYPE(c->type), c->good_value, NULL, NULL, NULL);
@@ -1148,7 +1148,7 @@ START_TEST(test_store_write_accepted)
 	ck_assert_msg(g_variant_equal(value, expected), "wrote \"%s\", got %s", c->good, got);
 
 	GBytes *text = NULL;
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, &text), 0);
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, &text), 0);
 	g_autoptr(GBytes) rendered = idict__format_render(expected);
 	ck_assert(g_bytes_equal(text, rendered));
 	ck_assert_uint_eq(info.size, g_bytes_get_size(rendered));
@@ -1173,12 +1173,12 @@ START_TEST(test_store_write_shape)
 
 	static const char *const bad_array[] = { "1\n2\n", "1\n2\n3\n4\n", "" };
 	for (gsize i = 0; i < G_N_ELEMENTS(bad_array); i++)
-		ck_assert_int_eq(idict__store_client_write(dict, a, 0, bad_array[i],
+		ck_assert_int_eq(idict__view_client_write(dict, a, 0, bad_array[i],
 							   strlen(bad_array[i])), -EINVAL);
 	static const char *const bad_matrix[] = { "1 2 3\n4 5 6\n", "1 2\n", "1 2 3 4\n",
 						  "1\n2\n3\n4\n", "1 2\n3 4\n5 6\n", "" };
 	for (gsize i = 0; i < G_N_ELEMENTS(bad_matrix); i++)
-		ck_assert_int_eq(idict__store_client_write(dict, m, 0, bad_matrix[i],
+		ck_assert_int_eq(idict__view_client_write(dict, m, 0, bad_matrix[i],
 							   strlen(bad_matrix[i])), -EINVAL);
 	gsize n = 0, rows = 0, cols = 0;
 	g_autofree double *a1 = idict_dup_array(dict, "a", &n, NULL);
@@ -1192,8 +1192,8 @@ START_TEST(test_store_write_shape)
 	/* Same shape, other layout of the text: accepted. */
 	const char *array_text = "7 8 9";
 	const char *matrix_text = "7 8\n\n9 10\n";
-	ck_assert_int_eq(idict__store_client_write(dict, a, 0, array_text, strlen(array_text)), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, m, 0, matrix_text, strlen(matrix_text)), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, a, 0, array_text, strlen(array_text)), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, m, 0, matrix_text, strlen(matrix_text)), 0);
 	g_autofree double *a2 = idict_dup_array(dict, "a", &n, NULL);
 	ck_assert_double_eq(a2[2], 9);
 	g_autofree double *m2 = idict_dup_matrix(dict, "m", &rows, &cols, NULL);
@@ -1240,7 +1240,7 @@ START_TEST(test_store_write_check)
 	ck_assert(idict_set_check(dict, "c/k", record_check, &rec, NULL, NULL));
 	guint64 ino = path_ino(dict, "c/k");
 
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, " 2.5\n", 5), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, " 2.5\n", 5), 0);
 	ck_assert_int_eq(rec.calls, 1);
 	ck_assert_ptr_eq(rec.dict, dict);
 	ck_assert_str_eq(rec.key, "c/k");
@@ -1254,13 +1254,13 @@ START_TEST(test_store_write_check)
 	idict_notify_update(dict, FALSE);
 	for (int mode = 1; mode <= 2; mode++) {
 		rec.mode = mode;
-		ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "-1\n", 3), -EINVAL);
+		ck_assert_int_eq(idict__view_client_write(dict, ino, 0, "-1\n", 3), -EINVAL);
 		ck_assert(idict_get_double(dict, "c/k", &out, NULL));
 		ck_assert_double_eq(out, 2.5);
 	}
 	ck_assert_int_eq(rec.calls, 3);
 	/* Text that does not parse never reaches the check. */
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "x\n", 2), -EINVAL);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, "x\n", 2), -EINVAL);
 	ck_assert_int_eq(rec.calls, 3);
 	idict_notify_update(dict, FALSE);
 	guint64 cursor = 1;
@@ -1269,7 +1269,7 @@ START_TEST(test_store_write_check)
 
 	/* Removing the check lets everything through. */
 	ck_assert(idict_set_check(dict, "c/k", NULL, NULL, NULL, NULL));
-	ck_assert_int_eq(idict__store_client_write(dict, ino, 0, "-1\n", 3), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, ino, 0, "-1\n", 3), 0);
 	ck_assert_int_eq(rec.calls, 3);
 	ck_assert(idict_get_double(dict, "c/k", &out, NULL));
 	ck_assert_double_eq(out, -1);
@@ -1589,26 +1589,26 @@ START_TEST(test_store_mtime_is_the_publishing_update)
 	idict_notify_update(dict, FALSE);
 	gint64 published = g_get_real_time();
 	IDictNodeInfo info;
-	ck_assert_int_eq(idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "k", &info), 0);
+	ck_assert_int_eq(idict__view_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, "k", &info), 0);
 	guint64 ino = info.ino;
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, NULL), 0);
 	gint64 first = info.mtime_us;
 	ck_assert_int_le(first, published);
 	g_usleep(2000);
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, NULL), 0);
 	ck_assert_int_eq(info.mtime_us, first); /* unchanged: stays */
 
 	ck_assert(idict_set_double(dict, "k", 2, NULL));
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, NULL), 0);
 	ck_assert_int_ge(info.mtime_us, first + 2000); /* pending: now */
 	gint64 pending = info.mtime_us;
 	g_usleep(2000);
 	idict_notify_update(dict, FALSE);
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, NULL), 0);
 	ck_assert_int_ge(info.mtime_us, pending + 2000); /* the update's time */
 	gint64 second = info.mtime_us;
 	g_usleep(2000);
-	ck_assert_int_eq(idict__store_stat(dict, ino, &info, NULL), 0);
+	ck_assert_int_eq(idict__view_stat(dict, ino, &info, NULL), 0);
 	ck_assert_int_eq(info.mtime_us, second);
 }
 END_TEST
@@ -1978,7 +1978,7 @@ static char *client_text(IDict *dict, const char *key)
 {
 	IDictNodeInfo info;
 	g_autoptr(GBytes) text = NULL;
-	ck_assert_int_eq(idict__store_stat(dict, path_ino(dict, key), &info, &text), 0);
+	ck_assert_int_eq(idict__view_stat(dict, path_ino(dict, key), &info, &text), 0);
 	return g_strndup(g_bytes_get_data(text, NULL), g_bytes_get_size(text));
 }
 
@@ -2014,7 +2014,7 @@ START_TEST(test_store_changed_keys)
 	/* A client's write is a change. */
 	idict_set_writable(dict, "a", TRUE, NULL);
 	idict_notify_update(dict, FALSE);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "a"), 0, "4\n", 2), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "a"), 0, "4\n", 2), 0);
 	assert_list(idict_changed_keys(dict), "a");
 }
 END_TEST
@@ -2029,15 +2029,15 @@ START_TEST(test_store_take_client_writes_not_held)
 	assert_list(idict_take_client_writes(dict), "");
 
 	guint64 alpha = path_ino(dict, "params/alpha");
-	ck_assert_int_eq(idict__store_client_write(dict, alpha, 0, "0.3\n", 4), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "params/beta"), 0, "2", 1), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, alpha, 0, "0.4\n", 4), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, alpha, 0, "0.3\n", 4), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "params/beta"), 0, "2", 1), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, alpha, 0, "0.4\n", 4), 0);
 	/* Not held: in force at once. */
 	double value = 0;
 	ck_assert(idict_get_double(dict, "params/alpha", &value, NULL));
 	ck_assert(value == 0.4);
 	/* Refused writes are not listed. */
-	ck_assert_int_eq(idict__store_client_write(dict, alpha, 0, "x", 1), -EINVAL);
+	ck_assert_int_eq(idict__view_client_write(dict, alpha, 0, "x", 1), -EINVAL);
 	assert_list(idict_take_client_writes(dict), "params/alpha params/beta");
 	assert_list(idict_take_client_writes(dict), "");
 	/* Taking does not touch the changes of the next update. */
@@ -2055,9 +2055,9 @@ START_TEST(test_store_hold_client_writes)
 	idict_set_writable(dict, "u", TRUE, NULL);
 	idict_hold_client_writes(dict, TRUE);
 
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.3", 3), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.4", 3), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "u"), 0, "4 5 6", 5), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "alpha"), 0, "0.3", 3), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "alpha"), 0, "0.4", 3), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "u"), 0, "4 5 6", 5), 0);
 	/* Clients see their write; the computation the earlier value. */
 	g_autofree char *text = client_text(dict, "alpha");
 	ck_assert_str_eq(text, "0.4\n");
@@ -2080,7 +2080,7 @@ START_TEST(test_store_hold_client_writes)
 	ck_assert(taken[0] == 4 && taken[2] == 6);
 
 	/* Still held after a take: the next write waits for the next take. */
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.5", 3), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "alpha"), 0, "0.5", 3), 0);
 	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
 	ck_assert(alpha == 0.4);
 	/* Turning hold off brings it into force, and keeps it listed. */
@@ -2091,7 +2091,7 @@ START_TEST(test_store_hold_client_writes)
 
 	/* Held writes pending at idict_free() are freed (ASan checks). */
 	idict_hold_client_writes(dict, TRUE);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "u"), 0, "7 8 9", 5), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "u"), 0, "7 8 9", 5), 0);
 }
 END_TEST
 
@@ -2103,8 +2103,8 @@ START_TEST(test_store_computation_replaces_held_write)
 	idict_set_writable(dict, "alpha", TRUE, NULL);
 	idict_set_writable(dict, "beta", TRUE, NULL);
 	idict_hold_client_writes(dict, TRUE);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.3", 3), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "beta"), 0, "2", 1), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "alpha"), 0, "0.3", 3), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "beta"), 0, "2", 1), 0);
 	/* The computation's own value wins, for it and for clients. */
 	idict_set_double(dict, "alpha", 0.125, NULL);
 	double alpha = 0;
@@ -2116,7 +2116,7 @@ START_TEST(test_store_computation_replaces_held_write)
 	ck_assert(idict_remove(dict, "beta"));
 	assert_list(idict_take_client_writes(dict), "");
 	/* The key keeps its writable flag, and a new write is listed again. */
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "alpha"), 0, "0.2", 3), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "alpha"), 0, "0.2", 3), 0);
 	assert_list(idict_take_client_writes(dict), "alpha");
 	ck_assert(idict_get_double(dict, "alpha", &alpha, NULL));
 	ck_assert(alpha == 0.2);
@@ -2134,9 +2134,9 @@ START_TEST(test_store_dict_operations_see_held_writes)
 	idict_set_writable(dict, "b", TRUE, NULL);
 	idict_set_writable(dict, "c", TRUE, NULL);
 	idict_hold_client_writes(dict, TRUE);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "a"), 0, "10", 2), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "b"), 0, "20", 2), 0);
-	ck_assert_int_eq(idict__store_client_write(dict, path_ino(dict, "c"), 0, "30", 2), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "a"), 0, "10", 2), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "b"), 0, "20", 2), 0);
+	ck_assert_int_eq(idict__view_client_write(dict, path_ino(dict, "c"), 0, "30", 2), 0);
 	/* copy, set_default and pop are the computation's: they see what it sees. */
 	g_autoptr(IDict) copy = idict_copy(dict);
 	double value = 0;
@@ -2254,13 +2254,13 @@ static char *walk_listing(IDict *dict, IDictView view, guint64 ino, IDictClients
 			  int *err)
 {
 	gsize charged = 0;
-	g_autoptr(GPtrArray) entries = idict__store_walk_dir(dict, view, ino, clients, &charged, err);
+	g_autoptr(GPtrArray) entries = idict__view_walk_dir(dict, view, ino, clients, &charged, err);
 	if (entries == NULL)
 		return NULL;
 	GString *out = g_string_new(NULL);
 	for (guint i = 0; i < entries->len; i++)
 		g_string_append_printf(out, "%s%s", i ? " " : "",
-				       ((IDictDirEntry *)entries->pdata[i])->name);
+				       ((IDictTreeEntry *)entries->pdata[i])->name);
 	idict__clients_unreserve(clients, charged);
 	return g_string_free(out, FALSE);
 }
@@ -2285,15 +2285,15 @@ START_TEST(test_store_walk_listing_one_moment)
 {
 	g_autoptr(IDict) dict = dict_with("a", WALK_KEYS);
 	WalkChange change = { CHANGE_SWAP_BATCH, FALSE };
-	idict__store_set_walk_hook(dict, walk_change, &change);
-	guint64 records = idict__store_undo_records(dict);
+	idict__tree_set_walk_hook(dict, walk_change, &change);
+	guint64 records = idict__tree_undo_records(dict);
 	int err = 1;
 	g_autofree char *during = walk_listing(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, NULL, &err);
 	ck_assert_int_eq(err, 0);
 	ck_assert(change.done);
 	g_autofree char *before = expected_names("a", WALK_KEYS);
 	assert_listing(during, before);
-	ck_assert_uint_gt(idict__store_undo_records(dict), records);
+	ck_assert_uint_gt(idict__tree_undo_records(dict), records);
 	g_autofree char *after = walk_listing(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, NULL, &err);
 	g_autofree char *now = expected_names("b", WALK_KEYS);
 	assert_listing(after, now);
@@ -2310,7 +2310,9 @@ static Snap walk_snapshot(IDict *dict, IDictClients *clients, int *err)
 {
 	Snap snap = { NULL, 0 };
 	gsize charged = 0;
-	snap.entries = idict__store_walk_snapshot(dict, clients, &snap.sequence, &charged, err);
+	IDictTreeStatus status = IDICT__TREE_OK;
+	snap.entries = idict__tree_capture(dict, clients, &snap.sequence, &charged, &status);
+	*err = idict__view_errno(status);
 	idict__clients_unreserve(clients, charged);
 	return snap;
 }
@@ -2339,7 +2341,7 @@ START_TEST(test_store_walk_snapshot_one_moment)
 {
 	g_autoptr(IDict) dict = dict_with("k", WALK_KEYS);
 	WalkChange change = { CHANGE_VALUES, FALSE };
-	idict__store_set_walk_hook(dict, walk_change, &change);
+	idict__tree_set_walk_hook(dict, walk_change, &change);
 	int err = 1;
 	Snap snap = walk_snapshot(dict, NULL, &err);
 	ck_assert_ptr_nonnull(snap.entries);
@@ -2374,7 +2376,7 @@ START_TEST(test_store_walk_snapshot_recreated)
 	for (gsize k = 0; k < G_N_ELEMENTS(kinds); k++) {
 		g_autoptr(IDict) dict = dict_with("k", WALK_KEYS);
 		WalkChange change = { kinds[k], FALSE };
-		idict__store_set_walk_hook(dict, walk_change, &change);
+		idict__tree_set_walk_hook(dict, walk_change, &change);
 		int err = 1;
 		Snap snap = walk_snapshot(dict, NULL, &err);
 		ck_assert(change.done);
@@ -2398,7 +2400,7 @@ START_TEST(test_store_walk_clear_update)
 		for (int snapshot = 0; snapshot < 2; snapshot++) {
 			g_autoptr(IDict) dict = dict_with("k", WALK_KEYS);
 			WalkChange change = { kinds[k], FALSE };
-			idict__store_set_walk_hook(dict, walk_change, &change);
+			idict__tree_set_walk_hook(dict, walk_change, &change);
 			int err = 1;
 			if (snapshot) {
 				Snap snap = walk_snapshot(dict, NULL, &err);
@@ -2428,7 +2430,7 @@ START_TEST(test_store_walk_listing_dir_removed)
 	g_autoptr(IDict) dict = dict_with("d/k", WALK_KEYS);
 	guint64 d = path_ino(dict, "d");
 	WalkChange change = { CHANGE_REMOVE_DIR, FALSE };
-	idict__store_set_walk_hook(dict, walk_change, &change);
+	idict__tree_set_walk_hook(dict, walk_change, &change);
 	int err = 1;
 	g_autofree char *during = walk_listing(dict, IDICT__VIEW_KEYS, d, NULL, &err);
 	ck_assert(change.done);
@@ -2444,7 +2446,7 @@ START_TEST(test_store_walk_listing_views)
 {
 	g_autoptr(IDict) raw = dict_with("r", WALK_KEYS);
 	WalkChange change = { CHANGE_RAW, FALSE };
-	idict__store_set_walk_hook(raw, walk_change, &change);
+	idict__tree_set_walk_hook(raw, walk_change, &change);
 	int err = 1;
 	g_autofree char *during = walk_listing(raw, IDICT__VIEW_RAW, IDICT__INO_ROOT, NULL, &err);
 	ck_assert(change.done);
@@ -2455,7 +2457,7 @@ START_TEST(test_store_walk_listing_views)
 
 	g_autoptr(IDict) hist = dict_with("h", WALK_KEYS);
 	change = (WalkChange){ CHANGE_HISTORY, FALSE };
-	idict__store_set_walk_hook(hist, walk_change, &change);
+	idict__tree_set_walk_hook(hist, walk_change, &change);
 	g_autofree char *none = walk_listing(hist, IDICT__VIEW_HISTORY, IDICT__INO_ROOT, NULL, &err);
 	ck_assert(change.done);
 	ck_assert_str_eq(none, "");
@@ -2478,16 +2480,16 @@ START_TEST(test_store_walk_over_cap)
 	IDictClients *clients = idict__clients_new(2 << 20); /* 10 old 800 KB arrays do not fit */
 	WalkChange change = { CHANGE_VALUES, FALSE };
 	/* CHANGE_VALUES sets ints: every old array is recorded. */
-	idict__store_set_walk_hook(dict, walk_change, &change);
-	int err = 0;
+	idict__tree_set_walk_hook(dict, walk_change, &change);
+	IDictTreeStatus err = IDICT__TREE_OK;
 	guint64 sequence = 0;
 	gsize charged = 0;
-	GVariant *entries = idict__store_walk_snapshot(dict, clients, &sequence, &charged, &err);
+	GVariant *entries = idict__tree_capture(dict, clients, &sequence, &charged, &err);
 	ck_assert_ptr_null(entries);
-	ck_assert_int_eq(err, -ENOMEM);
+	ck_assert_int_eq(err, IDICT__TREE_OVER_CAP);
 	ck_assert_uint_eq(idict__clients_used(clients), 0);
 	/* Without the change it fits, counted until released. */
-	entries = idict__store_walk_snapshot(dict, clients, &sequence, &charged, &err);
+	entries = idict__tree_capture(dict, clients, &sequence, &charged, &err);
 	ck_assert_ptr_nonnull(entries);
 	ck_assert_uint_gt(idict__clients_used(clients), 0);
 	ck_assert_uint_eq(idict__clients_used(clients), charged);
@@ -2534,7 +2536,7 @@ START_TEST(test_store_walk_concurrent)
 	GThread *thread = g_thread_new("swapper", swapper_main, &swapper);
 	g_autofree char *all_a = expected_names("a", WALK_KEYS);
 	g_autofree char *all_b = expected_names("b", WALK_KEYS);
-	guint64 records = idict__store_undo_records(dict);
+	guint64 records = idict__tree_undo_records(dict);
 	for (guint round = 0; round < 100; round++) {
 		int err = 1;
 		g_autofree char *names = walk_listing(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, NULL, &err);
@@ -2555,7 +2557,7 @@ START_TEST(test_store_walk_concurrent)
 	g_atomic_int_set(&swapper.stop, 1);
 	g_thread_join(thread);
 	ck_assert_uint_gt(swapper.swaps, 0);
-	if (idict__store_undo_records(dict) == records)
+	if (idict__tree_undo_records(dict) == records)
 		g_message("test_store_walk_concurrent: no swap fell inside a walk this time");
 }
 END_TEST

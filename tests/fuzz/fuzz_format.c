@@ -13,7 +13,7 @@
  *   - the same text examined in pieces, as writes arrive
  *     (idict__text_scan()), is never refused early if it is valid whole;
  *   - the same text written by a client to a writable key of that type
- *     (idict__store_client_write()) is accepted only if it parses and keeps
+ *     (idict__view_client_write()) is accepted only if it parses and keeps
  *     an array's or matrix's shape; then the key holds the parsed value,
  *     otherwise it is unchanged and the write fails with EINVAL.
  */
@@ -69,7 +69,7 @@ static void setup(void)
 			FAIL("%s", error->message);
 		g_variant_unref(value);
 		IDictNodeInfo info;
-		if (idict__store_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, key, &info) != 0)
+		if (idict__view_lookup(dict, IDICT__VIEW_KEYS, IDICT__INO_ROOT, key, &info) != 0)
 			FAIL("lookup of %s failed", key);
 		inos[i] = info.ino;
 	}
@@ -161,7 +161,7 @@ static void check_client_write(gsize t, const char *text, gsize len)
 {
 	g_autofree char *key = g_strdup_printf("t%zu", t);
 	g_autoptr(GVariant) before = idict_get_value(dict, key);
-	int err = idict__store_client_write(dict, inos[t], 0, text, len);
+	int err = idict__view_client_write(dict, inos[t], 0, text, len);
 	g_autoptr(GVariant) after = idict_get_value(dict, key);
 	g_autoptr(GVariant) parsed =
 		idict__format_parse(G_VARIANT_TYPE(types[t].type), text, len, NULL);

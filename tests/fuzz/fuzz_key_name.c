@@ -70,7 +70,7 @@ static void check_stored(const char *name)
 	guint64 ino = IDICT__INO_ROOT;
 	for (guint i = 0; parts[i] != NULL; i++) {
 		IDictNodeInfo info;
-		if (idict__store_lookup(dict, IDICT__VIEW_KEYS, ino, parts[i], &info) != 0)
+		if (idict__view_lookup(dict, IDICT__VIEW_KEYS, ino, parts[i], &info) != 0)
 			FAIL("lookup of component %u failed", i);
 		if (info.is_dir != (parts[i + 1] != NULL))
 			FAIL("component %u: is_dir %d", i, info.is_dir);
@@ -78,7 +78,7 @@ static void check_stored(const char *name)
 	}
 	IDictNodeInfo info;
 	GBytes *text = NULL;
-	if (idict__store_stat(dict, ino, &info, &text) != 0 || text == NULL ||
+	if (idict__view_stat(dict, ino, &info, &text) != 0 || text == NULL ||
 	    g_bytes_get_size(text) != 3 || memcmp(g_bytes_get_data(text, NULL), "42\n", 3) != 0)
 		FAIL("the key's file does not read \"42\\n\"");
 	g_bytes_unref(text);

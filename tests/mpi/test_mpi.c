@@ -3,7 +3,7 @@
  *
  * Every check is decided on every rank and combined (MPI_MIN), so that a
  * failure anywhere shows; rank 0 prints "ok - NAME" / "not ok - NAME".
- * Client writes are made with idict__store_client_write(), what the FUSE
+ * Client writes are made with idict__view_client_write(), what the FUSE
  * layer calls; tests/shell/test_mpi.sh writes through a real mount.
  *
  * The library's collectives are counted through MPI's profiling interface
@@ -11,7 +11,7 @@
  * the cost of a sync is checked without timing anything.
  */
 #include "idict-mpi-private.h"
-#include "idict-private.h" /* idict__store_client_write(), idict__store_lookup() */
+#include "idict-private.h" /* idict__view_client_write(), idict__view_lookup() */
 
 #include <math.h>
 #include <stdio.h>
@@ -119,7 +119,7 @@ static guint64 ino_of(IDict *dict, const char *key)
 	guint64 ino = IDICT__INO_ROOT;
 	for (char **p = parts; *p; p++) {
 		IDictNodeInfo info;
-		if (idict__store_lookup(dict, IDICT__VIEW_KEYS, ino, *p, &info) != 0)
+		if (idict__view_lookup(dict, IDICT__VIEW_KEYS, ino, *p, &info) != 0)
 			return 0;
 		ino = info.ino;
 	}
@@ -129,7 +129,7 @@ static guint64 ino_of(IDict *dict, const char *key)
 /* A client's write of @text to @key of @dict (as through the mount). */
 static gboolean client_write(IDict *dict, const char *key, const char *text)
 {
-	return idict__store_client_write(dict, ino_of(dict, key), 0, text, strlen(text)) == 0;
+	return idict__view_client_write(dict, ino_of(dict, key), 0, text, strlen(text)) == 0;
 }
 
 /* Warnings of the library, counted (and kept quiet). */
