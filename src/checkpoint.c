@@ -25,7 +25,8 @@
  * nothing), and every value into memory of its own, so that the
  * dictionary holds exactly its values.
  */
-#include "idict-private.h"
+#include "checkpoint.h"
+#include "store.h"
 
 #include <dirent.h>
 #include <errno.h>

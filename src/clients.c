@@ -88,10 +88,12 @@
  * since" (a thread of the server serves several clients: 0.5% of reads
  * incomplete with four clients).
  */
-#include "idict-private.h"
+#include "clients.h"
+#include "snapshot.h"
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>

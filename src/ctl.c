@@ -4,7 +4,11 @@
  * takes a short command.  A write that is not one of the commands fails with
  * EINVAL, changes nothing, and is listed in ctl/errors with the reason.
  */
-#include "idict-private.h"
+#include "ctl.h"
+#include "format.h"
+#include "fs_view.h"
+#include "refusals.h"
+#include "store.h"
 
 #include <errno.h>
 #include <math.h>

@@ -10,7 +10,7 @@
  * "0.0001", "1000000000000000"), with an exponent of at least two digits
  * outside ("1e+16", "1e-05"); unlike Python, no ".0" ("-0", "nan", "inf").
  */
-#include "idict-private.h"
+#include "format.h"
 
 #include "format_double.h"
 

@@ -33,7 +33,16 @@
  * against the clients' cap (mount option client_memory=); an open or read
  * that would pass it fails with ENOMEM.
  */
-#include "idict-private.h"
+#include "fs.h"
+#include "clients.h"
+#include "ctl.h"
+#include "format.h"
+#include "fs_view.h"
+#include "pins.h"
+#include "refusals.h"
+#include "server.h"
+#include "snapshot.h"
+#include "updates.h"
 
 #include <errno.h>
 #include <fcntl.h>

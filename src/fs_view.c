@@ -6,7 +6,7 @@
  * every other node from IDICT__TREE_FIRST_ID on, which leaves 2..15 to the
  * filesystem's own files (IDICT__INO_CTL...; fs.c).
  */
-#include "idict-private.h"
+#include "fs_view.h"
 
 #include <errno.h>
 

@@ -5,7 +5,7 @@
  * separated by single slashes, no `.`/`..`, no whitespace or control
  * characters, valid UTF-8, and none of the filesystem's own names at the top.
  */
-#include "idict-private.h"
+#include "names.h"
 
 #include <string.h>
 

@@ -6,6 +6,8 @@
  */
 #include "store-internal.h"
 
+#include "format.h"
+
 #include <math.h>
 #include <string.h>
 

@@ -29,7 +29,9 @@
  * table of pins and the counters; nothing else is done under it.  The
  * computation's thread never takes it.
  */
-#include "idict-private.h"
+#include "pins.h"
+#include "ctl.h"
+#include "fs_view.h"
 
 #include <errno.h>
 #include <fcntl.h>

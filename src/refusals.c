@@ -23,7 +23,7 @@
  * computation never takes this lock (only filesystem threads do, and
  * idict_free()).
  */
-#include "idict-private.h"
+#include "refusals.h"
 
 #include <string.h>
 

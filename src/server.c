@@ -32,9 +32,11 @@
  * themselves.
  *
  * All threads run with every signal blocked: signals stay the application's
- * business.  Locks: see the table in idict-private.h.
+ * business.  Locks: see the table in src/README.
  */
-#include "idict-private.h"
+#include "server.h"
+#include "fs.h"
+#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,7 +13,7 @@
  * re-raises itself, so the process ends as if the helper had not been there
  * (a second Ctrl-C when the clean stop hangs).
  */
-#include "idict-private.h"
+#include "signals.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -28,7 +28,11 @@
  * other character as its UTF-8), and a byte that is not UTF-8 (GVariant
  * strings from a checkpoint need not be) becomes U+FFFD.
  */
-#include "idict-private.h"
+#include "snapshot.h"
+#include "clients.h"
+#include "format.h"
+#include "fs_view.h"
+#include "store.h"
 
 #include <errno.h>
 #include <math.h>

@@ -17,7 +17,7 @@
 #ifndef IDICT_STORE_INTERNAL_H
 #define IDICT_STORE_INTERNAL_H
 
-#include "idict-private.h"
+#include "store.h"
 #include "value.h"
 
 G_BEGIN_DECLS

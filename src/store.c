@@ -11,6 +11,10 @@
  */
 #include "store-internal.h"
 
+#include "format.h"
+#include "refusals.h"
+#include "signals.h"
+
 #include <string.h>
 
 static void forget_client_write_locked(IDict *self, Node *node, IDictValue *held_out);

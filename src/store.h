@@ -1,7 +1,7 @@
 /* store.h - what the dictionary's store offers the library's other
  * modules, beyond the public API of idict.h.  It knows keys, directories
- * and values; nothing of files, inodes or errno: the filesystem's view of
- * it is fs_view.c's.
+ * and values, and nothing of files: the filesystem's view of it is
+ * fs_view.c's.
  *
  * Nodes.  Every key and every directory of keys is a node with an id that
  * is never reused and grows with each node created: the root is
@@ -17,8 +17,9 @@
 #ifndef IDICT_STORE_H
 #define IDICT_STORE_H
 
-#include "idict.h"
+#include "common.h"
 #include "texts.h"
+#include "update_log.h"
 
 G_BEGIN_DECLS
 
@@ -160,7 +161,6 @@ typedef struct {
 } IDictStatus;
 void idict__store_status(IDict *self, IDictStatus *status);
 
-typedef struct _IDictUpdateLog IDictUpdateLog;
 /* Returns: (transfer none): the dictionary's update log. */
 IDictUpdateLog *idict__store_update_log(IDict *self);
 /* Called after an update that a reader of `updates` waits for (see

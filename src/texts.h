@@ -1,10 +1,10 @@
 /* texts.h - texts rendered for clients, and the cap on the memory held
  * for them.  Implemented in clients.c; used by the store (which caches the
- * texts of values) and by the filesystem's modules.  No FUSE. */
+ * texts of values) and by the filesystem's modules. */
 #ifndef IDICT_TEXTS_H
 #define IDICT_TEXTS_H
 
-#include <glib.h>
+#include "common.h"
 
 G_BEGIN_DECLS
 

@@ -4,6 +4,8 @@
  */
 #include "store-internal.h"
 
+#include "format.h"
+
 #include <string.h>
 
 /* ---- walks ----

@@ -40,7 +40,7 @@
  * most IDICT__SPAN_PIECES lines (a reader).  An IDictLogReader belongs to
  * its caller, who serializes its use.
  */
-#include "idict-private.h"
+#include "update_log.h"
 
 #include <errno.h>
 #include <string.h>

@@ -23,7 +23,7 @@
  * answers and poll notifications are sent after releasing it.  The
  * computation's thread never takes it.
  */
-#include "idict-private.h"
+#include "updates.h"
 
 #include <errno.h>
 #include <fcntl.h>

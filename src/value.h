@@ -1,5 +1,5 @@
 /* value.h - a value as the store keeps it.  Used by the store's files
- * (store.c, walk.c, notify.c) and nothing else: others see GVariants.
+ * (store.c, tree.c, notify.c) and nothing else: others see GVariants.
  *
  * The scalars the computation sets in its loop (double, int64, boolean)
  * are unboxed, so that setting one allocates nothing; any other type is a

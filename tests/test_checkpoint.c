@@ -3,7 +3,8 @@
  * the previous checkpoint or the new one, whole, and no temporary file
  * survives the next save.
  */
-#include "idict-private.h"
+#include "checkpoint.h"
+#include "fs_view.h"
 #include "testutil.h"
 
 #include <check.h>

@@ -1,7 +1,9 @@
 /* test_clients.c - what the server holds for its clients (clients.c):
  * texts counted once against the cap, reservations, and the sizes promised
  * to requesters. */
-#include "idict-private.h"
+#include "clients.h"
+#include "format.h"
+#include "texts.h"
 #include "testutil.h"
 
 #include <errno.h>

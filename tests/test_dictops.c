@@ -4,7 +4,8 @@
  * (unit cases, with threads) and through a real mount (a reader listing
  * directories while the computation clears and updates).
  */
-#include "idict-private.h"
+#include "fs_view.h"
+#include "store.h"
 #include "testutil.h"
 
 #include <dirent.h>

@@ -1,6 +1,6 @@
 /* test_format.c - values to text and back: idict__format_double(),
  * idict__format_render() and idict__format_parse(). */
-#include "idict-private.h"
+#include "format.h"
 #include "testutil.h"
 
 #include <float.h>

@@ -1,7 +1,9 @@
 /* test_history.c - history/KEY, snapshot.json and the progress lines of
  * ctl/status, at the store level and through a real mount.
  */
-#include "idict-private.h"
+#include "fs_view.h"
+#include "snapshot.h"
+#include "store.h"
 #include "testutil.h"
 
 #include <check.h>

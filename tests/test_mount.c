@@ -3,7 +3,12 @@
  * fixture, so in the forked child); tests/run-tests.sh unmounts whatever a
  * crashed test leaves behind.
  */
-#include "idict-private.h"
+#include "clients.h"
+#include "format.h"
+#include "server.h"
+#include "snapshot.h"
+#include "store.h"
+#include "update_log.h"
 #include "testutil.h"
 
 #include <check.h>

@@ -1,5 +1,5 @@
 /* test_names.c - the key-name rules of idict_check_key_name(). */
-#include "idict-private.h"
+#include "names.h"
 #include "testutil.h"
 
 #include <string.h>

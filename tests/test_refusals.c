@@ -3,7 +3,9 @@
  * computation's refusal callback.  At the store level; the mount and other
  * users are tested in test_mount.c and tests/shell/test_permissions.sh.
  */
-#include "idict-private.h"
+#include "ctl.h"
+#include "fs_view.h"
+#include "refusals.h"
 #include "testutil.h"
 
 #include <check.h>

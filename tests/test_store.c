@@ -1,7 +1,11 @@
 /* test_store.c - the IDict API and the store's view for the filesystem:
  * values, the tree of keys, client writes, the lock, the loop's control
  * state, and updates with their callbacks. */
-#include "idict-private.h"
+#include "clients.h"
+#include "format.h"
+#include "fs_view.h"
+#include "store.h"
+#include "update_log.h"
 #include "testutil.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* test_update_log.c - the ring of update lines read by `updates` readers. */
-#include "idict-private.h"
+#include "update_log.h"
 #include "testutil.h"
 
 #include <errno.h>

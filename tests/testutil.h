@@ -103,7 +103,7 @@ static inline gboolean tu_mem_equal(const void *a, const void *b, gsize len)
 		tu_assert_text_eq(tu_bytes_data_, tu_size_, tu_str_, strlen(tu_str_));     \
 	} while (0)
 
-#ifdef IDICT_PRIVATE_H
+#ifdef IDICT_UPDATE_LOG_H
 /* Reads the update lines after *@cursor as a reader of `updates` does
  * (replies of up to 1 MiB at the end of the last one), until the reader
  * would wait or reaches the end; advances *@cursor and sets *@eof

@@ -33,7 +33,7 @@
  * it hangs under valgrind.
  */
 #include "floor_fs.h"
-#include "idict-private.h" /* idict__format_double(), for the render figure */
+#include "format.h" /* idict__format_double(), for the render figure */
 
 #include <idict.h>
 

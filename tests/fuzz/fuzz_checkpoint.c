@@ -10,7 +10,7 @@
  *   - round trip: a loaded dictionary, saved and loaded again, saves to the
  *     same bytes.
  */
-#include "idict-private.h"
+#include "checkpoint.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -17,7 +17,9 @@
  *     refusal just made last.
  * One dictionary serves every input (as one mount serves every client).
  */
-#include "idict-private.h"
+#include "ctl.h"
+#include "fs_view.h"
+#include "refusals.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -17,7 +17,9 @@
  *     an array's or matrix's shape; then the key holds the parsed value,
  *     otherwise it is unchanged and the write fails with EINVAL.
  */
-#include "idict-private.h"
+#include "format.h"
+#include "fs_view.h"
+#include "texts.h"
 
 #include <errno.h>
 #include <math.h>

@@ -16,7 +16,8 @@
  *     conflict with it; idict_remove() removes it.
  * Each input gets a new dictionary, so that earlier names cannot conflict.
  */
-#include "idict-private.h"
+#include "fs_view.h"
+#include "names.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  * 0 every finite double reads back (g_ascii_strtod()) to the same bits,
  * NaN and the infinities are the strings "nan", "inf", "-inf".
  */
-#include "idict-private.h"
+#include "snapshot.h"
 
 #include <math.h>
 #include <stdint.h>

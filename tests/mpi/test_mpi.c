@@ -11,7 +11,7 @@
  * the cost of a sync is checked without timing anything.
  */
 #include "idict-mpi-private.h"
-#include "idict-private.h" /* idict__view_client_write(), idict__view_lookup() */
+#include "fs_view.h" /* idict__view_client_write(), idict__view_lookup() */
 
 #include <math.h>
 #include <stdio.h>
