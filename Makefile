@@ -46,7 +46,7 @@ CXX_WARNINGS := -std=c++17 -Wall -Wextra -Werror -Wpedantic -Wshadow -Wformat=2 
 	-Wimplicit-fallthrough -Wold-style-cast -Wmissing-declarations
 PROJECT_CXXFLAGS := $(CXX_WARNINGS) -fno-exceptions -fno-rtti -fPIC -MMD -MP $(SAN_FLAGS)
 
-LIB_SRCS := src/names.c src/format.c src/value.c src/store.c src/tree.c src/control.c \
+LIB_SRCS := src/root.c src/names.c src/format.c src/value.c src/store.c src/tree.c src/control.c \
 	src/notify.c src/fs_view.c src/update_log.c src/ctl.c src/fs.c src/clients.c \
 	src/updates.c src/server.c src/signals.c src/checkpoint.c src/snapshot.c src/refusals.c \
 	src/pins.c

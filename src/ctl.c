@@ -6,7 +6,7 @@
  */
 #include "ctl.h"
 #include "format.h"
-#include "fs_view.h"
+#include "root.h"
 #include "refusals.h"
 #include "store.h"
 

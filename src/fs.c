@@ -40,6 +40,7 @@
 #include "fs_view.h"
 #include "pins.h"
 #include "refusals.h"
+#include "root.h"
 #include "server.h"
 #include "snapshot.h"
 #include "updates.h"
@@ -403,6 +404,68 @@ static guint viewer_of(fuse_req_t req)
 	return (guint)ctx->uid;
 }
 
+/* ---- the root's own entries (root.h), their operations by kind ---- */
+
+static int stat_ctl_dir(fuse_req_t req, guint64 ino, struct stat *st, gboolean render,
+			IDictText **text_out)
+{
+	(void)render;
+	(void)text_out;
+	IDictStatus status;
+	idict__store_status(dict_of(req), &status);
+	fill_stat(req, st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
+	return 0;
+}
+
+static int stat_updates(fuse_req_t req, guint64 ino, struct stat *st, gboolean render,
+			IDictText **text_out)
+{
+	(void)render;
+	(void)text_out;
+	/* From the update log: every open of `updates` looks it up, and takes
+	 * no lock the computation holds for long. */
+	gint64 mtime_us = idict__update_log_last_time(idict__store_update_log(dict_of(req)));
+	fill_stat(req, st, ino, S_IFREG | 0444, 0,
+		  mtime_us ? mtime_us : idict__server_ids(server_of(req))->started_us, 1);
+	return 0;
+}
+
+/* snapshot.json: rendered at open (@render), else the last rendering's
+ * size (a stat or lookup renders nothing). */
+static int stat_snapshot(fuse_req_t req, guint64 ino, struct stat *st, gboolean render,
+			 IDictText **text_out)
+{
+	IDict *dict = dict_of(req);
+	IDictClients *clients = clients_of(req);
+	IDictStatus status;
+	idict__store_status(dict, &status);
+	IDictText *text = NULL;
+	if (render) {
+		int err = idict__snapshot_open(dict, clients, &text);
+		if (err)
+			return err;
+	} else {
+		text = idict__snapshot_last(clients);
+	}
+	fill_stat(req, st, ino, S_IFREG | 0444, text ? idict__text_size(text) : 0,
+		  status.last_update_us ? status.last_update_us : status.started_us, 1);
+	*text_out = text;
+	return 0;
+}
+
+/* stat: fills @st as stat_ino() does, and *@text_out (the text whose size
+ * it reports, or NULL).  NULL for the views (history/, raw/), which stat as
+ * the key tree's root does. */
+static const struct {
+	int (*stat)(fuse_req_t req, guint64 ino, struct stat *st, gboolean render,
+		    IDictText **text_out);
+} root_ops[] = {
+	[IDICT__ROOT_CTL] = { stat_ctl_dir },
+	[IDICT__ROOT_UPDATES] = { stat_updates },
+	[IDICT__ROOT_VIEW] = { NULL },
+	[IDICT__ROOT_SNAPSHOT] = { stat_snapshot },
+};
+
 /* Fills @st for @ino.  *@text_out (nullable) is the text whose size @st
  * reports (transfer full; NULL for directories and `updates`): the
  * current text of the file, except for snapshot.json when @render is
@@ -420,29 +483,11 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, gboolean rende
 	int err = 0;
 	if (text_out)
 		*text_out = NULL;
-	if (ino == IDICT__INO_CTL) {
-		idict__store_status(dict, &status);
-		fill_stat(req, st, ino, S_IFDIR | 0555, 0, status.started_us, 2);
-		return 0;
-	}
-	if (ino == IDICT__INO_UPDATES) {
-		/* From the update log: every open of `updates` looks it up, and
-		 * takes no lock the computation holds for long. */
-		gint64 mtime_us = idict__update_log_last_time(idict__store_update_log(dict));
-		fill_stat(req, st, ino, S_IFREG | 0444, 0,
-			  mtime_us ? mtime_us : idict__server_ids(server_of(req))->started_us, 1);
-		return 0;
-	}
-	if (ino == IDICT__INO_SNAPSHOT) {
-		idict__store_status(dict, &status);
-		if (render)
-			err = idict__snapshot_open(dict, clients, &text);
-		else
-			text = idict__snapshot_last(clients);
+	const IDictRootEntry *own = idict__root_by_ino(ino);
+	if (own && root_ops[own->kind].stat) {
+		err = root_ops[own->kind].stat(req, ino, st, render, &text);
 		if (err)
 			return err;
-		fill_stat(req, st, ino, S_IFREG | 0444, text ? idict__text_size(text) : 0,
-			  status.last_update_us ? status.last_update_us : status.started_us, 1);
 	} else if (idict__ctl_by_ino(ino)) {
 		/* mtime: the last change of what the file shows, so that tar and
 		 * rsync see a file that changed only when it did.  The read-only
@@ -472,7 +517,7 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, gboolean rende
 			fill_stat(req, st, ino, S_IFDIR | 0555, 0, info.mtime_us, 2);
 		else if (info.is_dir)
 			fill_stat(req, st, ino, S_IFDIR | 0555, 0, info.mtime_us,
-				  info.nlink + (ino == IDICT__INO_ROOT ? 3 : 0)); /* ctl/, history/, raw/ */
+				  info.nlink + (ino == IDICT__INO_ROOT ? idict__root_n_dirs() : 0));
 		else
 			fill_stat(req, st, ino,
 				  S_IFREG | (info.writable && view == IDICT__VIEW_KEYS ? write_mode : 0444),
@@ -518,24 +563,10 @@ static int lookup_ino(IDict *dict, guint64 parent, const char *name, guint64 *in
 		*ino_out = ctl->ino;
 		return 0;
 	}
-	if (parent == IDICT__INO_ROOT && strcmp(name, "ctl") == 0) {
-		*ino_out = IDICT__INO_CTL;
-		return 0;
-	}
-	if (parent == IDICT__INO_ROOT && strcmp(name, "updates") == 0) {
-		*ino_out = IDICT__INO_UPDATES;
-		return 0;
-	}
-	if (parent == IDICT__INO_ROOT && strcmp(name, "history") == 0) {
-		*ino_out = IDICT__INO_HISTORY;
-		return 0;
-	}
-	if (parent == IDICT__INO_ROOT && strcmp(name, "snapshot.json") == 0) {
-		*ino_out = IDICT__INO_SNAPSHOT;
-		return 0;
-	}
-	if (parent == IDICT__INO_ROOT && strcmp(name, "raw") == 0) {
-		*ino_out = IDICT__INO_RAW;
+	const IDictRootEntry *own =
+		parent == IDICT__INO_ROOT ? idict__root_by_name(name, strlen(name)) : NULL;
+	if (own) {
+		*ino_out = own->ino;
 		return 0;
 	}
 	if (view == IDICT__VIEW_KEYS && parent < IDICT__INO_FIRST_KEY && parent != IDICT__INO_ROOT)
@@ -1050,14 +1081,11 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		g_ptr_array_insert(entries, 0, dir_entry_new(".", ino, TRUE));
 		g_ptr_array_insert(entries, 1, dir_entry_new("..", parent_ino, TRUE));
 		if (ino == IDICT__INO_ROOT) {
-			g_ptr_array_insert(entries, 2, dir_entry_new("ctl", IDICT__INO_CTL, TRUE));
-			g_ptr_array_insert(entries, 3,
-					   dir_entry_new("updates", IDICT__INO_UPDATES, FALSE));
-			g_ptr_array_insert(entries, 4,
-					   dir_entry_new("history", IDICT__INO_HISTORY, TRUE));
-			g_ptr_array_insert(entries, 5,
-					   dir_entry_new("snapshot.json", IDICT__INO_SNAPSHOT, FALSE));
-			g_ptr_array_insert(entries, 6, dir_entry_new("raw", IDICT__INO_RAW, TRUE));
+			guint n = 0;
+			const IDictRootEntry *own = idict__root_entries(&n);
+			for (guint i = 0; i < n; i++)
+				g_ptr_array_insert(entries, 2 + i,
+						   dir_entry_new(own[i].name, own[i].ino, own[i].is_dir));
 		}
 	}
 	OpenFile *file = open_file_new(req, OPEN_DIR, ino);

@@ -4,31 +4,10 @@
 #ifndef IDICT_FS_VIEW_H
 #define IDICT_FS_VIEW_H
 
+#include "root.h"
 #include "store.h"
 
 G_BEGIN_DECLS
-
-/* Fixed inode numbers of the filesystem's own files; keys start above. */
-enum {
-	IDICT__INO_ROOT = 1,
-	IDICT__INO_CTL = 2,
-	IDICT__INO_PAUSE = 3,
-	IDICT__INO_TERMINATE = 4,
-	IDICT__INO_STATUS = 5,
-	IDICT__INO_UPDATES = 6,
-	IDICT__INO_HISTORY = 7,
-	IDICT__INO_SNAPSHOT = 8,
-	IDICT__INO_SEQUENCE = 9,
-	IDICT__INO_RAW = 10,
-	IDICT__INO_ERRORS = 11,
-	IDICT__INO_FIRST_KEY = 16,
-};
-
-/* history/PATH has the inode number of PATH with this bit set (inode
- * numbers of keys never get near it). */
-#define IDICT__INO_HISTORY_BIT (G_GUINT64_CONSTANT(1) << 62)
-/* raw/PATH likewise. */
-#define IDICT__INO_RAW_BIT (G_GUINT64_CONSTANT(1) << 61)
 
 /* An inode number is the node's id (store.h); history/PATH and raw/PATH
  * add IDICT__INO_HISTORY_BIT / IDICT__INO_RAW_BIT. */

@@ -6,27 +6,16 @@
  * characters, valid UTF-8, and none of the filesystem's own names at the top.
  */
 #include "names.h"
+#include "root.h"
 
 #include <string.h>
 
 G_DEFINE_QUARK(idict-error-quark, idict_error)
 
-/* First components that belong to the filesystem itself. */
-static const char *const reserved_names[] = {
-	"ctl",
-	"updates",
-	"history",
-	"snapshot.json",
-	"raw",
-};
-
 gboolean idict__names_reserved(const char *name, gsize len)
 {
-	for (gsize i = 0; i < G_N_ELEMENTS(reserved_names); i++) {
-		if (strlen(reserved_names[i]) == len && memcmp(reserved_names[i], name, len) == 0)
-			return TRUE;
-	}
-	return FALSE;
+	/* The first components that belong to the filesystem itself. */
+	return idict__root_by_name(name, len) != NULL;
 }
 
 static gboolean bad_name(GError **error, const char *key, const char *why)
