@@ -49,7 +49,7 @@ PROJECT_CXXFLAGS := $(CXX_WARNINGS) -fno-exceptions -fno-rtti -fPIC -MMD -MP $(S
 LIB_SRCS := src/root.c src/names.c src/format.c src/value.c src/store.c src/tree.c src/control.c \
 	src/notify.c src/fs_view.c src/update_log.c src/ctl.c src/fs.c src/clients.c \
 	src/updates.c src/server.c src/signals.c src/checkpoint.c src/snapshot.c src/refusals.c \
-	src/pins.c
+	src/pins.c src/texts.c
 LIB_CXX_SRCS := src/format_double.cc
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRCS:src/%.cc=$(BUILD)/obj/%.o)
 # The version is the header's (IDICT_MAJOR/MINOR/MICRO_VERSION), in one place.

@@ -89,7 +89,6 @@
  * incomplete with four clients).
  */
 #include "clients.h"
-#include "snapshot.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -114,38 +113,6 @@
 #define KERNEL_POSTOP_LATE_USEC 200000
 /* What a text costs beyond its bytes (the IDictText, GBytes, malloc). */
 #define TEXT_OVERHEAD 96
-
-/* ---- texts ---- */
-
-static void text_clear(gpointer mem)
-{
-	IDictText *text = mem;
-	g_bytes_unref(text->bytes);
-}
-
-IDictText *idict__text_new(GBytes *bytes, guint64 version)
-{
-	IDictText *text = g_atomic_rc_box_new0(IDictText);
-	text->bytes = bytes;
-	text->version = version;
-	return text;
-}
-
-IDictText *idict__text_ref(IDictText *text)
-{
-	return g_atomic_rc_box_acquire(text);
-}
-
-void idict__text_unref(IDictText *text)
-{
-	if (text)
-		g_atomic_rc_box_release_full(text, text_clear);
-}
-
-gsize idict__text_size(const IDictText *text)
-{
-	return g_bytes_get_size(text->bytes);
-}
 
 /* ---- the cap ---- */
 
@@ -182,8 +149,7 @@ typedef struct {
 } Promise;
 
 struct _IDictClients {
-	guint64 cap;
-	atomic_uint_least64_t used; /* bytes reserved */
+	IDictBudget *budget; /* the cap on the memory held for clients */
 
 	/* Protects every held text's holders count. */
 	GMutex hold_lock;
@@ -210,14 +176,12 @@ struct _IDictClients {
 	guint refused;
 
 	atomic_uint_least64_t next_version; /* versions of control files' texts */
-	IDictSnapshotCache *snapshot;
 };
 
 IDictClients *idict__clients_new(guint64 cap)
 {
 	IDictClients *clients = g_new0(IDictClients, 1);
-	clients->cap = cap;
-	atomic_init(&clients->used, 0);
+	clients->budget = idict__budget_new(cap);
 	atomic_init(&clients->next_version, 0);
 	g_mutex_init(&clients->hold_lock);
 	g_mutex_init(&clients->promise_lock);
@@ -230,36 +194,32 @@ IDictClients *idict__clients_new(guint64 cap)
 	clients->quantum_us = KERNEL_QUANTUM_USEC;
 	clients->post_read_us = KERNEL_POSTOP_USEC;
 	clients->post_read_late_us = KERNEL_POSTOP_LATE_USEC;
-	clients->snapshot = idict__snapshot_cache_new();
 	return clients;
+}
+
+IDictBudget *idict__clients_budget(IDictClients *clients)
+{
+	return clients ? clients->budget : NULL;
 }
 
 guint64 idict__clients_cap(IDictClients *clients)
 {
-	return clients->cap;
+	return idict__budget_cap(clients->budget);
 }
 
 guint64 idict__clients_used(IDictClients *clients)
 {
-	return atomic_load(&clients->used);
+	return idict__budget_used(clients->budget);
 }
 
 gboolean idict__clients_reserve(IDictClients *clients, gsize bytes)
 {
-	if (clients == NULL)
-		return TRUE;
-	uint_least64_t used = atomic_load(&clients->used);
-	do {
-		if (used + bytes > clients->cap)
-			return FALSE;
-	} while (!atomic_compare_exchange_weak(&clients->used, &used, used + bytes));
-	return TRUE;
+	return idict__budget_reserve(idict__clients_budget(clients), bytes);
 }
 
 void idict__clients_unreserve(IDictClients *clients, gsize bytes)
 {
-	if (clients != NULL && bytes > 0)
-		atomic_fetch_sub(&clients->used, bytes);
+	idict__budget_unreserve(idict__clients_budget(clients), bytes);
 }
 
 gboolean idict__clients_hold(IDictClients *clients, IDictText *text)
@@ -301,17 +261,12 @@ void idict__clients_refused(IDictClients *clients, const char *what)
 		g_message("client memory cap of %" G_GUINT64_FORMAT " bytes reached (%" G_GUINT64_FORMAT
 			  " held): refused %s with ENOMEM (%u refusals since the last message); "
 			  "the mount option client_memory= sets the cap",
-			  clients->cap, idict__clients_used(clients), what, refused);
+			  idict__clients_cap(clients), idict__clients_used(clients), what, refused);
 }
 
 guint64 idict__clients_next_version(IDictClients *clients)
 {
 	return atomic_fetch_add(&clients->next_version, 1) + 1;
-}
-
-IDictSnapshotCache *idict__clients_snapshot(IDictClients *clients)
-{
-	return clients->snapshot;
 }
 
 /* ---- promises ---- */
@@ -890,7 +845,7 @@ void idict__clients_free(IDictClients *clients)
 	while (g_hash_table_iter_next(&iter, NULL, &value))
 		g_free(value);
 	g_hash_table_unref(clients->thread_kinds);
-	idict__snapshot_cache_free(clients->snapshot, clients);
+	idict__budget_free(clients->budget);
 	g_mutex_clear(&clients->hold_lock);
 	g_mutex_clear(&clients->promise_lock);
 	g_mutex_clear(&clients->log_lock);

@@ -10,6 +10,19 @@
 
 G_BEGIN_DECLS
 
+typedef struct _IDictClients IDictClients;
+
+/* @cap: bytes.  Returns: (transfer full): free with idict__clients_free(). */
+IDictClients *idict__clients_new(guint64 cap);
+void idict__clients_free(IDictClients *clients);
+/* Returns: (transfer none) (nullable): @clients' budget (texts.h); NULL
+ * for NULL @clients. */
+IDictBudget *idict__clients_budget(IDictClients *clients);
+/* The same as idict__budget_*() on idict__clients_budget(@clients). */
+guint64 idict__clients_cap(IDictClients *clients);
+guint64 idict__clients_used(IDictClients *clients);
+gboolean idict__clients_reserve(IDictClients *clients, gsize bytes);
+void idict__clients_unreserve(IDictClients *clients, gsize bytes);
 /* Adds a holder to @text, counting it against the cap if it is the first.
  * Returns: FALSE (not held) if the cap would be passed. */
 gboolean idict__clients_hold(IDictClients *clients, IDictText *text);
@@ -19,7 +32,6 @@ void idict__clients_release(IDictClients *clients, IDictText *text);
 void idict__clients_refused(IDictClients *clients, const char *what);
 /* Returns: a new version for a text rendered anew each time (control files). */
 guint64 idict__clients_next_version(IDictClients *clients);
-IDictSnapshotCache *idict__clients_snapshot(IDictClients *clients);
 /* Remembers that a lookup or getattr from thread @tid reported the size of
  * @text (nullable: a directory) for inode @ino. */
 void idict__clients_promise(IDictClients *clients, guint64 ino, pid_t tid, IDictText *text);

@@ -53,7 +53,7 @@ static int write_pause(IDict *dict, guint uid, const char *text, gsize len)
 		idict_resume(dict);
 		return 0;
 	default:
-		idict__refusals_record(dict, uid, "ctl/pause", text, len,
+		idict__refusals_record(idict__store_refusals(dict), dict, uid, "ctl/pause", text, len,
 				       "ctl/pause takes 1 (or true) to pause, 0 (or false) to resume");
 		return -EINVAL;
 	}
@@ -68,7 +68,7 @@ static GBytes *render_terminate(IDict *dict, guint viewer)
 static int write_terminate(IDict *dict, guint uid, const char *text, gsize len)
 {
 	if (parse_flag(text, len) != 1) {
-		idict__refusals_record(dict, uid, "ctl/terminate", text, len,
+		idict__refusals_record(idict__store_refusals(dict), dict, uid, "ctl/terminate", text, len,
 				       "ctl/terminate takes 1 (or true); a stop cannot be undone");
 		return -EINVAL;
 	}
@@ -80,7 +80,7 @@ static int write_terminate(IDict *dict, guint uid, const char *text, gsize len)
  * the reader owns the mount (see refusals.c). */
 static GBytes *render_errors(IDict *dict, guint viewer)
 {
-	return idict__refusals_render(dict, viewer);
+	return idict__refusals_render(idict__store_refusals(dict), viewer);
 }
 
 static void append_time(GString *out, const char *name, gint64 usec)
@@ -140,8 +140,13 @@ static GBytes *render_sequence(IDict *dict, guint viewer)
 	return text_bytes(buf);
 }
 
+static gint64 errors_mtime(IDict *dict)
+{
+	return idict__refusals_last_time(idict__store_refusals(dict));
+}
+
 static const IDictCtlFile ctl_files[] = {
-	{ IDICT__INO_ERRORS, "errors", 0444, render_errors, NULL, idict__refusals_last_time },
+	{ IDICT__INO_ERRORS, "errors", 0444, render_errors, NULL, errors_mtime },
 	{ IDICT__INO_PAUSE, "pause", 0644, render_pause, write_pause, NULL },
 	{ IDICT__INO_SEQUENCE, "sequence", 0444, render_sequence, NULL, NULL },
 	{ IDICT__INO_STATUS, "status", 0444, render_status, NULL, NULL },

@@ -41,7 +41,6 @@
 #include "pins.h"
 #include "refusals.h"
 #include "root.h"
-#include "server.h"
 #include "snapshot.h"
 #include "updates.h"
 
@@ -254,19 +253,19 @@ static void pending_truncate(PendingWrite *w)
 	pending_write_reset(w);
 }
 
-static IDictServer *server_of(fuse_req_t req)
+static IDictFs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
 static IDict *dict_of(fuse_req_t req)
 {
-	return idict__server_dict(server_of(req));
+	return fs_of(req)->dict;
 }
 
 static IDictClients *clients_of(fuse_req_t req)
 {
-	return idict__server_clients(server_of(req));
+	return fs_of(req)->clients;
 }
 
 static OpenFile *open_file_of(const struct fuse_file_info *fi)
@@ -298,9 +297,78 @@ static void open_file_free(OpenFile *file)
 	g_free(file);
 }
 
-void idict__fs_free_open_file(gpointer file)
+/* ---- open files: the server waits for clients to close theirs ---- */
+
+void idict__fs_init(IDictFs *fs)
 {
-	open_file_free(file);
+	g_mutex_init(&fs->lock);
+	g_cond_init(&fs->clients_gone);
+	fs->open_files = g_hash_table_new(NULL, NULL);
+}
+
+void idict__fs_clear(IDictFs *fs)
+{
+	GHashTableIter iter;
+	gpointer file;
+	g_hash_table_iter_init(&iter, fs->open_files);
+	while (g_hash_table_iter_next(&iter, &file, NULL)) {
+		g_hash_table_iter_steal(&iter);
+		open_file_free(file);
+	}
+	g_hash_table_unref(fs->open_files);
+	g_mutex_clear(&fs->lock);
+	g_cond_clear(&fs->clients_gone);
+}
+
+/* Files that clients hold open.  Open files lock held. */
+static guint clients_files_locked(IDictFs *fs)
+{
+	return g_hash_table_size(fs->open_files) - fs->n_pins;
+}
+
+static void file_opened(IDictFs *fs, OpenFile *file)
+{
+	g_mutex_lock(&fs->lock);
+	g_hash_table_add(fs->open_files, file);
+	if (file->pin)
+		fs->n_pins++;
+	g_mutex_unlock(&fs->lock);
+}
+
+/* Forgets @file; the caller frees it. */
+static void file_closed(IDictFs *fs, OpenFile *file)
+{
+	g_mutex_lock(&fs->lock);
+	if (g_hash_table_remove(fs->open_files, file) && file->pin)
+		fs->n_pins--;
+	/* Wakes the server only when it waits and this was the last. */
+	if (fs->waiting && clients_files_locked(fs) == 0)
+		g_cond_broadcast(&fs->clients_gone);
+	g_mutex_unlock(&fs->lock);
+}
+
+void idict__fs_connection_ended(IDictFs *fs)
+{
+	g_mutex_lock(&fs->lock);
+	fs->ended = TRUE;
+	g_cond_broadcast(&fs->clients_gone);
+	g_mutex_unlock(&fs->lock);
+}
+
+guint idict__fs_wait_for_clients(IDictFs *fs, gint64 deadline)
+{
+	g_mutex_lock(&fs->lock);
+	fs->waiting = TRUE;
+	while (clients_files_locked(fs) > 0 && !fs->ended) {
+		if (deadline == G_MAXINT64)
+			g_cond_wait(&fs->clients_gone, &fs->lock);
+		else if (!g_cond_wait_until(&fs->clients_gone, &fs->lock, deadline))
+			break;
+	}
+	fs->waiting = FALSE;
+	guint left = fs->ended ? 0 : clients_files_locked(fs);
+	g_mutex_unlock(&fs->lock);
+	return left;
 }
 
 /* Hands @file to the kernel as fi->fh and to the server's list of open files
@@ -318,10 +386,10 @@ static void open_file_register(fuse_req_t req, struct fuse_file_info *fi, gpoint
 	 * wrote is published at fsync() or when the file is released, just
 	 * after close(). */
 	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY || file->pin || file->own;
-	idict__server_file_opened(server_of(req), file, file->pin);
+	file_opened(fs_of(req), file);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		/* The opener was interrupted meanwhile; no release will come. */
-		idict__server_file_closed(server_of(req), file, file->pin);
+		file_closed(fs_of(req), file);
 		open_file_free(file);
 	}
 }
@@ -344,7 +412,7 @@ static gboolean from_own_process(fuse_req_t req)
 static void fill_stat(fuse_req_t req, struct stat *st, guint64 ino, mode_t mode, guint64 size,
 		      gint64 mtime_us, guint nlink)
 {
-	const IDictServerIds *ids = idict__server_ids(server_of(req));
+	const IDictFs *ids = fs_of(req);
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino;
 	st->st_mode = mode;
@@ -399,7 +467,7 @@ static guint64 ino_in_view(IDictView view, guint64 node)
 static guint viewer_of(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	if (ctx->uid == 0 || ctx->uid == idict__server_ids(server_of(req))->uid)
+	if (ctx->uid == 0 || ctx->uid == fs_of(req)->uid)
 		return IDICT__VIEWER_ALL;
 	return (guint)ctx->uid;
 }
@@ -426,7 +494,7 @@ static int stat_updates(fuse_req_t req, guint64 ino, struct stat *st, gboolean r
 	 * no lock the computation holds for long. */
 	gint64 mtime_us = idict__update_log_last_time(idict__store_update_log(dict_of(req)));
 	fill_stat(req, st, ino, S_IFREG | 0444, 0,
-		  mtime_us ? mtime_us : idict__server_ids(server_of(req))->started_us, 1);
+		  mtime_us ? mtime_us : fs_of(req)->started_us, 1);
 	return 0;
 }
 
@@ -441,11 +509,11 @@ static int stat_snapshot(fuse_req_t req, guint64 ino, struct stat *st, gboolean 
 	idict__store_status(dict, &status);
 	IDictText *text = NULL;
 	if (render) {
-		int err = idict__snapshot_open(dict, clients, &text);
+		int err = idict__snapshot_open(fs_of(req)->snapshot, dict, clients, &text);
 		if (err)
 			return err;
 	} else {
-		text = idict__snapshot_last(clients);
+		text = idict__snapshot_last(fs_of(req)->snapshot);
 	}
 	fill_stat(req, st, ino, S_IFREG | 0444, text ? idict__text_size(text) : 0,
 		  status.last_update_us ? status.last_update_us : status.started_us, 1);
@@ -477,7 +545,7 @@ static int stat_ino(fuse_req_t req, guint64 ino, struct stat *st, gboolean rende
 {
 	IDict *dict = dict_of(req);
 	IDictClients *clients = clients_of(req);
-	mode_t write_mode = idict__server_write_mode(server_of(req));
+	mode_t write_mode = fs_of(req)->write_mode;
 	IDictText *text = NULL;
 	IDictStatus status;
 	int err = 0;
@@ -587,7 +655,7 @@ static guint64 generation_of(fuse_req_t req, guint64 ino)
 {
 	if (ino == IDICT__INO_ROOT)
 		return 0;
-	return idict__server_ids(server_of(req))->generation;
+	return fs_of(req)->generation;
 }
 
 /* TRUE if the kernel's rules (clients.c, "The kernel's requests") apply to
@@ -662,7 +730,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static gboolean caller_may(fuse_req_t req, mode_t mode, int mask)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	const IDictServerIds *ids = idict__server_ids(server_of(req));
+	const IDictFs *ids = fs_of(req);
 	if (ctx->uid == 0) {
 		return (!(mask & W_OK) || (mode & S_IWUSR)) &&
 		       (!(mask & X_OK) || (mode & (S_IXUSR | S_IXGRP | S_IXOTH)));
@@ -706,7 +774,7 @@ static int setattr_refusal(fuse_req_t req, const struct stat *st, int to_set, of
 		return -EPERM;
 	if (!(to_set & FUSE_SET_ATTR_SIZE) && (to_set & times) == now_only &&
 	    !caller_may_write(req, st->st_mode) && fuse_req_ctx(req)->uid != 0 &&
-	    fuse_req_ctx(req)->uid != idict__server_ids(server_of(req))->uid)
+	    fuse_req_ctx(req)->uid != fs_of(req)->uid)
 		return -EACCES; /* touch by another user: the kernel's answer, as before */
 	if (!(to_set & FUSE_SET_ATTR_SIZE))
 		return to_set & times ? -EPERM : 0;
@@ -748,7 +816,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int accmode = fi->flags & O_ACCMODE;
 	gboolean wants_write = accmode != O_RDONLY;
 	IDictClients *clients = clients_of(req);
-	IDictPins *pins = idict__server_pins(server_of(req));
+	IDictPins *pins = fs_of(req)->pins;
 	gboolean kernel = from_kernel(req);
 	gboolean pin = accmode == O_WRONLY && idict__pins_is_pinner(pins, fuse_req_ctx(req)->pid);
 	if (kernel)
@@ -762,7 +830,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		OpenFile *file = open_file_new(req, pin ? OPEN_TEXT : OPEN_STREAM, ino);
 		file->pin = pin;
 		if (!pin)
-			file->stream = idict__stream_open(idict__server_streams(server_of(req)));
+			file->stream = idict__stream_open(fs_of(req)->streams);
 		/* Seekable on purpose: head(1) and bash's read builtin read a
 		 * block, then seek back to just after the line they used. */
 		fi->direct_io = 1;
@@ -983,9 +1051,9 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	/* The serving process's own files have no FLUSH: what it wrote is
 	 * published now (a refusal goes to ctl/errors and the log). */
 	if (file->own && file->pending)
-		pending_publish(dict_of(req), ino, idict__server_ids(server_of(req))->uid,
+		pending_publish(dict_of(req), ino, fs_of(req)->uid,
 				file->pending);
-	idict__server_file_closed(server_of(req), file, file->pin);
+	file_closed(fs_of(req), file);
 	open_file_free(file);
 	fuse_reply_err(req, 0);
 }
@@ -1121,7 +1189,7 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	(void)ino;
 	OpenFile *file = open_file_of(fi);
-	idict__server_file_closed(server_of(req), file, FALSE);
+	file_closed(fs_of(req), file);
 	open_file_free(file);
 	fuse_reply_err(req, 0);
 }

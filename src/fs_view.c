@@ -95,7 +95,8 @@ int idict__view_key_text(IDict *dict, guint64 ino, IDictNodeInfo *info, IDictCli
 			 IDictText **text_out)
 {
 	IDictNodeFacts facts;
-	IDictTreeStatus status = idict__tree_text(dict, ino, &facts, clients, text_out);
+	IDictTreeStatus status =
+		idict__tree_text(dict, ino, &facts, idict__clients_budget(clients), text_out);
 	return answer(status, &facts, info);
 }
 
@@ -103,7 +104,8 @@ int idict__view_history_text(IDict *dict, guint64 ino, IDictNodeInfo *info,
 			     IDictClients *clients, IDictText **text_out)
 {
 	IDictNodeFacts facts;
-	IDictTreeStatus status = idict__notify_history_text(dict, ino, &facts, clients, text_out);
+	IDictTreeStatus status = idict__notify_history_text(dict, ino, &facts,
+							    idict__clients_budget(clients), text_out);
 	return answer(status, &facts, info);
 }
 
@@ -117,7 +119,8 @@ GPtrArray *idict__view_walk_dir(IDict *dict, IDictView view, guint64 ino, IDictC
 				gsize *charged, int *err)
 {
 	IDictTreeStatus status = IDICT__TREE_OK;
-	GPtrArray *entries = idict__tree_list(dict, filter_of(view), ino, clients, charged, &status);
+	GPtrArray *entries = idict__tree_list(dict, filter_of(view), ino,
+					     idict__clients_budget(clients), charged, &status);
 	*err = idict__view_errno(status);
 	return entries;
 }

@@ -4,6 +4,7 @@
 #ifndef IDICT_FS_VIEW_H
 #define IDICT_FS_VIEW_H
 
+#include "clients.h"
 #include "root.h"
 #include "store.h"
 

@@ -46,7 +46,7 @@ void idict__notify_history_free(History *history)
 
 void idict__store_status(IDict *self, IDictStatus *status)
 {
-	status->state = idict__control_state(self, &status->control_changed_us);
+	status->state = idict__control_state(self->control, &status->control_changed_us);
 	lock_for_reader(self);
 	status->sequence = self->sequence;
 	status->n_keys = g_hash_table_size(self->keys);
@@ -246,7 +246,7 @@ static GBytes *render_history(const HistoryEntry *entries, gsize n)
  * the copy got to them, the text starts later (it is then the last values
  * as of the start, fewer of them). */
 IDictTreeStatus idict__notify_history_text(IDict *self, guint64 id, IDictNodeFacts *facts,
-					   IDictClients *clients, IDictText **text_out)
+					   IDictBudget *budget, IDictText **text_out)
 {
 	if (text_out)
 		*text_out = NULL;
@@ -282,7 +282,7 @@ IDictTreeStatus idict__notify_history_text(IDict *self, guint64 id, IDictNodeFac
 		return IDICT__TREE_OK;
 	}
 	gsize copy_bytes = (gsize)(end - first) * sizeof(HistoryEntry);
-	if (!idict__clients_reserve(clients, copy_bytes)) {
+	if (!idict__budget_reserve(budget, copy_bytes)) {
 		g_rec_mutex_unlock(&self->lock);
 		return IDICT__TREE_OVER_CAP;
 	}
@@ -309,12 +309,12 @@ IDictTreeStatus idict__notify_history_text(IDict *self, guint64 id, IDictNodeFac
 		history = node->history;
 	}
 	gsize estimate = (gsize)(end - from) * 64;
-	if (!idict__clients_reserve(clients, estimate)) {
-		idict__clients_unreserve(clients, copy_bytes);
+	if (!idict__budget_reserve(budget, estimate)) {
+		idict__budget_unreserve(budget, copy_bytes);
 		return IDICT__TREE_OVER_CAP;
 	}
 	text = idict__text_new(render_history(copy + (from - first), end - from), version);
-	idict__clients_unreserve(clients, estimate + copy_bytes);
+	idict__budget_unreserve(budget, estimate + copy_bytes);
 
 	IDictText *stale = NULL;
 	lock_for_reader(self);
@@ -454,7 +454,7 @@ void idict_notify_update(IDict *self, gboolean final)
 	g_rec_mutex_unlock(&self->lock);
 
 	if (final)
-		idict__control_finish(self);
+		idict__control_finish(self->control);
 	if (wake || g_atomic_int_get(&self->listening))
 		run_callbacks(self, final, wake);
 }

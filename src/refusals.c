@@ -183,10 +183,9 @@ static UserLog *user_log_locked(IDictRefusals *self, guint uid)
 	return log;
 }
 
-void idict__refusals_record(IDict *dict, guint uid, const char *key, const char *text, gsize len,
-			    const char *reason)
+void idict__refusals_record(IDictRefusals *self, IDict *dict, guint uid, const char *key,
+			    const char *text, gsize len, const char *reason)
 {
-	IDictRefusals *self = idict__store_refusals(dict);
 	Refusal refusal = {
 		.time_us = g_get_real_time(),
 		.uid = uid,
@@ -230,9 +229,8 @@ static int compare_ids(gconstpointer a, gconstpointer b)
 	return x < y ? -1 : x > y;
 }
 
-GBytes *idict__refusals_render(IDict *dict, guint viewer)
+GBytes *idict__refusals_render(IDictRefusals *self, guint viewer)
 {
-	IDictRefusals *self = idict__store_refusals(dict);
 	GString *out = g_string_new(NULL);
 	g_mutex_lock(&self->lock);
 	g_autoptr(GPtrArray) shown = g_ptr_array_new();
@@ -259,19 +257,17 @@ GBytes *idict__refusals_render(IDict *dict, guint viewer)
 	return g_string_free_to_bytes(out);
 }
 
-gint64 idict__refusals_last_time(IDict *dict)
+gint64 idict__refusals_last_time(IDictRefusals *self)
 {
-	IDictRefusals *self = idict__store_refusals(dict);
 	g_mutex_lock(&self->lock);
 	gint64 last = self->last_us;
 	g_mutex_unlock(&self->lock);
 	return last;
 }
 
-void idict_set_refusal_callback(IDict *self, IDictRefusalFunc func, gpointer user_data,
-				GDestroyNotify destroy)
+void idict__refusals_set_callback(IDictRefusals *refusals, IDictRefusalFunc func,
+				  gpointer user_data, GDestroyNotify destroy)
 {
-	g_return_if_fail(self != NULL);
 	CallbackRec *rec = NULL;
 	if (func) {
 		rec = g_atomic_rc_box_new0(CallbackRec);
@@ -279,7 +275,6 @@ void idict_set_refusal_callback(IDict *self, IDictRefusalFunc func, gpointer use
 		rec->data = user_data;
 		rec->destroy = destroy;
 	}
-	IDictRefusals *refusals = idict__store_refusals(self);
 	g_mutex_lock(&refusals->lock);
 	CallbackRec *old = refusals->callback;
 	refusals->callback = rec;

@@ -35,6 +35,7 @@
  * business.  Locks: see the table in src/README.
  */
 #include "server.h"
+
 #include "fs.h"
 #include "store.h"
 
@@ -66,84 +67,21 @@ struct _IDictServer {
 	IDict *dict;
 	char *mountpoint;
 	struct fuse_session *session;
-	mode_t write_mode;
 	int nice; /* added to the serving threads' nice value (option server_nice) */
 	int base_nice; /* that of the thread that called idict_serve() */
-	IDictClients *clients; /* what clients hold, and its cap (option client_memory) */
-	IDictServerIds ids;
-	IDictStreams *streams;
+	IDictFs fs; /* what the operations serve: clients, streams, pins... */
 	GThread *dispatcher;
-	IDictPins *pins; /* nullable until mounted */
 
 	/* The workers.  pool_lock protects the fields below. */
 	GMutex pool_lock;
 	GQueue workers;          /* Worker*: to cancel and join at close */
 	guint n_idle;            /* workers waiting for a request */
 	gboolean pool_stopping;  /* closing: no worker starts */
-
-	/* Protects the fields below. */
-	GMutex lock;
-	GCond clients_cond;        /* open_files emptied, or loop_ended */
-	GHashTable *open_files;    /* set of file handles (fi->fh) */
-	guint n_pins;              /* how many of them are pins (no clients) */
-	gboolean waiting_for_clients; /* wait-then-close waits on clients_cond */
-	gboolean loop_ended;       /* a worker saw the connection end */
 };
-
-IDict *idict__server_dict(IDictServer *server)
-{
-	return server->dict;
-}
-
-const IDictServerIds *idict__server_ids(IDictServer *server)
-{
-	return &server->ids;
-}
 
 IDictClients *idict__server_clients(IDictServer *server)
 {
-	return server->clients;
-}
-
-mode_t idict__server_write_mode(IDictServer *server)
-{
-	return server->write_mode;
-}
-
-IDictStreams *idict__server_streams(IDictServer *server)
-{
-	return server->streams;
-}
-
-IDictPins *idict__server_pins(IDictServer *server)
-{
-	return server->pins;
-}
-
-/* Files that clients hold open.  Server lock held. */
-static guint clients_files_locked(IDictServer *server)
-{
-	return g_hash_table_size(server->open_files) - server->n_pins;
-}
-
-void idict__server_file_opened(IDictServer *server, gpointer file, gboolean pin)
-{
-	g_mutex_lock(&server->lock);
-	g_hash_table_add(server->open_files, file);
-	if (pin)
-		server->n_pins++;
-	g_mutex_unlock(&server->lock);
-}
-
-void idict__server_file_closed(IDictServer *server, gpointer file, gboolean pin)
-{
-	g_mutex_lock(&server->lock);
-	if (g_hash_table_remove(server->open_files, file) && pin)
-		server->n_pins--;
-	/* Wakes wait-then-close only when it waits and this was the last. */
-	if (server->waiting_for_clients && clients_files_locked(server) == 0)
-		g_cond_broadcast(&server->clients_cond);
-	g_mutex_unlock(&server->lock);
+	return server->fs.clients;
 }
 
 const char *idict_server_mountpoint(IDictServer *server)
@@ -209,8 +147,8 @@ static gpointer dispatcher_main(gpointer data)
 {
 	IDictServer *server = data;
 	lower_priority(server);
-	while (idict__streams_wait_for_update(server->streams))
-		idict__streams_dispatch(server->streams, FALSE);
+	while (idict__streams_wait_for_update(server->fs.streams))
+		idict__streams_dispatch(server->fs.streams, FALSE);
 	return NULL;
 }
 
@@ -312,10 +250,7 @@ static void *worker_main(void *data)
 	serve_requests(worker);
 	pthread_cleanup_pop(1);
 	/* The connection ended: wait-then-close must not wait for clients. */
-	g_mutex_lock(&server->lock);
-	server->loop_ended = TRUE;
-	g_cond_broadcast(&server->clients_cond);
-	g_mutex_unlock(&server->lock);
+	idict__fs_connection_ended(&server->fs);
 	return NULL;
 }
 
@@ -444,25 +379,17 @@ static gboolean prepare_mountpoint(const char *mountpoint, gboolean *non_empty, 
 
 static void server_free(IDictServer *server)
 {
-	idict__store_set_update_hook(server->dict, NULL, server->streams, NULL, NULL);
+	idict__store_set_update_hook(server->dict, NULL, server->fs.streams, NULL, NULL);
 	/* Files that clients still hold open: their release will never come. */
-	GHashTableIter iter;
-	gpointer file;
-	g_hash_table_iter_init(&iter, server->open_files);
-	while (g_hash_table_iter_next(&iter, &file, NULL)) {
-		g_hash_table_iter_steal(&iter);
-		idict__fs_free_open_file(file);
-	}
-	g_hash_table_unref(server->open_files);
-	idict__pins_free(server->pins);
-	idict__streams_unref(server->streams);
+	idict__fs_clear(&server->fs);
+	idict__pins_free(server->fs.pins);
+	idict__streams_unref(server->fs.streams);
 	if (server->session)
 		fuse_session_destroy(server->session);
-	/* After the open files, which it counts. */
-	idict__clients_free(server->clients);
-	g_mutex_clear(&server->lock);
+	/* After the open files and the snapshot, which it counts. */
+	idict__snapshot_cache_free(server->fs.snapshot, server->fs.clients);
+	idict__clients_free(server->fs.clients);
 	g_mutex_clear(&server->pool_lock);
-	g_cond_clear(&server->clients_cond);
 	g_free(server->mountpoint);
 	/* The server's reference: the dictionary goes too if its caller has
 	 * freed it meanwhile. */
@@ -637,9 +564,10 @@ static gboolean parse_options(IDictServer *server, const char *options, struct f
 	free(opts.client_memory);
 	if (!ok)
 		return FALSE;
-	server->write_mode = (mode_t)mode;
+	server->fs.write_mode = (mode_t)mode;
 	server->nice = (int)nice;
-	server->clients = idict__clients_new(client_memory);
+	server->fs.clients = idict__clients_new(client_memory);
+	server->fs.snapshot = idict__snapshot_cache_new();
 	*auto_unmount = !opts.no_auto_unmount;
 	/* First, so that the caller's fsname or subtype, if any, wins. */
 	fuse_opt_insert_arg(args, 1, "-ofsname=idict,subtype=idict");
@@ -660,7 +588,7 @@ static gboolean mount_session(IDictServer *server, const struct fuse_args *args,
 		if (auto_unmount && i == 0)
 			fuse_opt_add_arg(&attempt, "-oauto_unmount");
 		server->session = fuse_session_new(&attempt, idict__fs_ops(),
-						   sizeof(struct fuse_lowlevel_ops), server);
+						   sizeof(struct fuse_lowlevel_ops), &server->fs);
 		fuse_opt_free_args(&attempt);
 		if (server->session == NULL) {
 			g_autofree char *why = take_fuse_messages();
@@ -714,20 +642,19 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	 * while it is served (idict_free() then leaves it to the server). */
 	server->dict = idict__ref(self);
 	server->mountpoint = g_canonicalize_filename(mountpoint, NULL);
-	server->ids.uid = getuid();
-	server->ids.gid = getgid();
+	server->fs.uid = getuid();
+	server->fs.gid = getgid();
 	IDictStatus status;
 	idict__store_status(self, &status);
-	server->ids.started_us = status.started_us;
-	server->ids.generation = (guint32)status.started_us ^ (guint32)(status.started_us >> 32);
-	if (server->ids.generation == 0)
-		server->ids.generation = 1;
-	g_mutex_init(&server->lock);
+	server->fs.started_us = status.started_us;
+	server->fs.generation = (guint32)status.started_us ^ (guint32)(status.started_us >> 32);
+	if (server->fs.generation == 0)
+		server->fs.generation = 1;
 	g_mutex_init(&server->pool_lock);
-	g_cond_init(&server->clients_cond);
-	server->open_files = g_hash_table_new(NULL, NULL);
-	server->streams = idict__streams_new(idict__store_update_log(self));
-	if (!idict__store_set_update_hook(self, idict__streams_on_update, server->streams,
+	server->fs.dict = server->dict;
+	idict__fs_init(&server->fs);
+	server->fs.streams = idict__streams_new(idict__store_update_log(self));
+	if (!idict__store_set_update_hook(self, idict__streams_on_update, server->fs.streams,
 					  idict__streams_ref, idict__streams_unref)) {
 		g_set_error(error, IDICT_ERROR, IDICT_ERROR_MOUNT,
 			    "cannot serve at %s: this dictionary is already served elsewhere",
@@ -752,7 +679,7 @@ IDictServer *idict_serve(IDict *self, const char *mountpoint, const char *option
 	if (non_empty)
 		g_warning("mounted over %s, which is not empty: its files are hidden while the "
 			  "computation serves it", server->mountpoint);
-	server->pins = idict__pins_new(server->dict, server->mountpoint);
+	server->fs.pins = idict__pins_new(server->dict, server->mountpoint);
 
 	/* One worker; it starts more as requests come (see the top). */
 	g_mutex_lock(&server->pool_lock);
@@ -777,29 +704,19 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 		return;
 	gint64 deadline = idict__deadline(timeout);
 
-	g_mutex_lock(&server->lock);
-	server->waiting_for_clients = TRUE;
-	while (clients_files_locked(server) > 0 && !server->loop_ended) {
-		if (deadline == G_MAXINT64)
-			g_cond_wait(&server->clients_cond, &server->lock);
-		else if (!g_cond_wait_until(&server->clients_cond, &server->lock, deadline))
-			break;
-	}
-	server->waiting_for_clients = FALSE;
-	if (clients_files_locked(server) > 0 && !server->loop_ended)
-		g_debug("closing %s with %u files still open", server->mountpoint,
-			clients_files_locked(server));
-	g_mutex_unlock(&server->lock);
+	guint left = idict__fs_wait_for_clients(&server->fs, deadline);
+	if (left > 0)
+		g_debug("closing %s with %u files still open", server->mountpoint, left);
 
 	/* Parked opens are answered while the workers still serve the pin
 	 * thread's own opens. */
-	idict__pins_stop(server->pins);
+	idict__pins_stop(server->fs.pins);
 
-	idict__store_set_update_hook(server->dict, NULL, server->streams, NULL, NULL);
-	idict__streams_stop_waiting(server->streams);
+	idict__store_set_update_hook(server->dict, NULL, server->fs.streams, NULL, NULL);
+	idict__streams_stop_waiting(server->fs.streams);
 	g_thread_join(server->dispatcher);
 	/* Answer every parked read (end-of-file) while the workers still run. */
-	idict__streams_dispatch(server->streams, TRUE);
+	idict__streams_dispatch(server->fs.streams, TRUE);
 
 	stop_workers(server);
 
@@ -808,7 +725,7 @@ void idict_server_wait_then_close(IDictServer *server, double timeout)
 	fuse_session_unmount(server->session);
 	g_debug("unmounted %s", server->mountpoint);
 	/* The connection is gone: closing the pins sends nothing. */
-	g_clear_pointer(&server->pins, idict__pins_free);
+	g_clear_pointer(&server->fs.pins, idict__pins_free);
 	server_free(server);
 }
 

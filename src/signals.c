@@ -13,14 +13,18 @@
  * re-raises itself, so the process ends as if the helper had not been there
  * (a second Ctrl-C when the clean stop hangs).
  */
-#include "signals.h"
+#include "control.h"
+#include "store.h"
 
 #include <pthread.h>
 #include <signal.h>
 
-static GMutex signals_lock;
-static IDict *signals_dict;   /* protected by signals_lock; NULL once freed */
+static GMutex signals_lock;   /* protects signals_installed */
 static gboolean signals_installed;
+/* The control state of the dictionary the signal thread ends: a reference
+ * of its own, so that the thread never touches the dictionary, which may
+ * be freed first (then terminating it does nothing). */
+static IDictControl *signals_control;
 
 static void fill_signal_set(sigset_t *set)
 {
@@ -65,14 +69,10 @@ static gpointer signal_thread(gpointer data)
 			continue;
 		}
 		first_us = now;
-		g_mutex_lock(&signals_lock);
-		if (signals_dict) {
+		if (idict__control_terminate(signals_control))
 			g_info("signal %d: terminating (a signal more than %d ms later ends the "
 			       "process)",
 			       sig, (int)(REPEAT_WINDOW_US / 1000));
-			idict_terminate(signals_dict);
-		}
-		g_mutex_unlock(&signals_lock);
 	}
 	return NULL;
 }
@@ -84,7 +84,7 @@ gboolean idict_terminate_on_signals(IDict *self, GError **error)
 	gboolean already = signals_installed;
 	if (!already) {
 		signals_installed = TRUE;
-		signals_dict = self;
+		signals_control = idict__control_ref(idict__store_control(self));
 	}
 	g_mutex_unlock(&signals_lock);
 	if (already) {
@@ -97,12 +97,4 @@ gboolean idict_terminate_on_signals(IDict *self, GError **error)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	g_thread_unref(g_thread_new("idict-signals", signal_thread, NULL));
 	return TRUE;
-}
-
-void idict__signals_forget(IDict *self)
-{
-	g_mutex_lock(&signals_lock);
-	if (signals_dict == self)
-		signals_dict = NULL;
-	g_mutex_unlock(&signals_lock);
 }

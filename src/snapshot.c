@@ -309,9 +309,8 @@ void idict__snapshot_cache_free(IDictSnapshotCache *cache, IDictClients *clients
 	g_free(cache);
 }
 
-IDictText *idict__snapshot_last(IDictClients *clients)
+IDictText *idict__snapshot_last(IDictSnapshotCache *cache)
 {
-	IDictSnapshotCache *cache = idict__clients_snapshot(clients);
 	g_mutex_lock(&cache->lock);
 	IDictText *text = cache->text ? idict__text_ref(cache->text) : NULL;
 	g_mutex_unlock(&cache->lock);
@@ -329,9 +328,9 @@ static IDictText *cached(IDictSnapshotCache *cache, guint64 sequence)
 	return text;
 }
 
-int idict__snapshot_open(IDict *dict, IDictClients *clients, IDictText **text_out)
+int idict__snapshot_open(IDictSnapshotCache *cache, IDict *dict, IDictClients *clients,
+			 IDictText **text_out)
 {
-	IDictSnapshotCache *cache = idict__clients_snapshot(clients);
 	*text_out = cached(cache, idict_sequence(dict));
 	if (*text_out)
 		return 0;
@@ -347,7 +346,7 @@ int idict__snapshot_open(IDict *dict, IDictClients *clients, IDictText **text_ou
 	guint64 sequence = 0;
 	gsize charged = 0;
 	IDictTreeStatus captured = IDICT__TREE_OK;
-	GVariant *entries = idict__tree_capture(dict, clients, &sequence, &charged, &captured);
+	GVariant *entries = idict__tree_capture(dict, idict__clients_budget(clients), &sequence, &charged, &captured);
 	if (entries == NULL) {
 		g_mutex_unlock(&cache->render_lock);
 		return idict__view_errno(captured);

@@ -10,13 +10,15 @@
  *   tree.c     reading the tree for clients: one node, its cached text, a
  *              directory's children or every key as of one moment, in
  *              chunks (walks; store lock, walk slots)
- *   control.c  pause, resume, terminate, wait (control lock)
+ *   control.c  pause, resume, terminate, wait (control lock; an object
+ *              of its own, control.h)
  *   notify.c   updates: the sequence, the log, the hook, callbacks,
  *              history, progress, status (store lock, callbacks lock)
  */
 #ifndef IDICT_STORE_INTERNAL_H
 #define IDICT_STORE_INTERNAL_H
 
+#include "control.h"
 #include "store.h"
 #include "value.h"
 
@@ -80,7 +82,7 @@ typedef struct {
 	gboolean started;       /* last holds the last node visited */
 	char last[IDICT_KEY_MAX + 1];
 	GHashTable *records;    /* guint64* id -> UndoRecord*, or NULL */
-	IDictClients *clients;  /* nullable: where records are counted */
+	IDictBudget *budget;  /* nullable: where records are counted */
 	gboolean over_cap;      /* a record did not fit: the walk fails */
 } Walk;
 
@@ -156,14 +158,7 @@ struct _IDict {
 	gint64 progress_t0_us;
 	double progress_f0;
 
-	/* Control state, with its own lock so that idict_wait() can sleep on a
-	 * condition.  Protects paused, terminated, finished. */
-	GMutex control_lock;
-	GCond control_cond;
-	gboolean paused;
-	gboolean terminated;
-	gboolean finished;
-	gint64 control_changed_us;
+	IDictControl *control; /* its own lock; the signal thread may hold it too */
 
 	/* Protects callbacks, next_callback_id and the update hook. */
 	GMutex callbacks_lock;
@@ -264,14 +259,6 @@ void idict__notify_history_free(History *history);
 void idict__notify_restore_kept_history_locked(IDict *self, Node *node);
 /* Releases the callbacks and the update hook: for idict_free(). */
 void idict__notify_free_callbacks(IDict *self);
-
-/* ---- control.c ---- */
-/* Marks the computation finished (a final update). */
-void idict__control_finish(IDict *self);
-/* Returns: (transfer none): the state ctl/status shows ("running",
- * "paused", "terminating", "finished"), with the time of the last pause,
- * resume or terminate (else the dictionary's start) in *@changed_us. */
-const char *idict__control_state(IDict *self, gint64 *changed_us);
 
 G_END_DECLS
 

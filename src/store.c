@@ -13,7 +13,6 @@
 
 #include "format.h"
 #include "refusals.h"
-#include "signals.h"
 
 #include <string.h>
 
@@ -207,11 +206,9 @@ IDict *idict_new(void)
 	self->root = node_new(self, NULL, "", 0, TRUE);
 	self->next_id = IDICT__TREE_FIRST_ID;
 	self->started_us = g_get_real_time();
-	self->control_changed_us = self->started_us;
+	self->control = idict__control_new(self->started_us);
 	self->log = idict__update_log_new(1024, 16 * 1024 * 1024);
 	self->refusals = idict__refusals_new();
-	g_mutex_init(&self->control_lock);
-	g_cond_init(&self->control_cond);
 	g_mutex_init(&self->callbacks_lock);
 	self->callbacks = g_ptr_array_new();
 	self->next_callback_id = 1;
@@ -232,7 +229,7 @@ void idict_free(IDict *self)
 	/* A server still serving it keeps it alive; the last reference frees. */
 	if (!g_atomic_ref_count_dec(&self->ref_count))
 		return;
-	idict__signals_forget(self);
+	idict__control_detach(self->control);
 	idict__notify_free_callbacks(self);
 	node_free_recursive(self, self->root);
 	g_tree_destroy(self->by_key);
@@ -248,10 +245,51 @@ void idict_free(IDict *self)
 	idict__refusals_free(self->refusals);
 	g_free(self->progress_key);
 	g_rec_mutex_clear(&self->lock);
-	g_mutex_clear(&self->control_lock);
-	g_cond_clear(&self->control_cond);
 	g_mutex_clear(&self->callbacks_lock);
 	g_free(self);
+}
+
+/* ---- control (control.c) ---- */
+
+IDictControl *idict__store_control(IDict *self)
+{
+	return self->control;
+}
+
+void idict_terminate(IDict *self)
+{
+	g_return_if_fail(self != NULL);
+	idict__control_terminate(self->control);
+}
+
+gboolean idict_terminated(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, TRUE);
+	return idict__control_terminated(self->control);
+}
+
+void idict_pause(IDict *self)
+{
+	g_return_if_fail(self != NULL);
+	idict__control_set_paused(self->control, TRUE);
+}
+
+void idict_resume(IDict *self)
+{
+	g_return_if_fail(self != NULL);
+	idict__control_set_paused(self->control, FALSE);
+}
+
+gboolean idict_paused(IDict *self)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	return idict__control_paused(self->control);
+}
+
+gboolean idict_wait(IDict *self, double timeout)
+{
+	g_return_val_if_fail(self != NULL, TRUE);
+	return idict__control_wait(self->control, timeout);
 }
 
 void idict_lock(IDict *self)
@@ -802,6 +840,13 @@ IDictRefusals *idict__store_refusals(IDict *self)
 	return self->refusals;
 }
 
+void idict_set_refusal_callback(IDict *self, IDictRefusalFunc func, gpointer user_data,
+				GDestroyNotify destroy)
+{
+	g_return_if_fail(self != NULL);
+	idict__refusals_set_callback(self->refusals, func, user_data, destroy);
+}
+
 void idict__store_refuse(IDict *self, guint64 id, guint uid, const char *text, gsize len,
 			 const char *reason)
 {
@@ -809,7 +854,7 @@ void idict__store_refuse(IDict *self, guint64 id, guint uid, const char *text, g
 	Node *node = node_by_id(self, id);
 	g_autofree char *key = g_strdup(node ? node->key : "?");
 	g_rec_mutex_unlock(&self->lock);
-	idict__refusals_record(self, uid, key, text, len, reason);
+	idict__refusals_record(self->refusals, self, uid, key, text, len, reason);
 }
 
 IDictTreeStatus idict__store_client_validate(IDict *self, guint64 id, const char *text,

@@ -19,6 +19,7 @@
 
 #include "common.h"
 #include "texts.h"
+#include "refusals.h"
 #include "update_log.h"
 
 G_BEGIN_DECLS
@@ -84,7 +85,7 @@ void idict__tree_entry_free(IDictTreeEntry *entry);
  * doubles in native byte order.  Only what IDICT__TREE_RAW shows.
  * idict__tree_list(): the children of directory @id that @filter shows,
  * sorted by name, all from one moment.  *@charged: what the listing holds
- * against the cap, for idict__clients_unreserve() when it is freed.
+ * against the cap, for idict__budget_unreserve() when it is freed.
  * Returns: (transfer full) the entries, or NULL with *@status set.
  * idict__tree_capture(): every key as a{s(vb)} (value, writable) sorted
  * by key, all from one moment, the sequence number of that moment in
@@ -96,12 +97,12 @@ IDictTreeStatus idict__tree_lookup(IDict *self, IDictTreeFilter filter, guint64 
 IDictTreeStatus idict__tree_parent(IDict *self, guint64 id, IDictNodeFacts *facts);
 char *idict__tree_key_name(IDict *self, guint64 id);
 IDictTreeStatus idict__tree_text(IDict *self, guint64 id, IDictNodeFacts *facts,
-				 IDictClients *clients, IDictText **text_out);
+				 IDictBudget *budget, IDictText **text_out);
 IDictTreeStatus idict__tree_raw(IDict *self, guint64 id, IDictNodeFacts *facts,
 				IDictText **data_out);
 GPtrArray *idict__tree_list(IDict *self, IDictTreeFilter filter, guint64 id,
-			    IDictClients *clients, gsize *charged, IDictTreeStatus *status);
-GVariant *idict__tree_capture(IDict *self, IDictClients *clients, guint64 *sequence_out,
+			    IDictBudget *budget, gsize *charged, IDictTreeStatus *status);
+GVariant *idict__tree_capture(IDict *self, IDictBudget *budget, guint64 *sequence_out,
 			      gsize *charged, IDictTreeStatus *status);
 GVariant *idict__store_snapshot(IDict *self, guint64 *sequence_out);
 /* For tests: calls @hook (in the walking thread, without locks) between
@@ -116,7 +117,7 @@ guint64 idict__tree_undo_records(IDict *self);
  * history and cached; facts->mtime_us is the last entry's time.  Only what
  * IDICT__TREE_HISTORY shows. */
 IDictTreeStatus idict__notify_history_text(IDict *self, guint64 id, IDictNodeFacts *facts,
-					   IDictClients *clients, IDictText **text_out);
+					   IDictBudget *budget, IDictText **text_out);
 
 /* ---- store.c: a client's new value ----
  * In steps, so that the filesystem can check text as it arrives and
@@ -176,8 +177,11 @@ typedef void (*IDictUpdateHook)(gpointer data);
 gboolean idict__store_set_update_hook(IDict *self, IDictUpdateHook hook, gpointer data,
 				      gpointer (*ref)(gpointer), GDestroyNotify unref);
 
+/* Returns: (transfer none): the dictionary's control state (control.h). */
+typedef struct _IDictControl IDictControl;
+IDictControl *idict__store_control(IDict *self);
+
 /* Returns: (transfer none): the dictionary's record of refused writes. */
-typedef struct _IDictRefusals IDictRefusals;
 IDictRefusals *idict__store_refusals(IDict *self);
 
 G_END_DECLS

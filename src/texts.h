@@ -1,16 +1,14 @@
-/* texts.h - texts rendered for clients, and the cap on the memory held
- * for them.  Implemented in clients.c; used by the store (which caches the
- * texts of values) and by the filesystem's modules. */
+/* texts.h - texts rendered for clients, and the budget: the cap on the
+ * memory held for them (texts.c).  The bottom of the filesystem's side:
+ * the store caches the texts of values and counts what it renders and
+ * holds for readers against a budget; the server's modules (clients.h)
+ * hold texts for their clients against the same one. */
 #ifndef IDICT_TEXTS_H
 #define IDICT_TEXTS_H
 
 #include "common.h"
 
 G_BEGIN_DECLS
-
-/* What the server holds for its clients (see clients.c). */
-typedef struct _IDictClients IDictClients;
-typedef struct _IDictSnapshotCache IDictSnapshotCache;
 
 /* A text a client reads: immutable, reference-counted (g_atomic_rc_box),
  * counted against the cap once while held (idict__clients_hold()).  One
@@ -29,16 +27,21 @@ IDictText *idict__text_ref(IDictText *text);
 void idict__text_unref(IDictText *text); /* NULL-safe */
 gsize idict__text_size(const IDictText *text);
 
-/* @cap: bytes.  Returns: (transfer full): free with idict__clients_free(). */
-IDictClients *idict__clients_new(guint64 cap);
-void idict__clients_free(IDictClients *clients);
-guint64 idict__clients_cap(IDictClients *clients);
-guint64 idict__clients_used(IDictClients *clients);
+/* The memory held for one server's clients, and its cap.  No lock: the
+ * count is atomic, so any thread (the computation too) may count. */
+typedef struct _IDictBudget IDictBudget;
+
+/* @cap: bytes.  Returns: (transfer full): free with idict__budget_free(). */
+IDictBudget *idict__budget_new(guint64 cap);
+void idict__budget_free(IDictBudget *budget);
+guint64 idict__budget_cap(IDictBudget *budget);
+guint64 idict__budget_used(IDictBudget *budget);
 /* Counts @bytes against the cap, atomically; any thread, no lock.  A NULL
- * @clients counts nothing.  Returns: FALSE (nothing counted) if the cap
+ * @budget counts nothing.  Returns: FALSE (nothing counted) if the cap
  * would be passed. */
-gboolean idict__clients_reserve(IDictClients *clients, gsize bytes);
-void idict__clients_unreserve(IDictClients *clients, gsize bytes);
+gboolean idict__budget_reserve(IDictBudget *budget, gsize bytes);
+void idict__budget_unreserve(IDictBudget *budget, gsize bytes); /* NULL-safe */
+
 G_END_DECLS
 
 #endif /* IDICT_TEXTS_H */

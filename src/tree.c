@@ -41,9 +41,9 @@
  */
 
 
-static void undo_record_free(UndoRecord *record, IDictClients *clients)
+static void undo_record_free(UndoRecord *record, IDictBudget *budget)
 {
-	idict__clients_unreserve(clients, record->charge);
+	idict__budget_unreserve(budget, record->charge);
 	idict__value_clear(&record->value);
 	g_free(record->name);
 	g_free(record);
@@ -107,7 +107,7 @@ void idict__tree_note_locked(IDict *self, Node *node, NoteKind what)
 		} else {
 			record->visible = idict__tree_visible_locked(self, node, walk->filter);
 		}
-		if (!idict__clients_reserve(walk->clients, record->charge)) {
+		if (!idict__budget_reserve(walk->budget, record->charge)) {
 			walk->over_cap = TRUE;
 			record->charge = 0;
 			undo_record_free(record, NULL); /* drops a reference: the node holds the value */
@@ -123,7 +123,7 @@ void idict__tree_note_locked(IDict *self, Node *node, NoteKind what)
 /* Takes a walk slot (waiting for one if all are taken) and starts a walk.
  * *@sequence_out (nullable): the last update at the moment it began. */
 static Walk *walk_begin(IDict *self, WalkKind kind, IDictTreeFilter filter, guint64 dir_id,
-			IDictClients *clients, guint64 *sequence_out)
+			IDictBudget *budget, guint64 *sequence_out)
 {
 	g_mutex_lock(&self->walk_slots_lock);
 	guint slot = 0;
@@ -146,7 +146,7 @@ static Walk *walk_begin(IDict *self, WalkKind kind, IDictTreeFilter filter, guin
 	walk->started = FALSE;
 	walk->last[0] = '\0';
 	walk->records = NULL;
-	walk->clients = clients;
+	walk->budget = budget;
 	walk->over_cap = FALSE;
 	walk->active = TRUE;
 	self->n_walks++;
@@ -211,7 +211,7 @@ static GHashTable *walk_end(IDict *self, Walk *walk, gboolean *over_cap)
 	return records;
 }
 
-static void undo_records_free(GHashTable *records, IDictClients *clients)
+static void undo_records_free(GHashTable *records, IDictBudget *budget)
 {
 	if (records == NULL)
 		return;
@@ -219,7 +219,7 @@ static void undo_records_free(GHashTable *records, IDictClients *clients)
 	gpointer record;
 	g_hash_table_iter_init(&iter, records);
 	while (g_hash_table_iter_next(&iter, NULL, &record))
-		undo_record_free(record, clients);
+		undo_record_free(record, budget);
 	g_hash_table_unref(records);
 }
 
@@ -249,18 +249,18 @@ void idict__tree_facts_locked(const Node *node, IDictNodeFacts *facts)
 /* Renders @value for clients, first reserving its estimated size so that a
  * render never takes the memory past the cap.  Without the store lock.
  * Returns: (transfer full) (nullable): NULL if it would not fit. */
-static IDictText *render_for_clients(GVariant *value, guint64 version, IDictClients *clients)
+static IDictText *render_for_clients(GVariant *value, guint64 version, IDictBudget *budget)
 {
 	gsize estimate = idict__format_size_estimate(value);
-	if (!idict__clients_reserve(clients, estimate))
+	if (!idict__budget_reserve(budget, estimate))
 		return NULL;
 	GBytes *bytes = idict__format_render(value);
-	idict__clients_unreserve(clients, estimate);
+	idict__budget_unreserve(budget, estimate);
 	return idict__text_new(bytes, version);
 }
 
 IDictTreeStatus idict__tree_text(IDict *self, guint64 id, IDictNodeFacts *facts,
-				 IDictClients *clients, IDictText **text_out)
+				 IDictBudget *budget, IDictText **text_out)
 {
 	if (text_out)
 		*text_out = NULL;
@@ -283,7 +283,7 @@ IDictTreeStatus idict__tree_text(IDict *self, guint64 id, IDictNodeFacts *facts,
 	if (text == NULL) {
 		/* Render outside the lock; keep the result only if the value
 		 * has not changed meanwhile (the generation tells). */
-		text = render_for_clients(value, generation, clients);
+		text = render_for_clients(value, generation, budget);
 		if (text == NULL)
 			return IDICT__TREE_OVER_CAP;
 		IDictText *mine = text;
@@ -388,10 +388,10 @@ static int compare_dir_entries(gconstpointer a, gconstpointer b)
 #define DIR_ENTRY_CHARGE(name) (sizeof(IDictTreeEntry) + strlen(name) + 1 + 48)
 
 GPtrArray *idict__tree_list(IDict *self, IDictTreeFilter filter, guint64 id,
-			    IDictClients *clients, gsize *charged, IDictTreeStatus *err)
+			    IDictBudget *budget, gsize *charged, IDictTreeStatus *err)
 {
 	GPtrArray *entries = g_ptr_array_new_with_free_func((GDestroyNotify)idict__tree_entry_free);
-	Walk *walk = walk_begin(self, WALK_LISTING, filter, id, clients, NULL);
+	Walk *walk = walk_begin(self, WALK_LISTING, filter, id, budget, NULL);
 	*charged = 0;
 	*err = IDICT__TREE_OK;
 	gboolean first = TRUE, done = FALSE;
@@ -442,7 +442,7 @@ GPtrArray *idict__tree_list(IDict *self, IDictTreeFilter filter, guint64 id,
 			charge += DIR_ENTRY_CHARGE(chunk[i]->name);
 			g_ptr_array_add(entries, chunk[i]);
 		}
-		if (idict__clients_reserve(clients, charge))
+		if (idict__budget_reserve(budget, charge))
 			*charged += charge;
 		else if (*err == 0)
 			*err = IDICT__TREE_OVER_CAP;
@@ -462,7 +462,7 @@ GPtrArray *idict__tree_list(IDict *self, IDictTreeFilter filter, guint64 id,
 			if (!record->emitted && record->visible) {
 				g_ptr_array_add(entries,
 						dir_entry_new(record->name, record->id, record->is_dir));
-				if (idict__clients_reserve(clients, DIR_ENTRY_CHARGE(record->name)))
+				if (idict__budget_reserve(budget, DIR_ENTRY_CHARGE(record->name)))
 					*charged += DIR_ENTRY_CHARGE(record->name);
 				else
 					*err = IDICT__TREE_OVER_CAP;
@@ -471,9 +471,9 @@ GPtrArray *idict__tree_list(IDict *self, IDictTreeFilter filter, guint64 id,
 		if (entries->len > before)
 			g_ptr_array_sort(entries, compare_dir_entries);
 	}
-	undo_records_free(g_steal_pointer(&records), clients);
+	undo_records_free(g_steal_pointer(&records), budget);
 	if (*err) {
-		idict__clients_unreserve(clients, *charged);
+		idict__budget_unreserve(budget, *charged);
 		*charged = 0;
 		g_ptr_array_unref(entries);
 		return NULL;
@@ -556,7 +556,7 @@ static gsize snapshot_entry_charge(const IDictSnapshotEntry *entry)
 	return sizeof *entry + strlen(entry->key) + 1 + 64 + g_variant_get_size(entry->value);
 }
 
-GVariant *idict__tree_capture(IDict *self, IDictClients *clients, guint64 *sequence_out,
+GVariant *idict__tree_capture(IDict *self, IDictBudget *budget, guint64 *sequence_out,
 			      gsize *charged_out, IDictTreeStatus *err)
 {
 	guint64 sequence = 0;
@@ -564,7 +564,7 @@ GVariant *idict__tree_capture(IDict *self, IDictClients *clients, guint64 *seque
 	g_autoptr(GArray) chunk = g_array_sized_new(FALSE, FALSE, sizeof(Captured), WALK_CHUNK);
 	gsize charged = 0;
 	*err = IDICT__TREE_OK;
-	Walk *walk = walk_begin(self, WALK_KEYS, IDICT__TREE_ALL, 0, clients, &sequence);
+	Walk *walk = walk_begin(self, WALK_KEYS, IDICT__TREE_ALL, 0, budget, &sequence);
 	gboolean done = FALSE;
 	while (!done && *err == 0) {
 		g_array_set_size(chunk, 0);
@@ -599,7 +599,7 @@ GVariant *idict__tree_capture(IDict *self, IDictClients *clients, guint64 *seque
 			idict__value_clear(&c->value);
 			g_array_append_val(entries, entry);
 			gsize charge = snapshot_entry_charge(&entry);
-			if (idict__clients_reserve(clients, charge))
+			if (idict__budget_reserve(budget, charge))
 				charged += charge;
 			else
 				*err = IDICT__TREE_OVER_CAP;
@@ -623,7 +623,7 @@ GVariant *idict__tree_capture(IDict *self, IDictClients *clients, guint64 *seque
 						     idict__value_to_variant(&record->value), record->writable };
 			g_array_append_val(entries, entry);
 			gsize charge = snapshot_entry_charge(&entry);
-			if (idict__clients_reserve(clients, charge))
+			if (idict__budget_reserve(budget, charge))
 				charged += charge;
 			else
 				*err = IDICT__TREE_OVER_CAP;
@@ -631,7 +631,7 @@ GVariant *idict__tree_capture(IDict *self, IDictClients *clients, guint64 *seque
 		if (entries->len > before)
 			g_array_sort(entries, compare_walk_entries);
 	}
-	undo_records_free(g_steal_pointer(&records), clients);
+	undo_records_free(g_steal_pointer(&records), budget);
 
 	/* Building the GVariant, outside the lock (counted above). */
 	GVariant *result = NULL;
@@ -651,7 +651,7 @@ GVariant *idict__tree_capture(IDict *self, IDictClients *clients, guint64 *seque
 		g_variant_unref(entry->value);
 	}
 	if (result == NULL) {
-		idict__clients_unreserve(clients, charged);
+		idict__budget_unreserve(budget, charged);
 		charged = 0;
 	}
 	if (sequence_out)

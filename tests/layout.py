@@ -5,8 +5,7 @@
   layout.py modules    no cycle among modules: a module is x.c with x.h
                        (store.c, tree.c, control.c, notify.c, value.c with
                        store.h, store-internal.h, value.h are one: the
-                       store; texts.h is clients.c's); x uses y if x's files
-                       include y's header
+                       store); x uses y if x's files include y's header
   layout.py fuse       which files include libfuse's headers
   layout.py graph      the module graph, one "x -> y" per line
 
@@ -20,7 +19,7 @@ SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src')
 GROUP = {
     'store.c': 'store', 'tree.c': 'store', 'control.c': 'store', 'notify.c': 'store',
     'value.c': 'store', 'store.h': 'store', 'store-internal.h': 'store', 'value.h': 'store',
-    'texts.h': 'clients', 'format_double.h': 'format', 'format_double.cc': 'format',
+    'format_double.h': 'format', 'format_double.cc': 'format',
 }
 
 

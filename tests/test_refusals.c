@@ -6,6 +6,7 @@
 #include "ctl.h"
 #include "fs_view.h"
 #include "refusals.h"
+#include "store.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -16,7 +17,7 @@
  * (without the last, empty one). */
 static GStrv errors_lines(IDict *dict, guint viewer)
 {
-	g_autoptr(GBytes) text = idict__refusals_render(dict, viewer);
+	g_autoptr(GBytes) text = idict__refusals_render(idict__store_refusals(dict), viewer);
 	g_autofree char *s = g_strndup(g_bytes_get_data(text, NULL), g_bytes_get_size(text));
 	if (*s == '\0')
 		return g_new0(char *, 1);
@@ -63,7 +64,7 @@ START_TEST(test_refusals_lines)
 	ck_assert(idict_set_check(dict, "x", check_half, NULL, NULL, NULL));
 	g_auto(GStrv) none = errors_lines(dict, IDICT__VIEWER_ALL);
 	ck_assert_uint_eq(g_strv_length(none), 0);
-	ck_assert_int_eq(idict__refusals_last_time(dict), 0);
+	ck_assert_int_eq(idict__refusals_last_time(idict__store_refusals(dict)), 0);
 
 	guint64 x = key_ino(dict, "x");
 	ck_assert_int_eq(idict__view_client_write(dict, x, 1000, "0.6\n", 4), -EINVAL);
@@ -77,7 +78,7 @@ START_TEST(test_refusals_lines)
 	ck_assert(g_str_has_prefix(second, "1000 x \"abc\" "));
 	ck_assert(strlen(second) > strlen("1000 x \"abc\" ")); /* the parser says why */
 	ck_assert(g_str_has_prefix(lines[0], "1 ") && g_str_has_prefix(lines[1], "2 "));
-	ck_assert(idict__refusals_last_time(dict) > 0);
+	ck_assert(idict__refusals_last_time(idict__store_refusals(dict)) > 0);
 
 	/* A refused control command is listed too. */
 	const IDictCtlFile *pause = idict__ctl_by_name("pause");
@@ -91,7 +92,7 @@ START_TEST(test_refusals_lines)
 	ck_assert_ptr_nonnull(errors);
 	ck_assert(errors->write == NULL);
 	g_autoptr(GBytes) a = errors->render(dict, IDICT__VIEWER_ALL);
-	g_autoptr(GBytes) b = idict__refusals_render(dict, IDICT__VIEWER_ALL);
+	g_autoptr(GBytes) b = idict__refusals_render(idict__store_refusals(dict), IDICT__VIEWER_ALL);
 	ck_assert(g_bytes_equal(a, b));
 }
 END_TEST
@@ -101,9 +102,9 @@ END_TEST
 START_TEST(test_refusals_per_user)
 {
 	g_autoptr(IDict) dict = idict_new();
-	idict__refusals_record(dict, 1000, "a", "1", 1, "one");
-	idict__refusals_record(dict, 2000, "b", "2", 1, "two");
-	idict__refusals_record(dict, 1000, "c", "3", 1, "three");
+	idict__refusals_record(idict__store_refusals(dict), dict, 1000, "a", "1", 1, "one");
+	idict__refusals_record(idict__store_refusals(dict), dict, 2000, "b", "2", 1, "two");
+	idict__refusals_record(idict__store_refusals(dict), dict, 1000, "c", "3", 1, "three");
 	g_auto(GStrv) all = errors_lines(dict, IDICT__VIEWER_ALL);
 	ck_assert_uint_eq(g_strv_length(all), 3);
 	for (int i = 0; i < 3; i++) {
@@ -126,11 +127,11 @@ END_TEST
 START_TEST(test_refusals_bounded)
 {
 	g_autoptr(IDict) dict = idict_new();
-	idict__refusals_record(dict, 2000, "b", "x", 1, "kept");
+	idict__refusals_record(idict__store_refusals(dict), dict, 2000, "b", "x", 1, "kept");
 	for (int i = 0; i < 10000; i++) {
 		char value[16];
 		g_snprintf(value, sizeof value, "%d", i);
-		idict__refusals_record(dict, 1000, "a", value, strlen(value), "flood");
+		idict__refusals_record(idict__store_refusals(dict), dict, 1000, "a", value, strlen(value), "flood");
 	}
 	g_auto(GStrv) flood = errors_lines(dict, 1000);
 	ck_assert_uint_eq(g_strv_length(flood), 8);
@@ -141,7 +142,7 @@ START_TEST(test_refusals_bounded)
 
 	/* 31 more users: 33 in all, so the one quiet longest (2000) goes. */
 	for (guint uid = 3000; uid < 3031; uid++)
-		idict__refusals_record(dict, uid, "k", "v", 1, "many");
+		idict__refusals_record(idict__store_refusals(dict), dict, uid, "k", "v", 1, "many");
 	g_auto(GStrv) first_gone = errors_lines(dict, 2000);
 	ck_assert_uint_eq(g_strv_length(first_gone), 0); /* quiet longest */
 	g_auto(GStrv) all = errors_lines(dict, IDICT__VIEWER_ALL);
@@ -155,7 +156,7 @@ START_TEST(test_refusals_hostile_text)
 {
 	g_autoptr(IDict) dict = idict_new();
 	const char value[] = "\x1b]0;owned\a\"q\" \\ \xff\n2nd line and more and more and more text";
-	idict__refusals_record(dict, 1, "k", value, sizeof value - 1,
+	idict__refusals_record(idict__store_refusals(dict), dict, 1, "k", value, sizeof value - 1,
 			       "bad\nvalue\x1b[31m \xe2\x80\xae" "desrever \xff end");
 	g_auto(GStrv) lines = errors_lines(dict, IDICT__VIEWER_ALL);
 	ck_assert_uint_eq(g_strv_length(lines), 1);
@@ -167,7 +168,7 @@ START_TEST(test_refusals_hostile_text)
 
 	/* One trailing newline (echo's) is not shown; a long reason is cut. */
 	g_autofree char *long_reason = g_strnfill(1000, 'r');
-	idict__refusals_record(dict, 1, "k", "0.6\n", 4, long_reason);
+	idict__refusals_record(idict__store_refusals(dict), dict, 1, "k", "0.6\n", 4, long_reason);
 	g_auto(GStrv) two = errors_lines(dict, IDICT__VIEWER_ALL);
 	g_autofree char *second = without_id_time(two[1]);
 	ck_assert(g_str_has_prefix(second, "1 k \"0.6\" rrr"));
@@ -211,12 +212,12 @@ START_TEST(test_refusals_callback)
 
 	idict_set_refusal_callback(dict, on_refusal, &other, on_destroy);
 	ck_assert_int_eq(seen.destroyed, 1);
-	idict__refusals_record(dict, 1, "n", "x", 1, "why");
+	idict__refusals_record(idict__store_refusals(dict), dict, 1, "n", "x", 1, "why");
 	ck_assert_int_eq(seen.calls, 1);
 	ck_assert_int_eq(other.calls, 1);
 	idict_set_refusal_callback(dict, NULL, NULL, NULL);
 	ck_assert_int_eq(other.destroyed, 1);
-	idict__refusals_record(dict, 1, "n", "x", 1, "why");
+	idict__refusals_record(idict__store_refusals(dict), dict, 1, "n", "x", 1, "why");
 	ck_assert_int_eq(other.calls, 1);
 
 	/* The dictionary's end destroys a callback still set. */
@@ -236,9 +237,9 @@ static gpointer record_many(gpointer data)
 {
 	IDict *dict = data;
 	for (int i = 0; i < 2000; i++) {
-		idict__refusals_record(dict, (guint)(i % 40), "k", "v", 1, "why");
+		idict__refusals_record(idict__store_refusals(dict), dict, (guint)(i % 40), "k", "v", 1, "why");
 		if (i % 100 == 0)
-			g_bytes_unref(idict__refusals_render(dict, IDICT__VIEWER_ALL));
+			g_bytes_unref(idict__refusals_render(idict__store_refusals(dict), IDICT__VIEWER_ALL));
 	}
 	return NULL;
 }

@@ -2315,7 +2315,7 @@ static Snap walk_snapshot(IDict *dict, IDictClients *clients, int *err)
 	Snap snap = { NULL, 0 };
 	gsize charged = 0;
 	IDictTreeStatus status = IDICT__TREE_OK;
-	snap.entries = idict__tree_capture(dict, clients, &snap.sequence, &charged, &status);
+	snap.entries = idict__tree_capture(dict, idict__clients_budget(clients), &snap.sequence, &charged, &status);
 	*err = idict__view_errno(status);
 	idict__clients_unreserve(clients, charged);
 	return snap;
@@ -2488,12 +2488,12 @@ START_TEST(test_store_walk_over_cap)
 	IDictTreeStatus err = IDICT__TREE_OK;
 	guint64 sequence = 0;
 	gsize charged = 0;
-	GVariant *entries = idict__tree_capture(dict, clients, &sequence, &charged, &err);
+	GVariant *entries = idict__tree_capture(dict, idict__clients_budget(clients), &sequence, &charged, &err);
 	ck_assert_ptr_null(entries);
 	ck_assert_int_eq(err, IDICT__TREE_OVER_CAP);
 	ck_assert_uint_eq(idict__clients_used(clients), 0);
 	/* Without the change it fits, counted until released. */
-	entries = idict__tree_capture(dict, clients, &sequence, &charged, &err);
+	entries = idict__tree_capture(dict, idict__clients_budget(clients), &sequence, &charged, &err);
 	ck_assert_ptr_nonnull(entries);
 	ck_assert_uint_gt(idict__clients_used(clients), 0);
 	ck_assert_uint_eq(idict__clients_used(clients), charged);

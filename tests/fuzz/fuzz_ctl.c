@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "fs_view.h"
 #include "refusals.h"
+#include "store.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -148,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (idict_paused(dict) != paused || idict_terminated(dict) != terminated)
 			FAIL("%s: a refused write changed the state", file->name);
 		/* ... and said why, last in ctl/errors. */
-		g_autoptr(GBytes) errors = idict__refusals_render(dict, 0);
+		g_autoptr(GBytes) errors = idict__refusals_render(idict__store_refusals(dict), 0);
 		g_autofree char *e = g_strndup(g_bytes_get_data(errors, NULL), g_bytes_get_size(errors));
 		g_autofree char *name = g_strdup_printf(" 0 ctl/%s \"", file->name);
 		const char *last = g_strrstr(e, "\n");

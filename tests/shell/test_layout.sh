@@ -9,6 +9,8 @@ set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
 check "no cycle among src/'s #includes" /usr/bin/python3 "$root/tests/layout.py" includes
+check "no cycle among src/'s modules: dependencies run one way" \
+	/usr/bin/python3 "$root/tests/layout.py" modules
 check "libfuse's headers only in fs.h, pins.h, updates.h and server.c" \
 	test "$(/usr/bin/python3 "$root/tests/layout.py" fuse | tr '\n' ' ')" = \
 	"fs.h pins.h server.c updates.h "
