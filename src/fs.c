@@ -1,8 +1,10 @@
 /* fs.c - the FUSE low-level operations: the dictionary as a directory.
  *
- * Inode numbers: 1 is the root, 2..6 the filesystem's own files (ctl/,
- * ctl/pause, ctl/terminate, ctl/status, updates), keys and their directories
- * get numbers from 16 up that are never reused while the process runs.
+ * Inode numbers: 1 is the root, 2..15 the filesystem's own files (root.h:
+ * the root's entries in root.c's table, the control files in ctl.c's), keys
+ * and their directories get numbers from 16 up that are never reused while
+ * the process runs (the store's node ids, see fs_view.c); history/ and raw/
+ * show them again with a bit set (view_of()).
  *
  * Freshness: every file is opened with direct I/O and every attribute and
  * entry is given with a timeout of 0, so the kernel keeps no page cache and
@@ -371,7 +373,7 @@ guint idict__fs_wait_for_clients(IDictFs *fs, gint64 deadline)
 	return left;
 }
 
-/* Hands @file to the kernel as fi->fh and to the server's list of open files
+/* Hands @file to the kernel as fi->fh and to the list of open files
  * (also from the pin thread, for an open it parked: IDictPinFinish). */
 static void open_file_register(fuse_req_t req, struct fuse_file_info *fi, gpointer data)
 {

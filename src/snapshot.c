@@ -2,7 +2,7 @@
  *
  * A client that reads several keys one file at a time may see them from
  * different updates; this file holds them all from a single moment (a walk
- * of the store, see store.c), with the sequence number, so that `jq` or a
+ * of the store, see tree.c), with the sequence number, so that `jq` or a
  * script gets a consistent picture.
  *
  * Rendering the whole dictionary costs time and memory in proportion to

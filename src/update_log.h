@@ -30,6 +30,7 @@ gboolean idict__update_log_append(IDictUpdateLog *log, guint64 seq, gint64 time_
 /* Where a new reader starts: the last sequence number, or the one before
  * the final update so that late readers still see `final`. */
 guint64 idict__update_log_start_cursor(IDictUpdateLog *log);
+/* For tests: the last sequence number appended, 0 before the first. */
 guint64 idict__update_log_last(IDictUpdateLog *log);
 /* The time of the last update, 0 before the first: the modification time
  * of `updates`, which a stat thus takes without the store lock. */
