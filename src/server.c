@@ -84,6 +84,11 @@ IDictClients *idict__server_clients(IDictServer *server)
 	return server->fs.clients;
 }
 
+IDictStreams *idict__server_streams(IDictServer *server)
+{
+	return server->fs.streams;
+}
+
 const char *idict_server_mountpoint(IDictServer *server)
 {
 	g_return_val_if_fail(server != NULL, NULL);

@@ -6,11 +6,14 @@
 #define IDICT_SERVER_H
 
 #include "clients.h"
+#include "updates.h"
 
 G_BEGIN_DECLS
 
 /* For tests: what @server holds for its clients (option client_memory). */
 IDictClients *idict__server_clients(IDictServer *server);
+/* For tests: the readers of @server's `updates`. */
+IDictStreams *idict__server_streams(IDictServer *server);
 
 G_END_DECLS
 

@@ -90,6 +90,14 @@ static void streams_clear(gpointer data)
 	g_cond_clear(&streams->wake_cond);
 }
 
+guint idict__streams_parked(IDictStreams *streams)
+{
+	g_mutex_lock(&streams->lock);
+	guint n = g_hash_table_size(streams->parked);
+	g_mutex_unlock(&streams->lock);
+	return n;
+}
+
 gpointer idict__streams_ref(gpointer streams)
 {
 	return g_atomic_rc_box_acquire(streams);

@@ -15,6 +15,8 @@ typedef struct _IDictStream IDictStream;
  * (transfer full): a reference-counted object (the update hook's data). */
 IDictStreams *idict__streams_new(IDictUpdateLog *log);
 gpointer idict__streams_ref(gpointer streams);
+/* For tests: the reads parked now (readers blocked in read()). */
+guint idict__streams_parked(IDictStreams *streams);
 /* Once every stream is released.  NULL-safe. */
 void idict__streams_unref(gpointer streams);
 /* The update hook (IDictUpdateHook; its data is the streams): wakes the

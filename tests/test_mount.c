@@ -970,6 +970,18 @@ START_TEST(test_mount_updates_seek_back)
 }
 END_TEST
 
+/* Waits (10 s at most) until @n reads of `updates` are parked in the
+ * server: their readers are blocked in read(), as the kernel's request
+ * reached the server. */
+static void wait_parked(guint n)
+{
+	IDictStreams *streams = idict__server_streams(server);
+	gint64 give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	while (idict__streams_parked(streams) < n && g_get_monotonic_time() < give_up)
+		g_usleep(1000);
+	ck_assert_uint_ge(idict__streams_parked(streams), n);
+}
+
 static gpointer blocked_reader(gpointer data)
 {
 	(void)data;
@@ -984,7 +996,7 @@ START_TEST(test_mount_blocked_reads_hold_no_worker)
 	GThread *readers[12];
 	for (gsize i = 0; i < G_N_ELEMENTS(readers); i++)
 		readers[i] = g_thread_new("reader", blocked_reader, NULL);
-	g_usleep(200000);
+	wait_parked(G_N_ELEMENTS(readers));
 	/* Far more blocked readers than FUSE workers, yet files still read. */
 	assert_file("step", "-42\n");
 	idict_notify_update(dict, TRUE);
@@ -1196,7 +1208,7 @@ START_TEST(test_mount_updates_interrupt)
 		execlp("cat", "cat", p, (char *)NULL);
 		_exit(127);
 	}
-	g_usleep(200000);
+	wait_parked(1); /* cat is blocked in its read */
 	ck_assert_int_eq(kill(pid, SIGINT), 0);
 	int status = wait_child(pid);
 	ck_assert_msg(status != -1, "cat blocked on updates did not end after SIGINT");
@@ -1252,7 +1264,7 @@ END_TEST
 START_TEST(test_mount_close_answers_blocked_reads)
 {
 	GThread *reader = g_thread_new("reader", blocked_reader, NULL);
-	g_usleep(200000);
+	wait_parked(1);
 	idict_server_wait_then_close(server, 0.1);
 	server = NULL;
 	g_autofree char *text = g_thread_join(reader);
@@ -1281,7 +1293,7 @@ START_TEST(test_mount_stopped_reader_never_blocks)
 	/* A reader of updates stopped with SIGSTOP, and one that never reads. */
 	pid_t stopped = spawn_cat("updates");
 	int never_read = open_updates(0);
-	g_usleep(200000);
+	wait_parked(1);
 	ck_assert_int_eq(kill(stopped, SIGSTOP), 0);
 	/* The computation goes on: many updates, none waits for them. */
 	for (int i = 0; i < 5000; i++) {
@@ -1316,7 +1328,7 @@ static gpointer close_in_thread(gpointer data)
 START_TEST(test_mount_interrupt_during_shutdown)
 {
 	pid_t reader = spawn_cat("updates");
-	g_usleep(200000);
+	wait_parked(1);
 	/* The computation is closing and waits for the reader... */
 	CloseJob job = { .server = server };
 	server = NULL;

@@ -606,6 +606,16 @@ START_TEST(test_store_set_value_keeps_reference)
 }
 END_TEST
 
+/* Counts the criticals about a NULL key (g_log_set_handler()). */
+static void count_key_critical(const char *domain, GLogLevelFlags level, const char *message,
+			       gpointer data)
+{
+	(void)domain;
+	(void)level;
+	if (strstr(message, "key != NULL") != NULL)
+		(*(guint *)data)++;
+}
+
 START_TEST(test_store_bad_name_refused)
 {
 	static const char *const bad[] = { "", "/a", "a/", "a//b", "..", "a b", "ctl", "ctl/x",
@@ -627,7 +637,14 @@ START_TEST(test_store_bad_name_refused)
 		ck_assert(!idict_set_matrix(dict, bad[i], values, 1, 1, &e6));
 		tu_assert_error(e6, IDICT_ERROR, IDICT_ERROR_BAD_NAME);
 	}
+	/* A NULL key is the caller's bug: refused with a critical (counted
+	 * here, not printed), as GLib's g_return_val_if_fail() does. */
+	guint criticals = 0;
+	guint handler = g_log_set_handler("idict", G_LOG_LEVEL_CRITICAL, count_key_critical,
+					  &criticals);
 	ck_assert(!idict_set_double(dict, NULL, 1, NULL));
+	g_log_remove_handler("idict", handler);
+	ck_assert_uint_eq(criticals, 1);
 	ck_assert_uint_eq(idict_size(dict), 0);
 	g_autofree char *root = list_names(dict, IDICT__INO_ROOT);
 	ck_assert_str_eq(root, "");

@@ -149,7 +149,7 @@ line=$(timeout 10 head -n1 "$mnt/updates")
 check "head -n1 updates gives one update line" \
 	bash -c "[[ '$line' =~ ^[0-9]+\ update(\ [a-z/]+)*\$ ]]"
 check "head -n1 exits 0 on updates" bash -c "timeout 10 head -n1 '$mnt/updates' >/dev/null"
-sleep 0.1
+for _ in $(seq 200); do [ "$s1" != "$(cat "$mnt/step")" ] && break; sleep 0.05; done
 check "the step advances again after resume" test "$s1" != "$(cat "$mnt/step")"
 # The run ends at --tolerance (1e-9) long before --steps (100000): the
 # progress key, and so eta_seconds, count toward the nearer end.  The
@@ -164,7 +164,8 @@ check "the demo's progress counts toward --tolerance, not only --steps" \
 (timeout 30 bash -c "while read -r seq kind keys; do echo \"\$kind\"; done <'$mnt/updates'" \
 	>"$dir/loop.out") &
 loop=$!
-sleep 0.3
+# Terminate once the loop has seen an update (it reads as they come).
+for _ in $(seq 200); do grep -qx update "$dir/loop.out" 2>/dev/null && break; sleep 0.05; done
 echo 1 >"$mnt/ctl/terminate"
 wait_pid "$loop" 30
 check "a while-read loop on updates ends after terminate" test "$(tail -n1 "$dir/loop.out")" = final
