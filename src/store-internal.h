@@ -1,7 +1,7 @@
 /* store-internal.h - what the store's files share: the dictionary's
- * structure, its nodes and the store lock.  Included by store.c, tree.c,
- * control.c and notify.c only (as kernfs-internal.h is by kernfs): every
- * other module reaches the dictionary through store.h and idict.h.
+ * structure, its nodes and the store lock.  Included by store.c, tree.c and
+ * notify.c only (as kernfs-internal.h is by kernfs): every other module
+ * reaches the dictionary through store.h and idict.h.
  *
  * The store's files, by lock:
  *   value.c    the value type (no lock: plain data)
@@ -10,10 +10,9 @@
  *   tree.c     reading the tree for clients: one node, its cached text, a
  *              directory's children or every key as of one moment, in
  *              chunks (walks; store lock, walk slots)
- *   control.c  pause, resume, terminate, wait (control lock; an object
- *              of its own, control.h)
  *   notify.c   updates: the sequence, the log, the hook, callbacks,
  *              history, progress, status (store lock, callbacks lock)
+ * The control state (control.c, its own lock) is a module below them.
  */
 #ifndef IDICT_STORE_INTERNAL_H
 #define IDICT_STORE_INTERNAL_H

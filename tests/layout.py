@@ -3,7 +3,7 @@
 
   layout.py includes   no cycle among the quoted #includes of src/
   layout.py modules    no cycle among modules: a module is x.c with x.h
-                       (store.c, tree.c, control.c, notify.c, value.c with
+                       (store.c, tree.c, notify.c, value.c with
                        store.h, store-internal.h, value.h are one: the
                        store); x uses y if x's files include y's header
   layout.py fuse       which files include libfuse's headers
@@ -17,7 +17,7 @@ import sys
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src')
 GROUP = {
-    'store.c': 'store', 'tree.c': 'store', 'control.c': 'store', 'notify.c': 'store',
+    'store.c': 'store', 'tree.c': 'store', 'notify.c': 'store',
     'value.c': 'store', 'store.h': 'store', 'store-internal.h': 'store', 'value.h': 'store',
     'format_double.h': 'format', 'format_double.cc': 'format',
 }
