@@ -1088,8 +1088,9 @@ IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);
  * machine the computation gets the CPU before its watchers (0: the same
  * priority); "client_memory=SIZE" (bytes, or with a suffix K, M, G or T; at
  * least 64K; default 256M) caps the memory held for the mount's clients in
- * all (texts held by open files, listings, snapshot.json): an open or read
- * past it fails with ENOMEM for that client, and a message says so.
+ * all (texts held by open files, listings, snapshot.json, values being
+ * written): an open, read or write past it fails with ENOMEM for that
+ * client, and a message says so.
  *
  * One server per dictionary, and one computation per mount point: serving
  * a dictionary twice, or at a mount point another process serves, fails.

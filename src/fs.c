@@ -31,9 +31,10 @@
  * across a restart of the computation is refused (ESTALE) rather than
  * opening whatever key got the same inode number.
  *
- * Memory: what an open file holds (its text, a directory's listing) counts
- * against the clients' cap (mount option client_memory=); an open or read
- * that would pass it fails with ENOMEM.
+ * Memory: what an open file holds (its text, a directory's listing, the
+ * text of a value being written) counts against the clients' cap (mount
+ * option client_memory=); an open, read or write that would pass it fails
+ * with ENOMEM.
  */
 #include "fs.h"
 #include "clients.h"
@@ -101,6 +102,8 @@ typedef struct {
 typedef struct _PendingWrite {
 	GMutex lock;          /* protects the rest: a file's FUSE requests may overlap */
 	GByteArray *text;     /* the value's text so far */
+	IDictBudget *budget;  /* (nullable): counts text's bytes, as `reserved` */
+	gsize reserved;
 	IDictTextScan scan;
 	gboolean has_check;   /* the key had a check when the value began */
 	GVariant *validated;  /* nullable: the value of text[0..validated_len) */
@@ -109,16 +112,20 @@ typedef struct _PendingWrite {
 	int refused;          /* 0, or the -errno that refused the value */
 } PendingWrite;
 
-static PendingWrite *pending_write_new(void)
+/* @budget: (nullable) (transfer none): outlives the file, as the server's
+ * clients do.  Returns: (transfer full): free with pending_write_free(). */
+static PendingWrite *pending_write_new(IDictBudget *budget)
 {
 	PendingWrite *w = g_new0(PendingWrite, 1);
 	g_mutex_init(&w->lock);
 	w->text = g_byte_array_new();
+	w->budget = budget;
 	return w;
 }
 
 static void pending_write_free(PendingWrite *w)
 {
+	idict__budget_unreserve(w->budget, w->reserved);
 	g_byte_array_unref(w->text);
 	g_clear_pointer(&w->validated, g_variant_unref);
 	g_mutex_clear(&w->lock);
@@ -129,6 +136,8 @@ static void pending_write_free(PendingWrite *w)
 static void pending_write_reset(PendingWrite *w)
 {
 	g_byte_array_set_size(w->text, 0);
+	idict__budget_unreserve(w->budget, w->reserved);
+	w->reserved = 0;
 	g_clear_pointer(&w->validated, g_variant_unref);
 	w->validated_len = 0;
 	w->published = FALSE;
@@ -208,6 +217,10 @@ static int pending_write(IDict *dict, guint64 ino, guint uid, PendingWrite *w, c
 				      "longer than the longest value, IDICT_WRITE_MAX (1044480 bytes)");
 	if (size == 0)
 		return 0;
+	/* Many writers that never close could otherwise hold 1 MiB each. */
+	if (w->budget != NULL && !idict__budget_reserve(w->budget, size))
+		return pending_refuse(dict, ino, uid, w, -ENOMEM, NULL);
+	w->reserved += size;
 	g_byte_array_append(w->text, (const guint8 *)buf, (guint)size);
 	w->published = FALSE;
 	g_autoptr(GError) error = NULL;
@@ -871,7 +884,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	file->pin = pin;
 	file->own = !pin && wants_write && from_own_process(req);
 	if (wants_write && !pin && ino >= IDICT__INO_FIRST_KEY)
-		file->pending = pending_write_new();
+		file->pending = pending_write_new(idict__clients_budget(clients));
 	fi->direct_io = 1;
 	/* A kernel thread's open waits until the file is pinned (pins.c). */
 	if (kernel && idict__pins_park(pins, req, ino, fi, file, open_file_register))
@@ -1022,7 +1035,9 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		err = ctl->write ? ctl->write(dict, fuse_req_ctx(req)->uid, buf, size) : -EACCES;
 	} else
 		err = -EACCES;
-	if (err)
+	if (err == -ENOMEM)
+		refuse_for_cap(req, "a write", ino);
+	else if (err)
 		fuse_reply_err(req, -err);
 	else
 		fuse_reply_write(req, size);

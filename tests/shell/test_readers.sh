@@ -130,6 +130,51 @@ check "the computation logs that the cap refused opens" \
 check "after the holder closed, reads work again" \
 	bash -c "for i in 1 2 3 4 5 6 7 8 9 10; do [ \$(wc -l <'$mnt/u') = 50000 ] && exit 0; sleep 0.2; done; exit 1"
 
+# ---- values being written count too: 40 writers of 1 MB, never closing ----
+cat >"$dir/write.py" <<'EOF'
+import errno, os, sys
+path, n = sys.argv[1], int(sys.argv[2])
+chunk = b" " * 65536
+fds, refused, other = [], 0, []
+for i in range(n):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    fds.append(fd)
+    try:
+        os.write(fd, b"0.3")
+        for _ in range(15):  # 0.3 and 983,040 spaces: a valid value so far
+            os.write(fd, chunk)
+    except OSError as e:
+        refused += e.errno == errno.ENOMEM
+        if e.errno != errno.ENOMEM: other.append(e.strerror)
+print(refused, ";".join(sorted(set(other))) or "-", flush=True)
+sys.stdin.readline()  # hold them open until told
+closed_refused = 0
+for fd in fds:
+    try:
+        os.close(fd)
+    except OSError as e:
+        closed_refused += e.errno == errno.ENOMEM
+print(closed_refused, flush=True)
+EOF
+echo 0.25 >"$mnt/params/alpha"
+before=$(rss_kb "$demo")
+coproc writers { "$PYTHON" "$dir/write.py" "$mnt/params/alpha" 40; }
+read -r -t 60 wrefused wother <&"${writers[0]}"
+grown_mb=$((($(rss_kb "$demo") - before) / 1024))
+echo "# readers: 40 writers of 1 MB held open: $wrefused refused (ENOMEM), computation RSS +$grown_mb MiB, cap $cap_mb MiB"
+check "40 writers of 1 MB held open: the writes past the cap fail with ENOMEM" \
+	test "${wrefused:-0}" -gt 0 -a "${wother:-}" = -
+check "... the computation's memory grew by less than the cap plus 48 MiB (+$grown_mb MiB)" \
+	test "$grown_mb" -lt $((cap_mb + 48))
+check "... and the value is unchanged while none has closed" test "$(cat "$mnt/params/alpha")" = 0.25
+echo >&"${writers[1]}"
+read -r -t 60 wclosed <&"${writers[0]}"
+wait "$writers_PID" 2>/dev/null
+check "... a refused writer's close() fails with ENOMEM too ($wclosed)" test "${wclosed:-0}" = "${wrefused:-x}"
+check "... the others' close() publishes their value" test "$(cat "$mnt/params/alpha")" = 0.3
+check "... and afterwards echo works again" \
+	bash -c "echo 0.25 > '$mnt/params/alpha' && [ \"\$(cat '$mnt/params/alpha')\" = 0.25 ]"
+
 # ---- echo, then read at once ----
 bad=0
 for v in 0.4 0.3 0.123456789 0.45 0.01 0.5 0.25; do
