@@ -13,9 +13,10 @@
  *
  * The cap (mount option client_memory=, default 256 MiB) bounds what is
  * held for clients in total: texts held by open files and promises, the
- * listings of open directories, snapshot captures and the undo records of
- * walks (tree.c), promises' own records.  Reserving is atomic and takes no
- * lock (the computation's thread reserves for undo records); holding a text
+ * listings of open directories, the readers of `updates` (fs.c), snapshot
+ * captures and the undo records of walks (tree.c), promises' own records.
+ * Reserving is atomic and takes no lock (the computation's thread reserves
+ * for undo records); holding a text
  * takes hold_lock, which only serving threads take.  What would pass the
  * cap is refused: the open or read fails with ENOMEM, and a log line (at
  * most one per REFUSED_LOG_USEC) says so.  The store's cache of each key's

@@ -71,6 +71,7 @@ typedef struct {
 	GPtrArray *entries;    /* OPEN_DIR: IDictTreeEntry*, including . and .. */
 	gsize entries_charge;  /* reserved for entries */
 	IDictStream *stream;
+	gsize stream_charge;   /* reserved for stream */
 	struct _PendingWrite *pending; /* a key opened for writing: its text (below) */
 	mode_t mode;           /* the file's mode at open, for kernel threads' requests */
 	gboolean pin;          /* the server's own pin (pins.c): no client */
@@ -301,6 +302,7 @@ static OpenFile *open_file_new(fuse_req_t req, OpenKind kind, guint64 ino)
 static void open_file_free(OpenFile *file)
 {
 	g_clear_pointer(&file->stream, idict__stream_release);
+	idict__clients_unreserve(file->clients, file->stream_charge);
 	if (file->text) {
 		idict__clients_release(file->clients, file->text);
 		idict__text_unref(file->text);
@@ -842,10 +844,19 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, EACCES);
 			return;
 		}
+		/* A reader's state (about 2 KiB) counts against the cap: any
+		 * user may open the file as often as their processes may. */
+		gsize charge = pin ? 0 : sizeof(OpenFile) + idict__stream_size();
+		if (!idict__clients_reserve(clients, charge)) {
+			refuse_for_cap(req, "an open", ino);
+			return;
+		}
 		OpenFile *file = open_file_new(req, pin ? OPEN_TEXT : OPEN_STREAM, ino);
 		file->pin = pin;
-		if (!pin)
+		if (!pin) {
 			file->stream = idict__stream_open(fs_of(req)->streams);
+			file->stream_charge = charge;
+		}
 		/* Seekable on purpose: head(1) and bash's read builtin read a
 		 * block, then seek back to just after the line they used. */
 		fi->direct_io = 1;

@@ -157,6 +157,11 @@ IDictStream *idict__stream_open(IDictStreams *streams)
 	return stream;
 }
 
+gsize idict__stream_size(void)
+{
+	return sizeof(IDictStream);
+}
+
 /* Called by libfuse when the reader is interrupted (Ctrl-C).  @data is the
  * streams, which outlive every request; the request is looked up, never
  * reached through a stream that may be gone. */

@@ -29,6 +29,9 @@ void idict__streams_stop_waiting(IDictStreams *streams);
 /* Opens a reader of `updates`, starting now.  Returns: (transfer full):
  * free with idict__stream_release(). */
 IDictStream *idict__stream_open(IDictStreams *streams);
+/* Returns: the bytes an open reader holds (its cursor and the pieces of its
+ * last read), which the server counts against the client memory cap. */
+gsize idict__stream_size(void);
 /* Answers or parks read request @req; unless @may_park, answers at once
  * (end of file if nothing is there yet). */
 void idict__stream_read(IDictStream *stream, fuse_req_t req, gsize size, off_t off, int flags,
