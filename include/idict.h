@@ -818,7 +818,8 @@ IDICT_API gboolean idict_save(IDict *self, const char *path, GError **error);
  *
  * Reads a checkpoint written by idict_save().  The file is data only
  * (serialized GVariant); a damaged, truncated or foreign file is refused
- * with an error, never run and never a crash.  The file is read, not
+ * with an error, never run and never a crash, and anything but a regular
+ * file (a FIFO, /dev/zero) before it is read.  The file is read, not
  * mapped, and every value copied into memory the dictionary owns: the
  * checkpoint replaced, truncated or deleted afterwards changes nothing.
  *

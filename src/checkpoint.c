@@ -294,18 +294,59 @@ IDict *idict__checkpoint_parse(GBytes *data, const char *name, GError **error)
 	return dict;
 }
 
+static gboolean load_failed(GError **error, const char *path, const char *what)
+{
+	g_set_error(error, IDICT_ERROR, IDICT_ERROR_FAILED, "cannot read %s: %s", path, what);
+	return FALSE;
+}
+
+/* Reads all of the regular file @path into @out.  Anything else is refused
+ * before a byte is read: a FIFO would block the caller, a device such as
+ * /dev/zero would grow it without end (O_NONBLOCK: opening a FIFO does not
+ * wait for a writer).  Returns: %TRUE with @out (transfer full). */
+static gboolean read_regular_file(const char *path, GBytes **out, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return load_failed(error, path, g_strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return load_failed(error, path, "not a regular file");
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* The size fstat() gave, and more if the file grows meanwhile. */
+	gsize room = (gsize)st.st_size + 1, len = 0;
+	char *data = g_malloc(room);
+	for (;;) {
+		if (len == room) {
+			room *= 2;
+			data = g_realloc(data, room);
+		}
+		ssize_t n = read(fd, data + len, MIN(room - len, (gsize)G_MAXSSIZE));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int err = errno;
+			close(fd);
+			g_free(data);
+			return load_failed(error, path, g_strerror(err));
+		}
+		if (n == 0)
+			break;
+		len += (gsize)n;
+	}
+	close(fd);
+	*out = g_bytes_new_take(data, len);
+	return TRUE;
+}
+
 IDict *idict_load(const char *path, GError **error)
 {
 	g_return_val_if_fail(path != NULL, NULL);
 	/* Read, not mapped: see the top of this file. */
-	char *contents = NULL;
-	gsize len = 0;
-	g_autoptr(GError) local = NULL;
-	if (!g_file_get_contents(path, &contents, &len, &local)) {
-		g_set_error(error, IDICT_ERROR, IDICT_ERROR_FAILED, "cannot read %s: %s", path,
-			    local->message);
+	g_autoptr(GBytes) data = NULL;
+	if (!read_regular_file(path, &data, error))
 		return NULL;
-	}
-	g_autoptr(GBytes) data = g_bytes_new_take(contents, len);
 	return idict__checkpoint_parse(data, path, error);
 }

@@ -196,6 +196,23 @@ START_TEST(test_checkpoint_load_owns_values)
 }
 END_TEST
 
+/* Only a regular file is read: a FIFO with no writer would block the
+ * load for ever, /dev/zero would grow it until it is killed. */
+START_TEST(test_checkpoint_refuses_special_files)
+{
+	g_autofree char *fifo = tmp_path("fifo");
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	const char *paths[] = { fifo, "/dev/zero", "/dev/null", tmpdir };
+	for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
+		g_autoptr(GError) error = NULL;
+		ck_assert_ptr_null(idict_load(paths[i], &error));
+		tu_assert_error(error, IDICT_ERROR, IDICT_ERROR_FAILED);
+		ck_assert_msg(strstr(error->message, "not a regular file") != NULL, "%s: %s",
+			      paths[i], error->message);
+	}
+}
+END_TEST
+
 START_TEST(test_checkpoint_missing_file)
 {
 	g_autofree char *path = tmp_path("nonexistent");
@@ -304,6 +321,7 @@ static Suite *checkpoint_suite(void)
 	tcase_add_loop_test(tc, test_checkpoint_refuses_foreign_files, 0, G_N_ELEMENTS(bad_files));
 	tcase_add_test(tc, test_checkpoint_refuses_damage);
 	tcase_add_test(tc, test_checkpoint_missing_file);
+	tcase_add_test(tc, test_checkpoint_refuses_special_files);
 	tcase_add_test(tc, test_checkpoint_load_owns_values);
 	tcase_add_test(tc, test_checkpoint_crash_while_saving);
 	suite_add_tcase(s, tc);
