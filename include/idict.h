@@ -1091,7 +1091,8 @@ IDICT_API gboolean idict_terminate_on_signals(IDict *self, GError **error);
  * least 64K; default 256M) caps the memory held for the mount's clients in
  * all (texts held by open files, listings, snapshot.json, values being
  * written): an open, read or write past it fails with ENOMEM for that
- * client, and a message says so.
+ * client, and a message says so; other users than the owner and root
+ * share three quarters of it.
  *
  * One server per dictionary, and one computation per mount point: serving
  * a dictionary twice, or at a mount point another process serves, fails.

@@ -489,6 +489,13 @@ static guint viewer_of(fuse_req_t req)
 	return (guint)ctx->uid;
 }
 
+/* Begins serving @req: what it holds counts against the clients' cap as a
+ * guest's, unless it comes from the mount's owner or root (texts.h). */
+static void serve(fuse_req_t req)
+{
+	idict__budget_serve_guest(viewer_of(req) != IDICT__VIEWER_ALL);
+}
+
 /* ---- the root's own entries (root.h), their operations by kind ---- */
 
 static int stat_ctl_dir(fuse_req_t req, guint64 ino, struct stat *st, gboolean render,
@@ -705,6 +712,7 @@ static int stat_and_tell(fuse_req_t req, guint64 ino, struct stat *st)
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	serve(req);
 	IDict *dict = dict_of(req);
 	struct fuse_entry_param entry;
 	memset(&entry, 0, sizeof entry);
@@ -725,6 +733,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	serve(req);
 	(void)fi;
 	struct stat st;
 	int err = stat_and_tell(req, ino, &st);
@@ -830,6 +839,7 @@ static void refuse_for_cap(fuse_req_t req, const char *what, guint64 ino)
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	serve(req);
 	int accmode = fi->flags & O_ACCMODE;
 	gboolean wants_write = accmode != O_RDONLY;
 	IDictClients *clients = clients_of(req);
@@ -966,6 +976,7 @@ static IDictText *kernel_text(fuse_req_t req, OpenFile *file)
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	serve(req);
 	(void)ino;
 	OpenFile *file = open_file_of(fi);
 	gboolean kernel = from_kernel(req);
@@ -1028,6 +1039,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	serve(req);
 	IDict *dict = dict_of(req);
 	OpenFile *file = open_file_of(fi);
 	int err;
@@ -1126,6 +1138,7 @@ static IDictTreeEntry *dir_entry_new(const char *name, guint64 ino, gboolean is_
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	serve(req);
 	IDict *dict = dict_of(req);
 	GPtrArray *entries;
 	gsize charged = 0;
@@ -1193,6 +1206,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
+	serve(req);
 	(void)ino;
 	OpenFile *file = open_file_of(fi);
 	g_autofree char *buf = g_malloc(size);

@@ -62,13 +62,23 @@ guint64 idict__budget_used(IDictBudget *budget)
 	return atomic_load(&budget->used);
 }
 
+/* Set by the serving thread for the request it serves (fs.c); FALSE on
+ * every other thread (the computation's). */
+static _Thread_local gboolean serving_guest;
+
+void idict__budget_serve_guest(gboolean guest)
+{
+	serving_guest = guest;
+}
+
 gboolean idict__budget_reserve(IDictBudget *budget, gsize bytes)
 {
 	if (budget == NULL)
 		return TRUE;
+	guint64 limit = serving_guest ? budget->cap - budget->cap / 4 : budget->cap;
 	uint_least64_t used = atomic_load(&budget->used);
 	do {
-		if (used + bytes > budget->cap)
+		if (used + bytes > limit)
 			return FALSE;
 	} while (!atomic_compare_exchange_weak(&budget->used, &used, used + bytes));
 	return TRUE;

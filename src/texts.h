@@ -41,6 +41,12 @@ guint64 idict__budget_used(IDictBudget *budget);
  * would be passed. */
 gboolean idict__budget_reserve(IDictBudget *budget, gsize bytes);
 void idict__budget_unreserve(IDictBudget *budget, gsize bytes); /* NULL-safe */
+/* Says whose request the calling thread serves until the next call: a
+ * guest's (any user but the mount's owner and root) reservations stop at
+ * three quarters of the cap, so that no other user can take the last
+ * quarter from the owner (who may still be refused once the owner's own
+ * clients hold it).  Threads that never call it reserve as the owner. */
+void idict__budget_serve_guest(gboolean guest);
 
 G_END_DECLS
 

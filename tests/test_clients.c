@@ -68,6 +68,24 @@ END_TEST
 
 /* A read at offset 0 asking exactly the length of a text told to the same
  * thread gets it; another length, another file: nothing. */
+/* Another user's requests stop at three quarters of the cap; the owner's
+ * (and the computation's, which never says) go on to the cap. */
+START_TEST(test_clients_owner_quarter)
+{
+	IDictBudget *budget = idict__budget_new(1000);
+	idict__budget_serve_guest(TRUE);
+	ck_assert(idict__budget_reserve(budget, 700));
+	ck_assert(!idict__budget_reserve(budget, 100)); /* 800 > 750 */
+	ck_assert(idict__budget_reserve(budget, 50));
+	idict__budget_serve_guest(FALSE);
+	ck_assert(idict__budget_reserve(budget, 250));
+	ck_assert(!idict__budget_reserve(budget, 1));
+	ck_assert_uint_eq(idict__budget_used(budget), 1000);
+	idict__budget_unreserve(budget, 1000);
+	idict__budget_free(budget);
+}
+END_TEST
+
 START_TEST(test_clients_promise_matches_length)
 {
 	IDictClients *clients = idict__clients_new(1 << 20);
@@ -446,6 +464,7 @@ static Suite *clients_suite(void)
 	TCase *tc = tcase_create("memory");
 	tcase_add_test(tc, test_clients_text_counted_once);
 	tcase_add_test(tc, test_clients_cap);
+	tcase_add_test(tc, test_clients_owner_quarter);
 	suite_add_tcase(suite, tc);
 	tc = tcase_create("promises");
 	tcase_add_test(tc, test_clients_promise_matches_length);
