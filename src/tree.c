@@ -370,6 +370,18 @@ IDictTreeStatus idict__tree_lookup(IDict *self, IDictTreeFilter filter, guint64 
 	return err;
 }
 
+/* Counts @charge bytes of a walk's result against @budget: added to
+ * *@charged, or, past the cap, IDICT__TREE_OVER_CAP in *@err (unless an
+ * error is there already). */
+static void charge_entries(IDictBudget *budget, gsize charge, gsize *charged,
+			   IDictTreeStatus *err)
+{
+	if (idict__budget_reserve(budget, charge))
+		*charged += charge;
+	else if (*err == 0)
+		*err = IDICT__TREE_OVER_CAP;
+}
+
 static IDictTreeEntry *dir_entry_new(const char *name, guint64 id, gboolean is_dir)
 {
 	IDictTreeEntry *entry = g_new(IDictTreeEntry, 1);
@@ -442,10 +454,7 @@ GPtrArray *idict__tree_list(IDict *self, IDictTreeFilter filter, guint64 id,
 			charge += DIR_ENTRY_CHARGE(chunk[i]->name);
 			g_ptr_array_add(entries, chunk[i]);
 		}
-		if (idict__budget_reserve(budget, charge))
-			*charged += charge;
-		else if (*err == 0)
-			*err = IDICT__TREE_OVER_CAP;
+		charge_entries(budget, charge, charged, err);
 	}
 	gboolean over_cap = FALSE;
 	g_autoptr(GHashTable) records = walk_end(self, walk, &over_cap);
@@ -462,10 +471,7 @@ GPtrArray *idict__tree_list(IDict *self, IDictTreeFilter filter, guint64 id,
 			if (!record->emitted && record->visible) {
 				g_ptr_array_add(entries,
 						dir_entry_new(record->name, record->id, record->is_dir));
-				if (idict__budget_reserve(budget, DIR_ENTRY_CHARGE(record->name)))
-					*charged += DIR_ENTRY_CHARGE(record->name);
-				else
-					*err = IDICT__TREE_OVER_CAP;
+				charge_entries(budget, DIR_ENTRY_CHARGE(record->name), charged, err);
 			}
 		}
 		if (entries->len > before)
@@ -598,11 +604,7 @@ GVariant *idict__tree_capture(IDict *self, IDictBudget *budget, guint64 *sequenc
 			IDictSnapshotEntry entry = { c->key, idict__value_to_variant(&c->value), c->writable };
 			idict__value_clear(&c->value);
 			g_array_append_val(entries, entry);
-			gsize charge = snapshot_entry_charge(&entry);
-			if (idict__budget_reserve(budget, charge))
-				charged += charge;
-			else
-				*err = IDICT__TREE_OVER_CAP;
+			charge_entries(budget, snapshot_entry_charge(&entry), &charged, err);
 		}
 	}
 	gboolean over_cap = FALSE;
@@ -622,11 +624,7 @@ GVariant *idict__tree_capture(IDict *self, IDictBudget *budget, guint64 *sequenc
 			IDictSnapshotEntry entry = { g_strdup(record->name),
 						     idict__value_to_variant(&record->value), record->writable };
 			g_array_append_val(entries, entry);
-			gsize charge = snapshot_entry_charge(&entry);
-			if (idict__budget_reserve(budget, charge))
-				charged += charge;
-			else
-				*err = IDICT__TREE_OVER_CAP;
+			charge_entries(budget, snapshot_entry_charge(&entry), &charged, err);
 		}
 		if (entries->len > before)
 			g_array_sort(entries, compare_walk_entries);
