@@ -250,19 +250,10 @@ IDictTreeStatus idict__notify_history_text(IDict *self, guint64 id, IDictNodeFac
 {
 	if (text_out)
 		*text_out = NULL;
-	lock_for_reader(self);
-	Node *node = node_by_id(self, id);
-	if (node == NULL || !idict__tree_visible_locked(self, node, IDICT__TREE_HISTORY)) {
-		g_rec_mutex_unlock(&self->lock);
-		return IDICT__TREE_NO_NODE;
-	}
-	idict__tree_facts_locked(node, facts);
-	facts->writable = FALSE;
-	facts->size = 0;
-	if (node->children) {
-		g_rec_mutex_unlock(&self->lock);
-		return IDICT__TREE_OK;
-	}
+	IDictTreeStatus status;
+	Node *node = idict__tree_derived_begin(self, id, IDICT__TREE_HISTORY, facts, &status);
+	if (node == NULL)
+		return status;
 	History *history = node->history;
 	guint64 ring = history->id, version = history->version, end = history->pushed;
 	guint64 first = end - MIN(end, (guint64)history->depth);

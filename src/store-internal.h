@@ -240,6 +240,13 @@ typedef enum {
 gboolean idict__tree_visible_locked(IDict *self, const Node *node, IDictTreeFilter filter);
 /* Fills @facts with what a reader is told of @node.  Store lock held. */
 void idict__tree_facts_locked(const Node *node, IDictNodeFacts *facts);
+/* For a reader of a derived file (history/, raw/): takes the store lock
+ * (lock_for_reader()) and finds node @id as @filter shows it, with its
+ * facts (read-only, size 0 until known).  Returns: the node, with the lock
+ * held; or NULL with the lock released and *@status IDICT__TREE_NO_NODE,
+ * or IDICT__TREE_OK for a directory (nothing more to read). */
+Node *idict__tree_derived_begin(IDict *self, guint64 id, IDictTreeFilter filter,
+				IDictNodeFacts *facts, IDictTreeStatus *status);
 /* Called before a change @what of @node: leaves an undo record for each
  * active walk that has yet to visit @node.  Store lock held.
  * O(N_WALK_SLOTS).  Cheap to skip: callers test n_walks first. */

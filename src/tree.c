@@ -487,24 +487,36 @@ GPtrArray *idict__tree_list(IDict *self, IDictTreeFilter filter, guint64 id,
 	return entries;
 }
 
-IDictTreeStatus idict__tree_raw(IDict *self, guint64 id, IDictNodeFacts *facts,
-				IDictText **data_out)
+Node *idict__tree_derived_begin(IDict *self, guint64 id, IDictTreeFilter filter,
+				IDictNodeFacts *facts, IDictTreeStatus *status)
 {
-	if (data_out)
-		*data_out = NULL;
 	lock_for_reader(self);
 	Node *node = node_by_id(self, id);
-	if (node == NULL || !idict__tree_visible_locked(self, node, IDICT__TREE_RAW)) {
+	if (node == NULL || !idict__tree_visible_locked(self, node, filter)) {
 		g_rec_mutex_unlock(&self->lock);
-		return IDICT__TREE_NO_NODE;
+		*status = IDICT__TREE_NO_NODE;
+		return NULL;
 	}
 	idict__tree_facts_locked(node, facts);
 	facts->writable = FALSE;
 	facts->size = 0;
 	if (node->children) {
 		g_rec_mutex_unlock(&self->lock);
-		return IDICT__TREE_OK;
+		*status = IDICT__TREE_OK;
+		return NULL;
 	}
+	return node;
+}
+
+IDictTreeStatus idict__tree_raw(IDict *self, guint64 id, IDictNodeFacts *facts,
+				IDictText **data_out)
+{
+	if (data_out)
+		*data_out = NULL;
+	IDictTreeStatus status;
+	Node *node = idict__tree_derived_begin(self, id, IDICT__TREE_RAW, facts, &status);
+	if (node == NULL)
+		return status;
 	IDictText *raw = node->raw ? idict__text_ref(node->raw) : NULL;
 	g_autoptr(GVariant) value = raw ? NULL : g_variant_ref(node->value.as.boxed);
 	guint64 generation = node->generation;
