@@ -1094,6 +1094,36 @@ static int finish_slow_writers(const pid_t *writers, int n)
 	return succeeded;
 }
 
+/* Makes keys slow0 .. slow@n-1, each with a slow check, and starts a
+ * writer of each into @writers. */
+static void start_slow_writers(pid_t *writers, int n)
+{
+	slow_entered = 0;
+	slow_released = FALSE;
+	for (int i = 0; i < n; i++) {
+		g_autofree char *key = g_strdup_printf("slow%d", i);
+		ck_assert(idict_set_int(dict, key, 0, NULL));
+		ck_assert(idict_set_writable(dict, key, TRUE, NULL));
+		ck_assert(idict_set_check(dict, key, check_slow, NULL, NULL, NULL));
+	}
+	for (int i = 0; i < n; i++) {
+		g_autofree char *key = g_strdup_printf("slow%d", i);
+		writers[i] = start_slow_writer(key);
+	}
+}
+
+/* Waits up to 10 s until @n slow checks have begun.  Returns: how many. */
+static guint wait_slow_entered(guint n)
+{
+	g_mutex_lock(&slow_lock);
+	gint64 give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	while (slow_entered < n && g_cond_wait_until(&slow_cond, &slow_lock, give_up))
+		;
+	guint entered = slow_entered;
+	g_mutex_unlock(&slow_lock);
+	return entered;
+}
+
 START_TEST(test_mount_slow_requests_hold_up_no_one)
 {
 	/* Writes whose check takes long (so would rendering a huge value) are
@@ -1101,23 +1131,8 @@ START_TEST(test_mount_slow_requests_hold_up_no_one)
 	 * starts with, and other files still read meanwhile: ctl/ too. */
 	enum { N_SLOW = 6 };
 	pid_t writers[N_SLOW];
-	char *keys[N_SLOW];
-	for (int i = 0; i < N_SLOW; i++) {
-		keys[i] = g_strdup_printf("slow%d", i);
-		ck_assert(idict_set_int(dict, keys[i], 0, NULL));
-		ck_assert(idict_set_writable(dict, keys[i], TRUE, NULL));
-		ck_assert(idict_set_check(dict, keys[i], check_slow, NULL, NULL, NULL));
-	}
-	slow_entered = 0;
-	slow_released = FALSE;
-	for (int i = 0; i < N_SLOW; i++)
-		writers[i] = start_slow_writer(keys[i]);
-	g_mutex_lock(&slow_lock);
-	gint64 give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-	while (slow_entered < N_SLOW && g_cond_wait_until(&slow_cond, &slow_lock, give_up))
-		;
-	guint entered = slow_entered;
-	g_mutex_unlock(&slow_lock);
+	start_slow_writers(writers, N_SLOW);
+	guint entered = wait_slow_entered(N_SLOW);
 	if (entered != N_SLOW) {
 		describe_slow_writers(writers, N_SLOW);
 		finish_slow_writers(writers, N_SLOW);
@@ -1130,9 +1145,8 @@ START_TEST(test_mount_slow_requests_hold_up_no_one)
 	ck_assert_int_eq(terminated, 0);
 	ck_assert(idict_terminated(dict));
 	for (int i = 0; i < N_SLOW; i++) {
-		g_autofree char *rel = g_strdup(keys[i]);
-		assert_file(rel, "1\n");
-		g_free(keys[i]);
+		g_autofree char *key = g_strdup_printf("slow%d", i);
+		assert_file(key, "1\n");
 	}
 	/* Workers were started for them, at most 16. */
 	int nices[64];
@@ -1149,24 +1163,10 @@ START_TEST(test_mount_workers_bounded)
 {
 	enum { N_SLOW = 20 };
 	pid_t writers[N_SLOW];
-	char *keys[N_SLOW];
-	for (int i = 0; i < N_SLOW; i++) {
-		keys[i] = g_strdup_printf("slow%d", i);
-		ck_assert(idict_set_int(dict, keys[i], 0, NULL));
-		ck_assert(idict_set_writable(dict, keys[i], TRUE, NULL));
-		ck_assert(idict_set_check(dict, keys[i], check_slow, NULL, NULL, NULL));
-	}
-	slow_entered = 0;
-	slow_released = FALSE;
-	for (int i = 0; i < N_SLOW; i++)
-		writers[i] = start_slow_writer(keys[i]);
+	start_slow_writers(writers, N_SLOW);
 	/* 16 workers: at most 16 checks at once (15 if one worker reads the
 	 * next request). */
-	g_mutex_lock(&slow_lock);
-	gint64 give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-	while (slow_entered < 15 && g_cond_wait_until(&slow_cond, &slow_lock, give_up))
-		;
-	g_mutex_unlock(&slow_lock);
+	wait_slow_entered(15);
 	g_usleep(200000);
 	int nices[64];
 	guint workers = nice_of_threads("idict-fuse", nices, G_N_ELEMENTS(nices));
@@ -1179,8 +1179,6 @@ START_TEST(test_mount_workers_bounded)
 	ck_assert_uint_ge(entered, 15);
 	ck_assert_uint_le(entered, 16);
 	ck_assert_int_eq(succeeded, N_SLOW);
-	for (int i = 0; i < N_SLOW; i++)
-		g_free(keys[i]);
 }
 END_TEST
 
