@@ -1050,12 +1050,14 @@ static pid_t start_slow_writer(const char *key)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		/* Only async-signal-safe calls: the parent has threads. */
+		/* Exit 10 + errno of a failed open, 40 + of write, 70 + of close
+		 * (errno below 30 here), for the test's message. */
 		int fd = open(p, O_WRONLY | O_TRUNC);
 		if (fd < 0)
-			_exit(1);
+			_exit(10 + MIN(errno, 29));
 		if (write(fd, "1\n", 2) != 2)
-			_exit(2);
-		_exit(close(fd) == 0 ? 0 : 3);
+			_exit(40 + MIN(errno, 29));
+		_exit(close(fd) == 0 ? 0 : 70 + MIN(errno, 29));
 	}
 	return pid;
 }
@@ -1089,7 +1091,14 @@ static int finish_slow_writers(const pid_t *writers, int n)
 	int succeeded = 0;
 	for (int i = 0; i < n; i++) {
 		int status = wait_child(writers[i]);
-		succeeded += status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		gboolean ok = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		succeeded += ok;
+		/* For a failure's message (start_slow_writer's exit codes;
+		 * -1: still running after 10 s). */
+		if (!ok)
+			fprintf(stderr, "# slow writer %d: %s %d\n", i,
+				status == -1 ? "still running:" : WIFEXITED(status) ? "exit" : "signal",
+				status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	}
 	return succeeded;
 }
